@@ -1,0 +1,264 @@
+//! OAuth clients as Keycloak models them.
+
+use crate::keycloak::ClientRepresentation;
+use std::collections::BTreeMap;
+
+pub const DEFAULT_CLIENT_SCOPES: [&str; 6] = ["web-origins", "acr", "profile", "roles", "basic", "email"];
+pub const OPTIONAL_CLIENT_SCOPES: [&str; 5] =
+    ["address", "phone", "offline_access", "organization", "microprofile-jwt"];
+
+/// A stored client secret: a digest to check against and an encrypted copy to show an admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub digest: Vec<u8>,
+    pub encrypted: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Client {
+    /// Internal id (Keycloak's `id`, a UUID).
+    pub id: String,
+    pub realm_id: String,
+    pub client_id: String,
+    pub name: Option<String>,
+    pub enabled: bool,
+    pub public_client: bool,
+    pub bearer_only: bool,
+    pub standard_flow_enabled: bool,
+    pub direct_access_grants_enabled: bool,
+    pub service_accounts_enabled: bool,
+    pub consent_required: bool,
+    pub redirect_uris: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub root_url: Option<String>,
+    pub base_url: Option<String>,
+    pub default_client_scopes: Vec<String>,
+    pub optional_client_scopes: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub secret: Option<StoredSecret>,
+    pub client_roles: Vec<String>,
+}
+
+impl Client {
+    /// Builds a client from its representation; the secret is attached by the caller, who
+    /// owns the crypto. Fails with a message naming the field.
+    pub fn from_representation(
+        id: String,
+        realm_id: String,
+        rep: &ClientRepresentation,
+        client_roles: Vec<String>,
+    ) -> Result<Client, String> {
+        if rep.client_id.is_empty() || rep.client_id.len() > 255 {
+            return Err("clientId: must be 1 to 255 characters".into());
+        }
+        if rep.client_id.chars().any(|c| c.is_control()) {
+            return Err(format!("clientId: '{}' contains control characters", rep.client_id.escape_debug()));
+        }
+        if let Some(t) = &rep.client_authenticator_type {
+            if t != "client-secret" && !t.is_empty() {
+                return Err(format!(
+                    "clientAuthenticatorType: '{t}' is not supported; latchkey authenticates confidential clients with 'client-secret'"
+                ));
+            }
+        }
+        if let Some(p) = rep.protocol.as_deref() {
+            if p != "openid-connect" {
+                return Err(format!("protocol: '{p}' is not supported; latchkey speaks 'openid-connect'"));
+            }
+        }
+        for (i, uri) in rep.redirect_uris.iter().flatten().enumerate() {
+            if uri.is_empty() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!("redirectUris[{i}]: '{}' is not a valid URI", uri.escape_debug()));
+            }
+        }
+        let attrs = rep.attributes.clone();
+        for key in [
+            "access.token.lifespan",
+            "client.session.idle.timeout",
+            "client.session.max.lifespan",
+            "client.offline.session.idle.timeout",
+            "client.offline.session.max.lifespan",
+        ] {
+            if let Some(v) = attrs.get(key) {
+                if !v.is_empty() && v.parse::<i64>().map(|n| n < 0).unwrap_or(true) {
+                    return Err(format!("attributes.{key}: '{v}' is not a number of seconds"));
+                }
+            }
+        }
+        for key in ["use.refresh.tokens", "client_credentials.use_refresh_token"] {
+            if let Some(v) = attrs.get(key) {
+                if !matches!(v.as_str(), "true" | "false" | "") {
+                    return Err(format!("attributes.{key}: '{v}' must be \"true\" or \"false\""));
+                }
+            }
+        }
+        if let Some(m) = attrs.get("pkce.code.challenge.method") {
+            if !matches!(m.as_str(), "" | "S256" | "plain") {
+                return Err(format!("attributes.pkce.code.challenge.method: '{m}' must be S256 (or plain)"));
+            }
+        }
+        Ok(Client {
+            id,
+            realm_id,
+            client_id: rep.client_id.clone(),
+            name: rep.name.clone(),
+            enabled: rep.enabled.unwrap_or(true),
+            public_client: rep.public_client.unwrap_or(false),
+            bearer_only: rep.bearer_only.unwrap_or(false),
+            standard_flow_enabled: rep.standard_flow_enabled.unwrap_or(true),
+            direct_access_grants_enabled: rep.direct_access_grants_enabled.unwrap_or(false),
+            service_accounts_enabled: rep.service_accounts_enabled.unwrap_or(false),
+            consent_required: rep.consent_required.unwrap_or(false),
+            redirect_uris: rep.redirect_uris.clone().unwrap_or_default(),
+            web_origins: rep.web_origins.clone().unwrap_or_default(),
+            root_url: rep.root_url.clone(),
+            base_url: rep.base_url.clone(),
+            default_client_scopes: rep
+                .default_client_scopes
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect()),
+            optional_client_scopes: rep
+                .optional_client_scopes
+                .clone()
+                .unwrap_or_else(|| OPTIONAL_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect()),
+            attributes: attrs,
+            secret: None,
+            client_roles,
+        })
+    }
+
+    /// The representation without the secret.
+    pub fn to_representation(&self) -> ClientRepresentation {
+        ClientRepresentation {
+            id: Some(self.id.clone()),
+            client_id: self.client_id.clone(),
+            name: self.name.clone(),
+            enabled: Some(self.enabled),
+            public_client: Some(self.public_client),
+            bearer_only: Some(self.bearer_only),
+            secret: None,
+            client_authenticator_type: Some("client-secret".into()),
+            standard_flow_enabled: Some(self.standard_flow_enabled),
+            implicit_flow_enabled: Some(false),
+            direct_access_grants_enabled: Some(self.direct_access_grants_enabled),
+            service_accounts_enabled: Some(self.service_accounts_enabled),
+            consent_required: Some(self.consent_required),
+            full_scope_allowed: Some(true),
+            protocol: Some("openid-connect".into()),
+            redirect_uris: Some(self.redirect_uris.clone()),
+            web_origins: Some(self.web_origins.clone()),
+            root_url: self.root_url.clone(),
+            base_url: self.base_url.clone(),
+            default_client_scopes: Some(self.default_client_scopes.clone()),
+            optional_client_scopes: Some(self.optional_client_scopes.clone()),
+            attributes: self.attributes.clone(),
+        }
+    }
+
+    /// Keycloak's built-in `admin-cli`: public, direct access grants on, standard flow off.
+    pub fn admin_cli_representation() -> ClientRepresentation {
+        ClientRepresentation {
+            client_id: "admin-cli".into(),
+            name: Some("${client_admin-cli}".into()),
+            enabled: Some(true),
+            public_client: Some(true),
+            standard_flow_enabled: Some(false),
+            direct_access_grants_enabled: Some(true),
+            service_accounts_enabled: Some(false),
+            ..Default::default()
+        }
+    }
+
+    /// Confidential clients must authenticate; bearer-only clients never get tokens.
+    pub fn is_confidential(&self) -> bool {
+        !self.public_client
+    }
+
+    fn attr_i64(&self, key: &str) -> Option<i64> {
+        self.attributes.get(key).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0)
+    }
+    fn attr_bool(&self, key: &str, default: bool) -> bool {
+        match self.attributes.get(key).map(String::as_str) {
+            Some("true") => true,
+            Some("false") => false,
+            _ => default,
+        }
+    }
+
+    pub fn access_token_lifespan(&self) -> Option<i64> {
+        self.attr_i64("access.token.lifespan")
+    }
+    pub fn client_session_idle_timeout(&self) -> Option<i64> {
+        self.attr_i64("client.session.idle.timeout")
+    }
+    pub fn client_session_max_lifespan(&self) -> Option<i64> {
+        self.attr_i64("client.session.max.lifespan")
+    }
+    pub fn offline_session_idle_timeout(&self) -> Option<i64> {
+        self.attr_i64("client.offline.session.idle.timeout")
+    }
+    pub fn offline_session_max_lifespan(&self) -> Option<i64> {
+        self.attr_i64("client.offline.session.max.lifespan")
+    }
+    pub fn use_refresh_tokens(&self) -> bool {
+        self.attr_bool("use.refresh.tokens", true)
+    }
+    pub fn client_credentials_use_refresh_token(&self) -> bool {
+        self.attr_bool("client_credentials.use_refresh_token", false)
+    }
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
+    /// The username of this client's service account, as Keycloak names it.
+    pub fn service_account_username(&self) -> String {
+        format!("service-account-{}", self.client_id.to_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_keycloak() {
+        let rep = ClientRepresentation { client_id: "web".into(), ..Default::default() };
+        let c = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap();
+        assert!(c.is_confidential());
+        assert!(c.standard_flow_enabled);
+        assert!(!c.direct_access_grants_enabled);
+        assert!(c.use_refresh_tokens());
+        assert!(!c.client_credentials_use_refresh_token());
+        assert!(c.default_client_scopes.contains(&"profile".to_string()));
+        assert!(c.optional_client_scopes.contains(&"offline_access".to_string()));
+    }
+
+    #[test]
+    fn admin_cli_is_public_with_direct_grants() {
+        let c = Client::from_representation("i".into(), "r".into(), &Client::admin_cli_representation(), vec![])
+            .unwrap();
+        assert!(c.public_client && c.direct_access_grants_enabled && !c.standard_flow_enabled);
+    }
+
+    #[test]
+    fn bad_attributes_name_the_field() {
+        let mut rep = ClientRepresentation { client_id: "web".into(), ..Default::default() };
+        rep.attributes.insert("access.token.lifespan".into(), "soon".into());
+        let e = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap_err();
+        assert!(e.contains("access.token.lifespan"), "{e}");
+        let rep = ClientRepresentation {
+            client_id: "web".into(),
+            client_authenticator_type: Some("client-jwt".into()),
+            ..Default::default()
+        };
+        let e = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap_err();
+        assert!(e.contains("clientAuthenticatorType"), "{e}");
+    }
+
+    #[test]
+    fn service_account_name() {
+        let rep = ClientRepresentation { client_id: "My-Svc".into(), ..Default::default() };
+        let c = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap();
+        assert_eq!(c.service_account_username(), "service-account-my-svc");
+    }
+}

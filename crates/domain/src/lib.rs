@@ -1,0 +1,23 @@
+//! latchkey's domain: realms, clients, users, sessions, grants and token policy.
+//!
+//! Nothing in this crate performs I/O. Storage and HTTP live in their own crates and call
+//! into the rules defined here.
+
+pub mod claims;
+pub mod client;
+pub mod error;
+pub mod keycloak;
+pub mod policy;
+pub mod realm;
+pub mod scope;
+pub mod session;
+pub mod user;
+
+pub use client::Client;
+pub use error::{ErrorCode, OAuthError};
+pub use realm::Realm;
+pub use session::{ClientSession, RefreshRecord, Session};
+pub use user::User;
+
+/// Seconds since the Unix epoch.
+pub type Timestamp = i64;

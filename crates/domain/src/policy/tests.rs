@@ -1,0 +1,250 @@
+use super::*;
+use crate::keycloak::{ClientRepresentation, RealmRepresentation};
+
+fn realm(f: impl FnOnce(&mut RealmRepresentation)) -> Realm {
+    let mut rep = RealmRepresentation { realm: "demo".into(), ..Default::default() };
+    f(&mut rep);
+    Realm::from_representation("r".into(), &rep).unwrap()
+}
+
+fn client(attrs: &[(&str, &str)]) -> Client {
+    let mut rep = ClientRepresentation { client_id: "spa".into(), public_client: Some(true), ..Default::default() };
+    for (k, v) in attrs {
+        rep.attributes.insert(k.to_string(), v.to_string());
+    }
+    Client::from_representation("c".into(), "r".into(), &rep, vec![]).unwrap()
+}
+
+fn session(offline: bool, started: i64, last: i64) -> Session {
+    Session {
+        id: "s".into(),
+        realm_id: "r".into(),
+        user_id: "u".into(),
+        offline,
+        started_at: started,
+        auth_time: started,
+        last_refresh: last,
+        ended_at: None,
+        end_reason: None,
+    }
+}
+
+fn cs(current: &str, started: i64, last: i64) -> ClientSession {
+    ClientSession {
+        id: "cs".into(),
+        session_id: "s".into(),
+        client_id: "spa".into(),
+        started_at: started,
+        last_refresh: last,
+        current_jti: Some(current.into()),
+        revoked_at: None,
+        revoke_reason: None,
+    }
+}
+
+fn rec(jti: &str, issued: i64) -> RefreshRecord {
+    RefreshRecord {
+        jti: jti.into(),
+        client_session_id: "cs".into(),
+        parent_jti: None,
+        issued_at: issued,
+        expires_at: Some(issued + 1800),
+        scope: "profile email".into(),
+        offline: false,
+        rotated_at: None,
+        successor_jti: None,
+        use_count: 0,
+    }
+}
+
+fn state(record: RefreshRecord, current: Option<RefreshRecord>, start: i64, last: i64) -> RefreshState {
+    let cur = current.as_ref().map(|c| c.jti.clone()).unwrap_or_else(|| record.jti.clone());
+    RefreshState { session: session(false, start, last), client_session: cs(&cur, start, last), record, current }
+}
+
+fn decide(realm: &Realm, client: &Client, now: i64, st: &RefreshState) -> RefreshDecision {
+    let req = RefreshRequest { realm, client, now, new_jti: "new".into(), scope: st.record.scope.clone() };
+    decide_refresh(&req, st)
+}
+
+#[test]
+fn current_token_rotates() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    match decide(&r, &c, 100, &state(rec("t1", 0), None, 0, 0)) {
+        RefreshDecision::Issue { successor, rotate_presented } => {
+            assert!(rotate_presented);
+            assert_eq!(successor.parent_jti.as_deref(), Some("t1"));
+            assert_eq!(successor.expires_at, Some(100 + 1800), "idle window slides");
+        }
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn predecessor_within_grace_replays_the_same_successor() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut t1 = rec("t1", 0);
+    t1.rotated_at = Some(100);
+    t1.successor_jti = Some("t2".into());
+    t1.use_count = 1;
+    let t2 = rec("t2", 100);
+    let d = decide(&r, &c, 105, &state(t1.clone(), Some(t2.clone()), 0, 100));
+    assert_eq!(d, RefreshDecision::Replay { successor: t2.clone() });
+    // After the window: reuse, family revoked.
+    match decide(&r, &c, 111, &state(t1, Some(t2), 0, 100)) {
+        RefreshDecision::Reject { error, revoke_family } => {
+            assert!(revoke_family.is_some());
+            assert!(error.description.contains("reuse detected"), "{}", error.description);
+            assert!(error.description.contains("grace period"), "{}", error.description);
+        }
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn grace_zero_means_second_use_is_reuse() {
+    let r = realm(|rep| {
+        rep.attributes.insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
+    });
+    let c = client(&[]);
+    let mut t1 = rec("t1", 0);
+    t1.rotated_at = Some(100);
+    t1.successor_jti = Some("t2".into());
+    t1.use_count = 1;
+    assert!(matches!(
+        decide(&r, &c, 100, &state(t1, Some(rec("t2", 100)), 0, 100)),
+        RefreshDecision::Reject { revoke_family: Some(_), .. }
+    ));
+}
+
+#[test]
+fn older_ancestor_is_reuse_even_within_grace() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut t1 = rec("t1", 0);
+    t1.rotated_at = Some(100);
+    t1.successor_jti = Some("t2".into());
+    let mut t2 = rec("t2", 100);
+    t2.rotated_at = Some(101);
+    t2.successor_jti = Some("t3".into());
+    let t3 = rec("t3", 101);
+    let mut st = state(t1, Some(t3), 0, 101);
+    st.client_session.current_jti = Some("t3".into());
+    assert!(matches!(decide(&r, &c, 102, &st), RefreshDecision::Reject { revoke_family: Some(_), .. }));
+}
+
+#[test]
+fn reuse_detection_off_rejects_without_revoking() {
+    let c = client(&[("latchkey.refreshTokenReuseDetection", "false"), ("latchkey.refreshTokenGracePeriod", "0")]);
+    let r = realm(|_| {});
+    let mut t1 = rec("t1", 0);
+    t1.rotated_at = Some(100);
+    t1.successor_jti = Some("t2".into());
+    t1.use_count = 1;
+    assert!(matches!(
+        decide(&r, &c, 200, &state(t1, Some(rec("t2", 100)), 0, 100)),
+        RefreshDecision::Reject { revoke_family: None, .. }
+    ));
+}
+
+#[test]
+fn no_rotation_keeps_old_tokens_valid() {
+    let r = realm(|rep| rep.revoke_refresh_token = Some(false));
+    let c = client(&[]);
+    let mut t1 = rec("t1", 0);
+    t1.successor_jti = Some("t2".into());
+    let st = state(t1, Some(rec("t2", 50)), 0, 50);
+    assert!(matches!(decide(&r, &c, 100, &st), RefreshDecision::Issue { rotate_presented: false, .. }));
+}
+
+#[test]
+fn max_reuse_allows_counted_reuse() {
+    let r = realm(|rep| {
+        rep.refresh_token_max_reuse = Some(1);
+        rep.attributes.insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
+    });
+    let c = client(&[]);
+    let mut t1 = rec("t1", 0);
+    t1.rotated_at = Some(100);
+    t1.successor_jti = Some("t2".into());
+    t1.use_count = 1;
+    assert!(matches!(
+        decide(&r, &c, 200, &state(t1.clone(), Some(rec("t2", 100)), 0, 100)),
+        RefreshDecision::Issue { rotate_presented: true, .. }
+    ));
+    t1.use_count = 2;
+    match decide(&r, &c, 200, &state(t1, Some(rec("t2", 100)), 0, 100)) {
+        RefreshDecision::Reject { error, revoke_family: None } => {
+            assert!(error.description.contains("maximum allowed refresh token reuse"))
+        }
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn expiry_names_the_limit() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let d = decide(&r, &c, 1801, &state(rec("t1", 0), None, 0, 0));
+    match d {
+        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("SSO session idle"), "{}", error.description),
+        d => panic!("{d:?}"),
+    }
+    // Kept alive by refreshes, the max still ends it.
+    let d = decide(&r, &c, 36001, &state(rec("t1", 36000), None, 0, 36000));
+    match d {
+        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("SSO session max"), "{}", error.description),
+        d => panic!("{d:?}"),
+    }
+    let c2 = client(&[("client.session.idle.timeout", "60")]);
+    match decide(&r, &c2, 61, &state(rec("t1", 0), None, 0, 0)) {
+        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("client session idle"), "{}", error.description),
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn successor_never_outlives_the_max() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    match decide(&r, &c, 35000, &state(rec("t1", 34000), None, 0, 34000)) {
+        RefreshDecision::Issue { successor, .. } => assert_eq!(successor.expires_at, Some(36000)),
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn offline_without_max_has_no_expiry() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let s = session(true, 0, 0);
+    let cs = cs("t1", 0, 0);
+    assert_eq!(refresh_token_expiry(&r, &c, &s, &cs), None);
+    let r2 = realm(|rep| {
+        rep.offline_session_max_lifespan_enabled = Some(true);
+        rep.offline_session_max_lifespan = Some(1000);
+    });
+    assert_eq!(refresh_token_expiry(&r2, &c, &s, &cs), Some(1000));
+}
+
+#[test]
+fn ended_session_and_revoked_family_are_refused() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut st = state(rec("t1", 0), None, 0, 0);
+    st.session.ended_at = Some(5);
+    st.session.end_reason = Some("logout".into());
+    match decide(&r, &c, 10, &st) {
+        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("ended"), "{}", error.description),
+        d => panic!("{d:?}"),
+    }
+    let mut st = state(rec("t1", 0), None, 0, 0);
+    st.client_session.revoked_at = Some(5);
+    match decide(&r, &c, 10, &st) {
+        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("revoked"), "{}", error.description),
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn client_overrides_realm_rotation() {
+    let r = realm(|rep| rep.revoke_refresh_token = Some(false));
+    let c = client(&[("latchkey.revokeRefreshToken", "true")]);
+    assert!(RefreshPolicy::for_client(&r, &c).rotate);
+    assert!(!RefreshPolicy::for_client(&r, &client(&[])).rotate);
+}

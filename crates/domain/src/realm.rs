@@ -1,0 +1,289 @@
+//! A realm and its token settings, with Keycloak's defaults where the representation is silent.
+
+use crate::keycloak::RealmRepresentation;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The asymmetric algorithms a realm can sign access and ID tokens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "RS256" => Ok(SigningAlg::RS256),
+            "ES256" => Ok(SigningAlg::ES256),
+            "EdDSA" | "Ed25519" => Ok(SigningAlg::EdDSA),
+            other => Err(format!(
+                "unsupported signature algorithm '{other}': latchkey signs with RS256, ES256 or EdDSA"
+            )),
+        }
+    }
+}
+
+/// Keycloak's realm defaults (seconds).
+pub mod defaults {
+    pub const ACCESS_TOKEN_LIFESPAN: i64 = 300;
+    pub const SSO_SESSION_IDLE: i64 = 1800;
+    pub const SSO_SESSION_MAX: i64 = 36000;
+    pub const OFFLINE_SESSION_IDLE: i64 = 2_592_000;
+    pub const OFFLINE_SESSION_MAX: i64 = 5_184_000;
+    pub const ACCESS_CODE_LIFESPAN: i64 = 60;
+    pub const REFRESH_TOKEN_GRACE_PERIOD: i64 = 10;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Realm {
+    pub id: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub enabled: bool,
+    pub access_token_lifespan: i64,
+    pub sso_session_idle_timeout: i64,
+    pub sso_session_max_lifespan: i64,
+    pub client_session_idle_timeout: i64,
+    pub client_session_max_lifespan: i64,
+    pub offline_session_idle_timeout: i64,
+    pub offline_session_max_lifespan_enabled: bool,
+    pub offline_session_max_lifespan: i64,
+    pub access_code_lifespan: i64,
+    /// Rotation. latchkey's default is on; an explicit `false` keeps Keycloak's behaviour.
+    pub revoke_refresh_token: bool,
+    pub refresh_token_max_reuse: i64,
+    pub default_signature_algorithm: SigningAlg,
+    pub not_before: i64,
+    pub realm_roles: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Realm {
+    /// Builds the domain realm from its representation. Fails with a message naming the field
+    /// when a value is out of range.
+    pub fn from_representation(id: String, rep: &RealmRepresentation) -> Result<Realm, String> {
+        let non_negative = |name: &str, v: Option<i64>, default: i64| -> Result<i64, String> {
+            match v {
+                Some(v) if v < 0 => Err(format!("{name} must not be negative (got {v})")),
+                Some(v) => Ok(v),
+                None => Ok(default),
+            }
+        };
+        if !valid_name(&rep.realm) {
+            return Err(format!(
+                "realm: '{}' is not a valid realm name (letters, digits, '-', '_' and '.', at most 255)",
+                rep.realm
+            ));
+        }
+        let alg = match &rep.default_signature_algorithm {
+            Some(a) if !a.is_empty() => a
+                .parse()
+                .map_err(|e| format!("defaultSignatureAlgorithm: {e}"))?,
+            _ => SigningAlg::RS256,
+        };
+        let mut realm_roles: Vec<String> = rep
+            .roles
+            .as_ref()
+            .map(|r| r.realm.iter().map(|r| r.name.clone()).collect())
+            .unwrap_or_default();
+        for builtin in builtin_realm_roles(&rep.realm) {
+            if !realm_roles.contains(&builtin) {
+                realm_roles.push(builtin);
+            }
+        }
+        Ok(Realm {
+            id,
+            name: rep.realm.clone(),
+            display_name: rep.display_name.clone(),
+            enabled: rep.enabled.unwrap_or(true),
+            access_token_lifespan: non_negative(
+                "accessTokenLifespan",
+                rep.access_token_lifespan,
+                defaults::ACCESS_TOKEN_LIFESPAN,
+            )?,
+            sso_session_idle_timeout: non_negative(
+                "ssoSessionIdleTimeout",
+                rep.sso_session_idle_timeout,
+                defaults::SSO_SESSION_IDLE,
+            )?,
+            sso_session_max_lifespan: non_negative(
+                "ssoSessionMaxLifespan",
+                rep.sso_session_max_lifespan,
+                defaults::SSO_SESSION_MAX,
+            )?,
+            client_session_idle_timeout: non_negative(
+                "clientSessionIdleTimeout",
+                rep.client_session_idle_timeout,
+                0,
+            )?,
+            client_session_max_lifespan: non_negative(
+                "clientSessionMaxLifespan",
+                rep.client_session_max_lifespan,
+                0,
+            )?,
+            offline_session_idle_timeout: non_negative(
+                "offlineSessionIdleTimeout",
+                rep.offline_session_idle_timeout,
+                defaults::OFFLINE_SESSION_IDLE,
+            )?,
+            offline_session_max_lifespan_enabled: rep
+                .offline_session_max_lifespan_enabled
+                .unwrap_or(false),
+            offline_session_max_lifespan: non_negative(
+                "offlineSessionMaxLifespan",
+                rep.offline_session_max_lifespan,
+                defaults::OFFLINE_SESSION_MAX,
+            )?,
+            access_code_lifespan: non_negative(
+                "accessCodeLifespan",
+                rep.access_code_lifespan,
+                defaults::ACCESS_CODE_LIFESPAN,
+            )?,
+            revoke_refresh_token: rep.revoke_refresh_token.unwrap_or(true),
+            refresh_token_max_reuse: non_negative(
+                "refreshTokenMaxReuse",
+                rep.refresh_token_max_reuse,
+                0,
+            )?,
+            default_signature_algorithm: alg,
+            not_before: rep.not_before.unwrap_or(0),
+            realm_roles,
+            attributes: rep.attributes.clone(),
+        })
+    }
+
+    /// The representation stored for this realm (without clients and users).
+    pub fn to_representation(&self) -> RealmRepresentation {
+        RealmRepresentation {
+            id: Some(self.id.clone()),
+            realm: self.name.clone(),
+            display_name: self.display_name.clone(),
+            enabled: Some(self.enabled),
+            access_token_lifespan: Some(self.access_token_lifespan),
+            sso_session_idle_timeout: Some(self.sso_session_idle_timeout),
+            sso_session_max_lifespan: Some(self.sso_session_max_lifespan),
+            client_session_idle_timeout: Some(self.client_session_idle_timeout),
+            client_session_max_lifespan: Some(self.client_session_max_lifespan),
+            offline_session_idle_timeout: Some(self.offline_session_idle_timeout),
+            offline_session_max_lifespan_enabled: Some(self.offline_session_max_lifespan_enabled),
+            offline_session_max_lifespan: Some(self.offline_session_max_lifespan),
+            access_code_lifespan: Some(self.access_code_lifespan),
+            revoke_refresh_token: Some(self.revoke_refresh_token),
+            refresh_token_max_reuse: Some(self.refresh_token_max_reuse),
+            default_signature_algorithm: Some(self.default_signature_algorithm.to_string()),
+            not_before: Some(self.not_before),
+            brute_force_protected: None,
+            roles: Some(crate::keycloak::RolesRepresentation {
+                realm: self
+                    .realm_roles
+                    .iter()
+                    .map(|n| crate::keycloak::RoleRepresentation { name: n.clone(), description: None })
+                    .collect(),
+                client: Default::default(),
+            }),
+            clients: None,
+            users: None,
+            attributes: self.attributes.clone(),
+        }
+    }
+
+    /// The role every user of the realm has, as Keycloak names it.
+    pub fn default_role(&self) -> String {
+        format!("default-roles-{}", self.name.to_lowercase())
+    }
+
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+}
+
+/// Realm roles Keycloak creates with every realm.
+pub fn builtin_realm_roles(realm: &str) -> Vec<String> {
+    vec![
+        format!("default-roles-{}", realm.to_lowercase()),
+        "offline_access".to_string(),
+        "uma_authorization".to_string(),
+    ]
+}
+
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(name: &str) -> RealmRepresentation {
+        RealmRepresentation { realm: name.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn keycloak_defaults_apply_when_absent() {
+        let r = Realm::from_representation("id".into(), &rep("demo")).unwrap();
+        assert_eq!(r.access_token_lifespan, 300);
+        assert_eq!(r.sso_session_idle_timeout, 1800);
+        assert_eq!(r.sso_session_max_lifespan, 36000);
+        assert_eq!(r.offline_session_idle_timeout, 2_592_000);
+        assert!(!r.offline_session_max_lifespan_enabled);
+        assert_eq!(r.default_signature_algorithm, SigningAlg::RS256);
+        assert!(r.revoke_refresh_token, "rotation is on unless a realm says otherwise");
+        assert!(r.realm_roles.contains(&"default-roles-demo".to_string()));
+    }
+
+    #[test]
+    fn explicit_false_rotation_is_kept() {
+        let mut rp = rep("demo");
+        rp.revoke_refresh_token = Some(false);
+        assert!(!Realm::from_representation("id".into(), &rp).unwrap().revoke_refresh_token);
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let mut rp = rep("demo");
+        rp.access_token_lifespan = Some(-5);
+        let e = Realm::from_representation("id".into(), &rp).unwrap_err();
+        assert!(e.contains("accessTokenLifespan"), "{e}");
+        let mut rp = rep("demo");
+        rp.default_signature_algorithm = Some("HS256".into());
+        let e = Realm::from_representation("id".into(), &rp).unwrap_err();
+        assert!(e.contains("defaultSignatureAlgorithm"), "{e}");
+        let e = Realm::from_representation("id".into(), &rep("a b")).unwrap_err();
+        assert!(e.contains("realm"), "{e}");
+    }
+
+    #[test]
+    fn representation_round_trips() {
+        let mut rp = rep("demo");
+        rp.access_token_lifespan = Some(60);
+        rp.attributes.insert("latchkey.refreshTokenGracePeriod".into(), "5".into());
+        let r = Realm::from_representation("id".into(), &rp).unwrap();
+        let back = Realm::from_representation("id".into(), &r.to_representation()).unwrap();
+        assert_eq!(r, back);
+    }
+}

@@ -1,0 +1,134 @@
+//! Scope resolution as Keycloak does it: a client's default scopes always apply, its optional
+//! scopes apply when requested, `openid` switches on OIDC. Some built-in scopes shape claims but
+//! are not listed in the `scope` string.
+
+use crate::{Client, OAuthError};
+use std::collections::BTreeSet;
+
+/// Built-in client scopes that never appear in the token's `scope` string.
+pub const HIDDEN_SCOPES: [&str; 4] = ["web-origins", "acr", "roles", "basic"];
+
+/// The scopes in effect for one token.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Scopes {
+    /// Every scope in effect, hidden ones included (drives claims).
+    pub effective: BTreeSet<String>,
+}
+
+impl Scopes {
+    pub fn has(&self, s: &str) -> bool {
+        self.effective.contains(s)
+    }
+    pub fn openid(&self) -> bool {
+        self.has("openid")
+    }
+    pub fn offline(&self) -> bool {
+        self.has("offline_access")
+    }
+    /// The `scope` string: openid first, then the visible scopes in order.
+    pub fn to_scope_string(&self) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        if self.openid() {
+            parts.push("openid");
+        }
+        for s in &self.effective {
+            if s != "openid" && !HIDDEN_SCOPES.contains(&s.as_str()) {
+                parts.push(s);
+            }
+        }
+        parts.join(" ")
+    }
+    /// Parses a stored scope string back, adding the client's hidden default scopes.
+    pub fn from_granted(scope: &str, client: &Client) -> Scopes {
+        let mut effective: BTreeSet<String> = scope.split_whitespace().map(str::to_string).collect();
+        for d in &client.default_client_scopes {
+            if HIDDEN_SCOPES.contains(&d.as_str()) {
+                effective.insert(d.clone());
+            }
+        }
+        Scopes { effective }
+    }
+}
+
+fn split(requested: Option<&str>) -> Vec<&str> {
+    requested.map(|s| s.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+}
+
+/// Resolves the `scope` parameter of a new grant for `client`.
+pub fn resolve(client: &Client, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+    let mut effective: BTreeSet<String> = client.default_client_scopes.iter().cloned().collect();
+    for s in split(requested) {
+        if s == "openid" || client.default_client_scopes.iter().any(|d| d == s) {
+            effective.insert(s.to_string());
+        } else if client.optional_client_scopes.iter().any(|d| d == s) {
+            effective.insert(s.to_string());
+        } else {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope '{s}' is neither a default nor an optional client scope of client '{}'",
+                client.client_id
+            )));
+        }
+    }
+    Ok(Scopes { effective })
+}
+
+/// RFC 6749 §6: a refresh may narrow the scope but never widen it. `None` keeps the grant's.
+pub fn narrow(client: &Client, granted: &Scopes, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+    let req = split(requested);
+    if req.is_empty() {
+        return Ok(granted.clone());
+    }
+    let mut effective: BTreeSet<String> = client
+        .default_client_scopes
+        .iter()
+        .filter(|d| HIDDEN_SCOPES.contains(&d.as_str()))
+        .cloned()
+        .collect();
+    for s in req {
+        if !granted.has(s) {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope '{s}' was not granted to this refresh token (granted: '{}'); a refresh can only narrow the scope",
+                granted.to_scope_string()
+            )));
+        }
+        effective.insert(s.to_string());
+    }
+    Ok(Scopes { effective })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keycloak::ClientRepresentation;
+
+    fn client() -> Client {
+        let rep = ClientRepresentation { client_id: "web".into(), ..Default::default() };
+        Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap()
+    }
+
+    #[test]
+    fn defaults_and_requested_optional() {
+        let s = resolve(&client(), Some("openid offline_access")).unwrap();
+        assert_eq!(s.to_scope_string(), "openid email offline_access profile");
+        assert!(s.has("roles"));
+        let s = resolve(&client(), None).unwrap();
+        assert_eq!(s.to_scope_string(), "email profile");
+    }
+
+    #[test]
+    fn unknown_scope_is_invalid_scope() {
+        let e = resolve(&client(), Some("openid admin")).unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidScope);
+        assert!(e.description.contains("'admin'"));
+    }
+
+    #[test]
+    fn narrowing_only() {
+        let c = client();
+        let g = resolve(&c, Some("openid offline_access")).unwrap();
+        assert_eq!(narrow(&c, &g, Some("openid")).unwrap().to_scope_string(), "openid");
+        assert_eq!(narrow(&c, &g, None).unwrap(), g);
+        let g2 = resolve(&c, None).unwrap();
+        assert_eq!(narrow(&c, &g2, Some("openid")).unwrap_err().code, crate::ErrorCode::InvalidScope);
+    }
+}

@@ -1,0 +1,116 @@
+//! Users of a realm.
+
+use crate::keycloak::UserRepresentation;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub realm_id: String,
+    /// Stored lower-case, as Keycloak does.
+    pub username: String,
+    pub enabled: bool,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub attributes: BTreeMap<String, Vec<String>>,
+    pub realm_roles: Vec<String>,
+    pub client_roles: BTreeMap<String, Vec<String>>,
+    /// Set for the service-account user of a client (its clientId).
+    pub service_account_client_id: Option<String>,
+    pub created_at: i64,
+}
+
+impl User {
+    pub fn from_representation(
+        id: String,
+        realm_id: String,
+        rep: &UserRepresentation,
+        now: i64,
+    ) -> Result<User, String> {
+        let username = rep.username.trim().to_lowercase();
+        if username.is_empty() || username.len() > 255 {
+            return Err("username: must be 1 to 255 characters".into());
+        }
+        if username.chars().any(|c| c.is_control()) {
+            return Err("username: must not contain control characters".into());
+        }
+        if let Some(e) = &rep.email {
+            if !e.is_empty() && !e.contains('@') {
+                return Err(format!("email: '{e}' is not an email address"));
+            }
+        }
+        Ok(User {
+            id,
+            realm_id,
+            username,
+            enabled: rep.enabled.unwrap_or(true),
+            email: rep.email.clone().filter(|e| !e.is_empty()).map(|e| e.to_lowercase()),
+            email_verified: rep.email_verified.unwrap_or(false),
+            first_name: rep.first_name.clone().filter(|s| !s.is_empty()),
+            last_name: rep.last_name.clone().filter(|s| !s.is_empty()),
+            attributes: rep.attributes.clone(),
+            realm_roles: rep.realm_roles.clone().unwrap_or_default(),
+            client_roles: rep.client_roles.clone().unwrap_or_default(),
+            service_account_client_id: rep.service_account_client_id.clone(),
+            created_at: rep.created_timestamp.map(|ms| ms / 1000).unwrap_or(now),
+        })
+    }
+
+    pub fn to_representation(&self) -> UserRepresentation {
+        UserRepresentation {
+            id: Some(self.id.clone()),
+            username: self.username.clone(),
+            enabled: Some(self.enabled),
+            email: self.email.clone(),
+            email_verified: Some(self.email_verified),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            created_timestamp: Some(self.created_at * 1000),
+            service_account_client_id: self.service_account_client_id.clone(),
+            attributes: self.attributes.clone(),
+            credentials: None,
+            realm_roles: Some(self.realm_roles.clone()),
+            client_roles: if self.client_roles.is_empty() { None } else { Some(self.client_roles.clone()) },
+        }
+    }
+
+    /// `name` as Keycloak builds it from first and last name.
+    pub fn full_name(&self) -> Option<String> {
+        match (&self.first_name, &self.last_name) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(f), None) => Some(f.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_is_lowercased_and_validated() {
+        let rep = UserRepresentation { username: " Alice ".into(), ..Default::default() };
+        let u = User::from_representation("i".into(), "r".into(), &rep, 0).unwrap();
+        assert_eq!(u.username, "alice");
+        let rep = UserRepresentation { username: "".into(), ..Default::default() };
+        assert!(User::from_representation("i".into(), "r".into(), &rep, 0).unwrap_err().contains("username"));
+        let rep = UserRepresentation { username: "a".into(), email: Some("nope".into()), ..Default::default() };
+        assert!(User::from_representation("i".into(), "r".into(), &rep, 0).unwrap_err().contains("email"));
+    }
+
+    #[test]
+    fn full_name() {
+        let rep = UserRepresentation {
+            username: "a".into(),
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            ..Default::default()
+        };
+        let u = User::from_representation("i".into(), "r".into(), &rep, 0).unwrap();
+        assert_eq!(u.full_name().as_deref(), Some("Ada Lovelace"));
+    }
+}
