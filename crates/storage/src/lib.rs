@@ -1,1 +1,144 @@
+//! latchkey's storage: one interface, [`Store`], with SQLite behind it (PostgreSQL later).
+//!
+//! The interface speaks in domain types. Where a rule must run inside a transaction (the
+//! refresh decision), the store calls the domain's pure function there, so that check and
+//! rotation are one atomic step on every backend.
 
+pub mod sqlite;
+
+use async_trait::async_trait;
+use latchkey_domain::policy::{RefreshDecision, RefreshState};
+use latchkey_domain::{Client, ClientSession, Realm, RefreshRecord, Session, Timestamp, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("store failure: {0}")]
+    Backend(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A key as stored: algorithm name and its material (PKCS#8, or the HMAC secret).
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub material: Vec<u8>,
+    pub created_at: Timestamp,
+    pub active: bool,
+}
+
+/// A user with their stored password hash.
+#[derive(Debug, Clone)]
+pub struct UserWithCredential {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+/// A realm created in one transaction with everything it starts with.
+#[derive(Debug, Clone)]
+pub struct NewRealm {
+    pub realm: Realm,
+    pub keys: Vec<StoredKey>,
+    pub clients: Vec<Client>,
+    pub users: Vec<UserWithCredential>,
+}
+
+/// The first tokens of a login: a session (new, or an existing SSO session), its client
+/// session and the first refresh token (absent when the client gets none).
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub session: Session,
+    pub session_is_new: bool,
+    pub client_session: ClientSession,
+    pub refresh: Option<RefreshRecord>,
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone)]
+pub enum RefreshOutcome {
+    /// No record of that refresh token.
+    Unknown,
+    Decided { state: RefreshState, decision: RefreshDecision },
+}
+
+/// The decision the store runs inside its transaction.
+pub type Decide = Box<dyn FnOnce(&RefreshState) -> RefreshDecision + Send>;
+
+/// An audit event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub realm_id: Option<String>,
+    pub at: Timestamp,
+    pub kind: String,
+    pub detail: serde_json::Value,
+}
+
+/// A session with what it holds, for listing.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub session: Session,
+    pub username: String,
+    pub clients: Vec<ClientSession>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// True once the store is open and migrated.
+    async fn ping(&self) -> Result<()>;
+
+    // Realms and their configuration.
+    async fn create_realm(&self, new: NewRealm) -> Result<()>;
+    async fn realm_by_name(&self, name: &str) -> Result<Option<Realm>>;
+    async fn realm_by_id(&self, id: &str) -> Result<Option<Realm>>;
+    async fn realm_names(&self) -> Result<Vec<String>>;
+    async fn realm_keys(&self, realm_id: &str) -> Result<Vec<StoredKey>>;
+    async fn clients(&self, realm_id: &str) -> Result<Vec<Client>>;
+    async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>>;
+    async fn create_user(&self, user: UserWithCredential) -> Result<()>;
+    async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<UserWithCredential>>;
+    async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>>;
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()>;
+
+    // Sessions and refresh-token families.
+    async fn start_grant(&self, grant: NewGrant) -> Result<()>;
+    /// Reads the state of refresh token `jti`, runs `decide` on it and applies the decision,
+    /// all in one transaction. `now` is the time of the request.
+    async fn refresh(&self, jti: &str, now: Timestamp, decide: Decide) -> Result<RefreshOutcome>;
+    /// Re-reads a record and its family without changing anything (`explain`, introspection).
+    async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>>;
+    async fn session(&self, id: &str) -> Result<Option<Session>>;
+    async fn client_sessions(&self, session_id: &str) -> Result<Vec<ClientSession>>;
+    /// Ends a session and revokes its families. Returns false when it was not active.
+    async fn end_session(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool>;
+    /// Revokes one family (client session). Returns false when already revoked or unknown.
+    async fn revoke_family(&self, client_session_id: &str, now: Timestamp, reason: &str) -> Result<bool>;
+    async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool>;
+    async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>>;
+
+    async fn record_event(&self, event: Event) -> Result<()>;
+    async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;
+}
+
+/// Opens the store a `--db` URL names.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let store = sqlite::SqliteStore::open(path).await?;
+        return Ok(std::sync::Arc::new(store));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Backend(
+            "PostgreSQL is not available in this build yet: use sqlite://PATH".into(),
+        ));
+    }
+    Err(StoreError::Backend(format!(
+        "unsupported database URL '{url}': use sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db)"
+    )))
+}

@@ -1,0 +1,188 @@
+//! Realms, keys, clients and users: rows that hold Keycloak representations as JSON.
+
+use super::backend;
+use crate::{NewRealm, Result, StoreError, StoredKey, UserWithCredential};
+use latchkey_domain::client::StoredSecret;
+use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
+use latchkey_domain::{Client, Realm, User};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub fn insert_realm(tx: &Connection, new: &NewRealm, now: i64) -> Result<()> {
+    let rep = serde_json::to_string(&new.realm.to_representation()).expect("serialize");
+    tx.execute(
+        "INSERT INTO realms (id, name, representation, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![new.realm.id, new.realm.name, rep, now],
+    )
+    .map_err(|e| match backend(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("realm '{}'", new.realm.name)),
+        other => other,
+    })?;
+    for k in &new.keys {
+        tx.execute(
+            "INSERT INTO realm_keys (kid, realm_id, alg, material, created_at, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![k.kid, new.realm.id, k.alg, k.material, k.created_at, k.active],
+        )
+        .map_err(backend)?;
+    }
+    for c in &new.clients {
+        insert_client(tx, c)?;
+    }
+    for u in &new.users {
+        insert_user(tx, u)?;
+    }
+    Ok(())
+}
+
+pub fn insert_client(tx: &Connection, c: &Client) -> Result<()> {
+    let rep = serde_json::to_string(&c.to_representation()).expect("serialize");
+    let roles = serde_json::to_string(&c.client_roles).expect("serialize");
+    tx.execute(
+        "INSERT INTO clients (id, realm_id, client_id, representation, roles, secret_digest, secret_sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            c.id,
+            c.realm_id,
+            c.client_id,
+            rep,
+            roles,
+            c.secret.as_ref().map(|s| s.digest.clone()),
+            c.secret.as_ref().map(|s| s.encrypted.clone())
+        ],
+    )
+    .map_err(|e| match backend(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("client '{}'", c.client_id)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+pub fn insert_user(tx: &Connection, u: &UserWithCredential) -> Result<()> {
+    let rep = serde_json::to_string(&u.user.to_representation()).expect("serialize");
+    tx.execute(
+        "INSERT INTO users (id, realm_id, username, email, representation, password_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![u.user.id, u.user.realm_id, u.user.username, u.user.email, rep, u.password_hash],
+    )
+    .map_err(|e| match backend(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("user '{}'", u.user.username)),
+        other => other,
+    })?;
+    Ok(())
+}
+
+fn realm_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn to_realm(id: String, rep: String) -> Result<Realm> {
+    let rep: RealmRepresentation = serde_json::from_str(&rep).map_err(|e| corrupt("realm", e))?;
+    Realm::from_representation(id, &rep).map_err(|e| corrupt("realm", e))
+}
+
+pub fn realm_where(conn: &Connection, column: &str, value: &str) -> Result<Option<Realm>> {
+    let sql = format!("SELECT id, representation FROM realms WHERE {column} = ?1");
+    let row = conn.query_row(&sql, [value], realm_from_row).optional().map_err(backend)?;
+    row.map(|(id, rep)| to_realm(id, rep)).transpose()
+}
+
+pub fn realm_names(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT name FROM realms ORDER BY name").map_err(backend)?;
+    let rows = st.query_map([], |r| r.get(0)).map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<String>>>().map_err(backend)
+}
+
+pub fn realm_keys(conn: &Connection, realm_id: &str) -> Result<Vec<StoredKey>> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = ?1 ORDER BY created_at, kid",
+        )
+        .map_err(backend)?;
+    let rows = st
+        .query_map([realm_id], |r| {
+            Ok(StoredKey {
+                kid: r.get(0)?,
+                alg: r.get(1)?,
+                material: r.get(2)?,
+                created_at: r.get(3)?,
+                active: r.get(4)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+const CLIENT_COLUMNS: &str = "id, realm_id, representation, roles, secret_digest, secret_sealed";
+
+fn client_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+type ClientRow = (String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn to_client((id, realm_id, rep, roles, digest, sealed): ClientRow) -> Result<Client> {
+    let rep: ClientRepresentation = serde_json::from_str(&rep).map_err(|e| corrupt("client", e))?;
+    let roles: Vec<String> = serde_json::from_str(&roles).map_err(|e| corrupt("client roles", e))?;
+    let mut c = Client::from_representation(id, realm_id, &rep, roles).map_err(|e| corrupt("client", e))?;
+    if let (Some(digest), Some(encrypted)) = (digest, sealed) {
+        c.secret = Some(StoredSecret { digest, encrypted });
+    }
+    Ok(c)
+}
+
+pub fn clients(conn: &Connection, realm_id: &str) -> Result<Vec<Client>> {
+    let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 ORDER BY client_id");
+    let mut st = conn.prepare_cached(&sql).map_err(backend)?;
+    let rows = st.query_map([realm_id], client_from_row).map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(to_client)).collect()
+}
+
+pub fn client_by_client_id(conn: &Connection, realm_id: &str, client_id: &str) -> Result<Option<Client>> {
+    let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND client_id = ?2");
+    let row = conn.query_row(&sql, [realm_id, client_id], client_from_row).optional().map_err(backend)?;
+    row.map(to_client).transpose()
+}
+
+fn to_user(id: String, realm_id: String, rep: String) -> Result<User> {
+    let rep: UserRepresentation = serde_json::from_str(&rep).map_err(|e| corrupt("user", e))?;
+    User::from_representation(id, realm_id, &rep, 0).map_err(|e| corrupt("user", e))
+}
+
+pub fn user_by_username(conn: &Connection, realm_id: &str, username: &str) -> Result<Option<UserWithCredential>> {
+    let row = conn
+        .query_row(
+            "SELECT id, realm_id, representation, password_hash FROM users WHERE realm_id = ?1 AND username = ?2",
+            [realm_id, &username.to_lowercase()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<String>>(3)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    match row {
+        None => Ok(None),
+        Some((id, realm_id, rep, hash)) => {
+            Ok(Some(UserWithCredential { user: to_user(id, realm_id, rep)?, password_hash: hash }))
+        }
+    }
+}
+
+pub fn user_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<User>> {
+    let row = conn
+        .query_row(
+            "SELECT id, realm_id, representation FROM users WHERE realm_id = ?1 AND id = ?2",
+            [realm_id, id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    row.map(|(i, r, rep)| to_user(i, r, rep)).transpose()
+}
+
+pub fn username_of(conn: &Connection, user_id: &str) -> Result<String> {
+    conn.query_row("SELECT username FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+        .optional()
+        .map_err(backend)
+        .map(|u| u.unwrap_or_else(|| format!("(deleted user {user_id})")))
+}

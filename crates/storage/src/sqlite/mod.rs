@@ -1,0 +1,235 @@
+//! The embedded default: SQLite in WAL mode. One writer connection (SQLite allows one writer
+//! at a time; queuing in-process beats its busy-wait), a small pool of readers, all driven
+//! from tokio's blocking pool.
+
+mod config;
+mod schema;
+mod sessions;
+
+use crate::{Result, StoreError};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+}
+
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            return StoreError::Conflict(msg.clone().unwrap_or_else(|| "row".into()));
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn open_conn(path: &Path, write: bool) -> Result<Connection> {
+    let flags = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Backend(format!("cannot open SQLite database {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").map_err(backend)?;
+    if write {
+        conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(backend)?;
+    }
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &str) -> Result<SqliteStore> {
+        let path = PathBuf::from(path);
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer = open_conn(&path, true)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS).map(|_| open_conn(&path, false).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+            next_reader: Default::default(),
+        })
+    }
+
+    /// The database file, for things kept beside it (the master key file).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer inside an IMMEDIATE transaction; commits on `Ok`.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Runs `f` on a reader connection.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let start = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            for i in 0..readers.len() {
+                if let Ok(conn) = readers[(start + i) % readers.len()].try_lock() {
+                    return f(&conn);
+                }
+            }
+            let conn = readers[start % readers.len()].lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(backend)?;
+    }
+    tx.commit().map_err(backend)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[async_trait::async_trait]
+impl crate::Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+    }
+
+    async fn create_realm(&self, new: crate::NewRealm) -> Result<()> {
+        self.write(move |tx| config::insert_realm(tx, &new, now())).await
+    }
+    async fn realm_by_name(&self, name: &str) -> Result<Option<latchkey_domain::Realm>> {
+        let name = name.to_string();
+        self.read(move |c| config::realm_where(c, "name", &name)).await
+    }
+    async fn realm_by_id(&self, id: &str) -> Result<Option<latchkey_domain::Realm>> {
+        let id = id.to_string();
+        self.read(move |c| config::realm_where(c, "id", &id)).await
+    }
+    async fn realm_names(&self) -> Result<Vec<String>> {
+        self.read(config::realm_names).await
+    }
+    async fn realm_keys(&self, realm_id: &str) -> Result<Vec<crate::StoredKey>> {
+        let id = realm_id.to_string();
+        self.read(move |c| config::realm_keys(c, &id)).await
+    }
+    async fn clients(&self, realm_id: &str) -> Result<Vec<latchkey_domain::Client>> {
+        let id = realm_id.to_string();
+        self.read(move |c| config::clients(c, &id)).await
+    }
+    async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<latchkey_domain::Client>> {
+        let (r, c) = (realm_id.to_string(), client_id.to_string());
+        self.read(move |conn| config::client_by_client_id(conn, &r, &c)).await
+    }
+    async fn create_user(&self, user: crate::UserWithCredential) -> Result<()> {
+        self.write(move |tx| config::insert_user(tx, &user)).await
+    }
+    async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<crate::UserWithCredential>> {
+        let (r, u) = (realm_id.to_string(), username.to_string());
+        self.read(move |c| config::user_by_username(c, &r, &u)).await
+    }
+    async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<latchkey_domain::User>> {
+        let (r, i) = (realm_id.to_string(), id.to_string());
+        self.read(move |c| config::user_by_id(c, &r, &i)).await
+    }
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
+        let (u, h) = (user_id.to_string(), hash.to_string());
+        self.write(move |tx| {
+            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", [u, h]).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn start_grant(&self, grant: crate::NewGrant) -> Result<()> {
+        self.write(move |tx| sessions::start_grant(tx, &grant)).await
+    }
+    async fn refresh(&self, jti: &str, now: i64, decide: crate::Decide) -> Result<crate::RefreshOutcome> {
+        let jti = jti.to_string();
+        self.write(move |tx| sessions::refresh(tx, &jti, now, decide)).await
+    }
+    async fn refresh_state(&self, jti: &str) -> Result<Option<latchkey_domain::policy::RefreshState>> {
+        let jti = jti.to_string();
+        self.read(move |c| sessions::refresh_state(c, &jti)).await
+    }
+    async fn session(&self, id: &str) -> Result<Option<latchkey_domain::Session>> {
+        let id = id.to_string();
+        self.read(move |c| sessions::session(c, &id)).await
+    }
+    async fn client_sessions(&self, session_id: &str) -> Result<Vec<latchkey_domain::ClientSession>> {
+        let id = session_id.to_string();
+        self.read(move |c| sessions::client_sessions(c, &id)).await
+    }
+    async fn end_session(&self, id: &str, now: i64, reason: &str) -> Result<bool> {
+        let (id, reason) = (id.to_string(), reason.to_string());
+        self.write(move |tx| sessions::end_session(tx, &id, now, &reason)).await
+    }
+    async fn revoke_family(&self, id: &str, now: i64, reason: &str) -> Result<bool> {
+        let (id, reason) = (id.to_string(), reason.to_string());
+        self.write(move |tx| sessions::revoke_family(tx, &id, now, &reason)).await
+    }
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let jti = jti.to_string();
+        self.write(move |tx| sessions::revoke_access_token(tx, &jti, expires_at)).await
+    }
+    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool> {
+        let jti = jti.to_string();
+        self.read(move |c| sessions::is_access_token_revoked(c, &jti)).await
+    }
+    async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<crate::SessionInfo>> {
+        let id = realm_id.to_string();
+        self.read(move |c| sessions::sessions(c, &id, offline)).await
+    }
+    async fn record_event(&self, event: crate::Event) -> Result<()> {
+        self.write(move |tx| sessions::insert_event(tx, &event)).await
+    }
+    async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<crate::Event>> {
+        let r = realm_id.map(str::to_string);
+        self.read(move |c| sessions::events(c, r.as_deref(), limit)).await
+    }
+}

@@ -1,0 +1,86 @@
+//! Schema migrations, applied in order at start; `PRAGMA user_version` records the last one.
+
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE realms (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    representation TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE realm_keys (
+    kid TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL REFERENCES realms(id) ON DELETE CASCADE,
+    alg TEXT NOT NULL,
+    material BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX realm_keys_realm ON realm_keys(realm_id);
+CREATE TABLE clients (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL REFERENCES realms(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    representation TEXT NOT NULL,
+    roles TEXT NOT NULL DEFAULT '[]',
+    secret_digest BLOB,
+    secret_sealed BLOB,
+    UNIQUE (realm_id, client_id)
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL REFERENCES realms(id) ON DELETE CASCADE,
+    username TEXT NOT NULL,
+    email TEXT,
+    representation TEXT NOT NULL,
+    password_hash TEXT,
+    UNIQUE (realm_id, username)
+);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL REFERENCES realms(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    offline INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    auth_time INTEGER NOT NULL,
+    last_refresh INTEGER NOT NULL,
+    ended_at INTEGER,
+    end_reason TEXT
+);
+CREATE INDEX sessions_realm_user ON sessions(realm_id, user_id);
+CREATE TABLE client_sessions (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    last_refresh INTEGER NOT NULL,
+    current_jti TEXT,
+    revoked_at INTEGER,
+    revoke_reason TEXT
+);
+CREATE INDEX client_sessions_session ON client_sessions(session_id, client_id);
+CREATE TABLE refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    client_session_id TEXT NOT NULL REFERENCES client_sessions(id) ON DELETE CASCADE,
+    parent_jti TEXT,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    scope TEXT NOT NULL,
+    offline INTEGER NOT NULL,
+    rotated_at INTEGER,
+    successor_jti TEXT,
+    use_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens(client_session_id);
+CREATE TABLE revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    realm_id TEXT,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_realm ON events(realm_id, at);
+"#];
