@@ -1,0 +1,21 @@
+//! The realm's JWKS (`/protocol/openid-connect/certs`): public signing keys only, never the
+//! HMAC key of refresh tokens.
+
+use super::realm;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub async fn certs(State(state): State<Arc<AppState>>, Path(realm_name): Path<String>) -> Response {
+    let ctx = match realm(&state, &realm_name).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let keys: Vec<_> = ctx.keys.all.iter().map(|k| k.public_jwk().clone()).collect();
+    let mut r = axum::Json(serde_json::json!({ "keys": keys })).into_response();
+    r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}

@@ -1,0 +1,61 @@
+//! The token endpoint (RFC 6749 §3.2): form-encoded POST, client authentication, then the
+//! grant the request names.
+
+use super::realm;
+use crate::error::{ApiError, ApiResult};
+use crate::grants;
+use crate::state::AppState;
+use crate::{client_auth, form};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use latchkey_domain::{ErrorCode, OAuthError};
+use std::sync::Arc;
+
+pub const GRANT_TYPES: [&str; 3] = ["password", "client_credentials", "refresh_token"];
+
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    Path(realm_name): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, &realm_name, &uri, &headers, body).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &AppState, realm_name: &str, uri: &Uri, headers: &HeaderMap, body: Body) -> ApiResult<impl IntoResponse> {
+    let ctx = realm(state, realm_name).await?;
+    // §2.3.1: credentials never travel in the query string.
+    if let Some(q) = uri.query() {
+        if form::Params::parse(q.as_bytes()).map(|p| p.contains("client_secret")).unwrap_or(false) {
+            return Err(OAuthError::invalid_request(
+                "client_secret must not be sent in the URL query: send it in the form body or with HTTP Basic",
+            )
+            .into());
+        }
+    }
+    let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let grant_type = params.require("grant_type", "use one of password, client_credentials, refresh_token")?.to_string();
+    if !GRANT_TYPES.contains(&grant_type.as_str()) {
+        return Err(ApiError::from(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!(
+                "grant_type '{}' is not supported here; supported: {}",
+                crate::error::sanitize(&grant_type),
+                GRANT_TYPES.join(", ")
+            ),
+        )));
+    }
+    let client = client_auth::authenticate(&ctx, headers, &params)?;
+    let resp = match grant_type.as_str() {
+        "password" => grants::password::grant(state, &ctx, &client, &params).await?,
+        "client_credentials" => grants::client_credentials::grant(state, &ctx, &client, &params).await?,
+        _ => grants::refresh_token::grant(state, &ctx, &client, &params).await?,
+    };
+    Ok(resp)
+}

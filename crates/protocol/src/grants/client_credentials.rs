@@ -1,0 +1,71 @@
+//! Client Credentials grant (RFC 6749 §4.4): a confidential client acting for itself, as its
+//! service-account user `service-account-<clientId>`. A refresh token is issued only when the
+//! client sets `client_credentials.use_refresh_token` or asks for `offline_access`.
+
+use super::start_login;
+use crate::error::ApiResult;
+use crate::form::Params;
+use crate::provision;
+use crate::realms::RealmContext;
+use crate::state::AppState;
+use crate::tokens::{self, Grant, TokenResponse};
+use latchkey_domain::{scope, Client, OAuthError};
+use latchkey_storage::StoreError;
+
+pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params: &Params) -> ApiResult<TokenResponse> {
+    // §4.4: only confidential clients; Keycloak also requires a service account.
+    if client.public_client {
+        return Err(OAuthError::unauthorized_client(format!(
+            "client '{}' is public: the client_credentials grant needs a confidential client",
+            client.client_id
+        ))
+        .into());
+    }
+    if !client.service_accounts_enabled {
+        return Err(OAuthError::unauthorized_client(format!(
+            "client '{}' may not use the client_credentials grant: enable 'serviceAccountsEnabled' (Service accounts) for it",
+            client.client_id
+        ))
+        .into());
+    }
+    let scopes = scope::resolve(client, params.get("scope"))?;
+    let username = client.service_account_username();
+    let user = match state.store.user_by_username(&ctx.realm.id, &username).await? {
+        Some(u) => u.user,
+        None => {
+            // A client switched to service accounts after import: create its user now.
+            let u = provision::service_account_user(&ctx.realm, client, crate::now());
+            match state.store.create_user(u.clone()).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            state.store.user_by_username(&ctx.realm.id, &username).await?.map(|u| u.user).unwrap_or(u.user)
+        }
+    };
+    if !user.enabled {
+        return Err(OAuthError::invalid_grant(format!("service-account user '{}' is disabled", user.username)).into());
+    }
+    let now = crate::now();
+    let wants_refresh = client.use_refresh_tokens() && (client.client_credentials_use_refresh_token() || scopes.offline());
+    if !wants_refresh {
+        return tokens::mint(
+            ctx,
+            &Grant { client, user: &user, sid: None, scopes: &scopes, auth_time: None, nonce: None, refresh: None, now },
+        );
+    }
+    // §4.4.3 allows no refresh token; Keycloak issues one on request, bound to a session.
+    let started = start_login(state, ctx, client, &user, &scopes, true, now).await?;
+    tokens::mint(
+        ctx,
+        &Grant {
+            client,
+            user: &user,
+            sid: Some(&started.session.id),
+            scopes: &scopes,
+            auth_time: Some(now),
+            nonce: None,
+            refresh: started.refresh.as_ref(),
+            now,
+        },
+    )
+}

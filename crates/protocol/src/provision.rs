@@ -1,0 +1,136 @@
+//! Building a realm from Keycloak's representation: its keys, its clients (with Keycloak's
+//! built-in `admin-cli`), its users and the service-account users of its clients.
+//! Used by `--import-realm`, the bootstrap admin and the admin API alike.
+
+use crate::hashing::PasswordPool;
+use latchkey_crypto::secrets::{self, MasterKey};
+use latchkey_crypto::{HmacKey, SigningKey};
+use latchkey_domain::client::StoredSecret;
+use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
+use latchkey_domain::realm::SigningAlg;
+use latchkey_domain::{Client, Realm, User};
+use latchkey_storage::{NewRealm, StoredKey, UserWithCredential};
+use std::collections::HashSet;
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Generates a fresh key of every algorithm plus the HMAC key for refresh tokens.
+pub async fn generate_keys(now: i64) -> Result<Vec<StoredKey>, String> {
+    tokio::task::spawn_blocking(move || {
+        let mut keys = Vec::new();
+        for alg in SigningAlg::ALL {
+            let (k, der) = SigningKey::generate(alg).map_err(|e| e.to_string())?;
+            keys.push(StoredKey { kid: k.kid.clone(), alg: alg.to_string(), material: der, created_at: now, active: true });
+        }
+        let (h, secret) = HmacKey::generate();
+        keys.push(StoredKey { kid: h.kid.clone(), alg: "HS512".into(), material: secret, created_at: now, active: true });
+        Ok(keys)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// A client from its representation, with its secret sealed. Returns the plain secret when
+/// one was generated.
+pub fn client(
+    realm: &Realm,
+    rep: &ClientRepresentation,
+    roles: Vec<String>,
+    master: &MasterKey,
+) -> Result<Client, String> {
+    let id = rep.id.clone().filter(|s| !s.is_empty()).unwrap_or_else(new_id);
+    let mut c = Client::from_representation(id, realm.id.clone(), rep, roles)?;
+    if c.is_confidential() {
+        let secret = rep.secret.clone().filter(|s| !s.is_empty()).unwrap_or_else(secrets::generate);
+        c.secret = Some(StoredSecret { digest: secrets::digest(&secret), encrypted: master.encrypt(secret.as_bytes()) });
+    }
+    Ok(c)
+}
+
+/// A user from its representation, with its password hashed (or Keycloak's hash imported).
+pub async fn user(
+    realm: &Realm,
+    rep: &UserRepresentation,
+    passwords: &PasswordPool,
+    now: i64,
+) -> Result<UserWithCredential, String> {
+    let id = rep.id.clone().filter(|s| !s.is_empty()).unwrap_or_else(new_id);
+    let user = User::from_representation(id, realm.id.clone(), rep, now)?;
+    let mut password_hash = None;
+    for (i, cred) in rep.credentials.iter().flatten().enumerate() {
+        match cred.kind.as_deref().unwrap_or("password") {
+            "password" => {}
+            other => {
+                tracing::warn!(user = %user.username, "credentials[{i}]: type '{other}' is not supported; ignored");
+                continue;
+            }
+        }
+        if let Some(v) = cred.value.as_deref() {
+            password_hash = Some(passwords.hash(v.to_string()).await.map_err(|e| format!("credentials[{i}]: {e}"))?);
+        } else if let (Some(s), Some(c)) = (cred.secret_data.as_deref(), cred.credential_data.as_deref()) {
+            password_hash =
+                Some(latchkey_crypto::password::import_keycloak(s, c).map_err(|e| format!("credentials[{i}]: {e}"))?);
+        } else {
+            return Err(format!("credentials[{i}]: a password credential needs 'value' or 'secretData' and 'credentialData'"));
+        }
+    }
+    Ok(UserWithCredential { user, password_hash })
+}
+
+/// Everything a new realm starts with, from its representation.
+pub async fn realm(
+    rep: &RealmRepresentation,
+    master: &MasterKey,
+    passwords: &PasswordPool,
+    now: i64,
+) -> Result<NewRealm, String> {
+    let id = rep.id.clone().filter(|s| !s.is_empty()).unwrap_or_else(new_id);
+    let realm = Realm::from_representation(id, rep)?;
+    let mut clients = Vec::new();
+    let mut seen = HashSet::new();
+    let client_roles = rep.roles.as_ref().map(|r| r.client.clone()).unwrap_or_default();
+    for (i, c) in rep.clients.iter().flatten().enumerate() {
+        if !seen.insert(c.client_id.clone()) {
+            return Err(format!("clients[{i}]: clientId '{}' appears twice", c.client_id));
+        }
+        let roles = client_roles.get(&c.client_id).map(|r| r.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+        clients.push(client(&realm, c, roles, master).map_err(|e| format!("clients[{i}] ('{}'): {e}", c.client_id))?);
+    }
+    if !seen.contains("admin-cli") {
+        clients.push(client(&realm, &Client::admin_cli_representation(), vec![], master)?);
+    }
+    let mut users = Vec::new();
+    let mut names = HashSet::new();
+    for (i, u) in rep.users.iter().flatten().enumerate() {
+        let built = user(&realm, u, passwords, now).await.map_err(|e| format!("users[{i}] ('{}'): {e}", u.username))?;
+        if !names.insert(built.user.username.clone()) {
+            return Err(format!("users[{i}]: username '{}' appears twice", built.user.username));
+        }
+        users.push(built);
+    }
+    for c in clients.iter().filter(|c| c.service_accounts_enabled) {
+        let has = users.iter().any(|u| {
+            u.user.service_account_client_id.as_deref() == Some(c.client_id.as_str())
+                || u.user.username == c.service_account_username()
+        });
+        if !has {
+            users.push(service_account_user(&realm, c, now));
+        }
+    }
+    let keys = generate_keys(now).await?;
+    Ok(NewRealm { realm, keys, clients, users })
+}
+
+/// The `service-account-<clientId>` user Keycloak creates with a service-account client.
+pub fn service_account_user(realm: &Realm, c: &Client, now: i64) -> UserWithCredential {
+    let rep = UserRepresentation {
+        username: c.service_account_username(),
+        enabled: Some(true),
+        service_account_client_id: Some(c.client_id.clone()),
+        ..Default::default()
+    };
+    let user = User::from_representation(new_id(), realm.id.clone(), &rep, now).expect("valid service account user");
+    UserWithCredential { user, password_hash: None }
+}

@@ -1,0 +1,99 @@
+//! Realm configuration cached in memory: the realm, its parsed keys and its clients. Loaded
+//! from the store on first use; `invalidate` drops an entry after a change.
+
+use latchkey_crypto::{HmacKey, SigningKey};
+use latchkey_domain::realm::SigningAlg;
+use latchkey_domain::{Client, Realm};
+use latchkey_storage::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// A realm's keys, parsed once.
+pub struct RealmKeys {
+    /// The active key per algorithm (the newest).
+    pub active: HashMap<SigningAlg, Arc<SigningKey>>,
+    /// Every key that may still verify (published in the JWKS).
+    pub all: Vec<Arc<SigningKey>>,
+    pub hmac_active: Arc<HmacKey>,
+    pub hmac_all: Vec<Arc<HmacKey>>,
+}
+
+impl RealmKeys {
+    pub fn signing(&self, alg: SigningAlg) -> Option<&Arc<SigningKey>> {
+        self.active.get(&alg)
+    }
+    pub fn by_kid(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+        self.all.iter().find(|k| k.kid == kid)
+    }
+    pub fn hmac_by_kid(&self, kid: &str) -> Option<&Arc<HmacKey>> {
+        self.hmac_all.iter().find(|k| k.kid == kid)
+    }
+}
+
+pub struct RealmContext {
+    pub realm: Realm,
+    pub keys: RealmKeys,
+    pub clients: HashMap<String, Arc<Client>>,
+    pub issuer: String,
+}
+
+impl RealmContext {
+    pub fn client(&self, client_id: &str) -> Option<&Arc<Client>> {
+        self.clients.get(client_id)
+    }
+}
+
+pub struct RealmCache {
+    store: Arc<dyn Store>,
+    entries: RwLock<HashMap<String, Arc<RealmContext>>>,
+}
+
+impl RealmCache {
+    pub fn new(store: Arc<dyn Store>) -> RealmCache {
+        RealmCache { store, entries: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn invalidate(&self, realm: &str) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(realm);
+    }
+
+    /// The realm by name, or `None` when it does not exist.
+    pub async fn get(&self, name: &str, issuer: impl FnOnce() -> String) -> Result<Option<Arc<RealmContext>>, StoreError> {
+        if let Some(ctx) = self.entries.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(Some(ctx.clone()));
+        }
+        let Some(realm) = self.store.realm_by_name(name).await? else { return Ok(None) };
+        let keys = load_keys(self.store.realm_keys(&realm.id).await?)?;
+        let clients = self
+            .store
+            .clients(&realm.id)
+            .await?
+            .into_iter()
+            .map(|c| (c.client_id.clone(), Arc::new(c)))
+            .collect();
+        let ctx = Arc::new(RealmContext { realm, keys, clients, issuer: issuer() });
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), ctx.clone());
+        Ok(Some(ctx))
+    }
+}
+
+fn load_keys(stored: Vec<latchkey_storage::StoredKey>) -> Result<RealmKeys, StoreError> {
+    let mut active = HashMap::new();
+    let mut all = Vec::new();
+    let mut hmac_all: Vec<Arc<HmacKey>> = Vec::new();
+    for k in stored {
+        if k.alg == "HS512" {
+            hmac_all.push(Arc::new(HmacKey::from_secret(k.kid, &k.material)));
+            continue;
+        }
+        let alg: SigningAlg = k.alg.parse().map_err(StoreError::Corrupt)?;
+        let key = Arc::new(SigningKey::from_pkcs8(alg, &k.material).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        if k.active {
+            // Stored oldest first: the newest active key of each algorithm wins.
+            active.insert(alg, key.clone());
+        }
+        all.push(key);
+    }
+    let hmac_active = hmac_all.last().cloned().ok_or_else(|| StoreError::Corrupt("realm has no HMAC key".into()))?;
+    Ok(RealmKeys { active, all, hmac_active, hmac_all })
+}

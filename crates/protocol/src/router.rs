@@ -1,0 +1,58 @@
+//! The routes, with Keycloak's paths, and the layers every response passes through.
+
+use crate::endpoints::{certs, discovery, health, token, userinfo};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use latchkey_domain::{ErrorCode, OAuthError};
+use std::sync::Arc;
+
+async fn method_not_allowed() -> Response {
+    ApiError::from(OAuthError::new(ErrorCode::MethodNotAllowed, "HTTP method not allowed on this endpoint")).into_response()
+}
+
+async fn not_found() -> Response {
+    ApiError::from(OAuthError::new(ErrorCode::NotFound, "no such endpoint")).into_response()
+}
+
+/// Refuses an announced oversized body before any handler reads it, and marks every response
+/// `nosniff`.
+async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let limit = state.config.body_limit;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return crate::form::too_large(limit).into_response();
+    }
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::CONTENT_TYPE) {
+        return method_not_allowed().await;
+    }
+    resp
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let oidc = "/realms/{realm}/protocol/openid-connect";
+    Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/realms/{realm}/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route("/realms/{realm}/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
+        .route("/.well-known/oauth-authorization-server/realms/{realm}", get(discovery::openid_configuration))
+        .route("/.well-known/openid-configuration/realms/{realm}", get(discovery::openid_configuration))
+        .route(&format!("{oidc}/token"), post(token::token))
+        .route(&format!("{oidc}/certs"), get(certs::certs))
+        .route(&format!("{oidc}/userinfo"), get(userinfo::userinfo).post(userinfo::userinfo))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}

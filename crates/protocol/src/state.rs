@@ -1,0 +1,47 @@
+//! The state every handler shares, passed in explicitly (no globals).
+
+use crate::hashing::PasswordPool;
+use crate::realms::RealmCache;
+use latchkey_crypto::secrets::MasterKey;
+use latchkey_storage::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base of every issuer: `{public_url}/realms/{realm}`. No trailing slash.
+    pub public_url: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub realms: RealmCache,
+    pub passwords: PasswordPool,
+    pub master_key: Arc<MasterKey>,
+    pub config: Config,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>, passwords: PasswordPool, config: Config) -> Arc<Self> {
+        Arc::new(AppState {
+            realms: RealmCache::new(store.clone()),
+            store,
+            passwords,
+            master_key,
+            config,
+            ready: AtomicBool::new(false),
+        })
+    }
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+    pub fn issuer(&self, realm: &str) -> String {
+        format!("{}/realms/{}", self.config.public_url, realm)
+    }
+}
