@@ -85,8 +85,11 @@ pub fn access_token(ctx: &TokenContext<'_>, jti: &str, exp: Timestamp) -> Map<St
         put(&mut m, "sid", sid);
     }
     put(&mut m, "acr", "1");
-    if ctx.scopes.has("web-origins") && !ctx.client.web_origins.is_empty() {
-        put(&mut m, "allowed-origins", json!(ctx.client.web_origins));
+    if ctx.scopes.has("web-origins") {
+        let origins = ctx.client.resolved_web_origins();
+        if !origins.is_empty() {
+            put(&mut m, "allowed-origins", json!(origins));
+        }
     }
     if roles_scope {
         put(&mut m, "realm_access", json!({ "roles": realm_roles(ctx.realm, ctx.user) }));

@@ -210,15 +210,64 @@ impl Client {
         self.attributes.get(key).map(String::as_str)
     }
 
+    /// The web origins with `+` expanded to the origins of the redirect URIs, as Keycloak does.
+    pub fn resolved_web_origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for o in &self.web_origins {
+            if o == "+" {
+                for uri in &self.redirect_uris {
+                    if let Some(origin) = origin_of(uri) {
+                        if !out.contains(&origin) {
+                            out.push(origin);
+                        }
+                    }
+                }
+            } else if !out.contains(o) {
+                out.push(o.trim_end_matches('/').to_string());
+            }
+        }
+        out
+    }
+
     /// The username of this client's service account, as Keycloak names it.
     pub fn service_account_username(&self) -> String {
         format!("service-account-{}", self.client_id.to_lowercase())
     }
 }
 
+/// `scheme://host[:port]` of an absolute URI, if it has one.
+pub fn origin_of(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    if authority.is_empty() || authority.contains('*') {
+        return None;
+    }
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plus_expands_to_redirect_origins() {
+        let rep = ClientRepresentation {
+            client_id: "spa".into(),
+            redirect_uris: Some(vec!["http://localhost:3000/*".into(), "https://App.example.com/cb?x=1".into()]),
+            web_origins: Some(vec!["+".into(), "https://other.example/".into()]),
+            ..Default::default()
+        };
+        let c = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap();
+        assert_eq!(
+            c.resolved_web_origins(),
+            vec!["http://localhost:3000", "https://app.example.com", "https://other.example"]
+        );
+        assert_eq!(origin_of("/relative"), None);
+    }
 
     #[test]
     fn defaults_match_keycloak() {
