@@ -49,7 +49,10 @@ impl Parsed<'_> {
         if !key.verify(self.signing_input.as_bytes(), &self.signature) {
             return Err(JwsError::BadSignature);
         }
-        Ok(VerifiedToken { kid: self.kid().map(str::to_string), claims: self.claims })
+        Ok(VerifiedToken {
+            kid: self.kid().map(str::to_string),
+            claims: self.claims,
+        })
     }
     pub fn verify_hmac(self, key: &HmacKey) -> Result<VerifiedToken, JwsError> {
         if self.alg() != "HS512" {
@@ -58,7 +61,10 @@ impl Parsed<'_> {
         if !key.verify(self.signing_input.as_bytes(), &self.signature) {
             return Err(JwsError::BadSignature);
         }
-        Ok(VerifiedToken { kid: self.kid().map(str::to_string), claims: self.claims })
+        Ok(VerifiedToken {
+            kid: self.kid().map(str::to_string),
+            claims: self.claims,
+        })
     }
 }
 
@@ -68,7 +74,9 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, JwsError> {
         return Err(JwsError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(JwsError::Malformed);
     };
     let header: Map<String, Value> = b64url_decode(h)
@@ -78,7 +86,12 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, JwsError> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwsError::BadPayload)?;
     let signature = b64url_decode(s).ok_or(JwsError::Malformed)?;
-    Ok(Parsed { header, claims, signing_input: &token[..h.len() + 1 + p.len()], signature })
+    Ok(Parsed {
+        header,
+        claims,
+        signing_input: &token[..h.len() + 1 + p.len()],
+        signature,
+    })
 }
 
 fn signing_input(header: &str, claims: &Map<String, Value>) -> String {
@@ -92,7 +105,10 @@ fn signing_input(header: &str, claims: &Map<String, Value>) -> String {
 
 /// Signs `claims` with an asymmetric realm key. `typ` is the JOSE header's `typ`.
 pub fn sign(key: &SigningKey, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
-    let header = format!(r#"{{"alg":"{}","typ":"{}","kid":"{}"}}"#, key.alg, typ, key.kid);
+    let header = format!(
+        r#"{{"alg":"{}","typ":"{}","kid":"{}"}}"#,
+        key.alg, typ, key.kid
+    );
     let mut out = signing_input(&header, claims);
     let sig = key.sign(out.as_bytes())?;
     out.push('.');
@@ -129,8 +145,16 @@ mod tests {
         assert_eq!(v.kid.as_deref(), Some(k.kid.as_str()));
         // Tamper with the payload.
         let parts: Vec<&str> = t.split('.').collect();
-        let forged = format!("{}.{}.{}", parts[0], b64url(br#"{"sub":"admin","n":1}"#), parts[2]);
-        assert_eq!(parse(&forged).unwrap().verify_asym(&k).unwrap_err(), JwsError::BadSignature);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64url(br#"{"sub":"admin","n":1}"#),
+            parts[2]
+        );
+        assert_eq!(
+            parse(&forged).unwrap().verify_asym(&k).unwrap_err(),
+            JwsError::BadSignature
+        );
     }
 
     #[test]
@@ -146,9 +170,15 @@ mod tests {
         let (hk, _) = HmacKey::generate();
         let (k, _) = SigningKey::generate(SigningAlg::RS256).unwrap();
         let t = sign_hmac(&hk, &claims());
-        assert!(matches!(parse(&t).unwrap().verify_asym(&k), Err(JwsError::WrongAlgorithm(_))));
+        assert!(matches!(
+            parse(&t).unwrap().verify_asym(&k),
+            Err(JwsError::WrongAlgorithm(_))
+        ));
         let t = sign(&k, "JWT", &claims()).unwrap();
-        assert!(matches!(parse(&t).unwrap().verify_hmac(&hk), Err(JwsError::WrongAlgorithm(_))));
+        assert!(matches!(
+            parse(&t).unwrap().verify_hmac(&hk),
+            Err(JwsError::WrongAlgorithm(_))
+        ));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! kept; signing never re-parses it.
 
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey,
+};
 use aws_lc_rs::{encoding::AsDer, hmac};
 use latchkey_domain::realm::SigningAlg;
 use serde_json::{json, Value};
@@ -34,7 +36,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,16 +49,25 @@ impl SigningKey {
         let pkcs8 = match alg {
             SigningAlg::RS256 => {
                 let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
-                kp.as_der().map_err(|_| KeyError::Generate)?.as_ref().to_vec()
+                kp.as_der()
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec()
             }
             SigningAlg::ES256 => {
                 let kp = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(|_| KeyError::Generate)?;
-                kp.to_pkcs8v1().map_err(|_| KeyError::Generate)?.as_ref().to_vec()
+                kp.to_pkcs8v1()
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec()
             }
             SigningAlg::EdDSA => {
                 let kp = Ed25519KeyPair::generate().map_err(|_| KeyError::Generate)?;
-                kp.to_pkcs8v1().map_err(|_| KeyError::Generate)?.as_ref().to_vec()
+                kp.to_pkcs8v1()
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec()
             }
         };
         Ok((Self::from_pkcs8(alg, &pkcs8)?, pkcs8))
@@ -61,7 +75,10 @@ impl SigningKey {
 
     /// Parses a stored key. The `kid` is the RFC 7638 thumbprint of the public key.
     pub fn from_pkcs8(alg: SigningAlg, pkcs8: &[u8]) -> Result<SigningKey, KeyError> {
-        let err = |e: String| KeyError::Parse { alg: alg.to_string(), reason: e };
+        let err = |e: String| KeyError::Parse {
+            alg: alg.to_string(),
+            reason: e,
+        };
         let (inner, public_der, mut jwk) = match alg {
             SigningAlg::RS256 => {
                 let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| err(e.to_string()))?;
@@ -71,8 +88,9 @@ impl SigningKey {
                 (Inner::Rsa(kp), der, jwk)
             }
             SigningAlg::ES256 => {
-                let kp = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
-                    .map_err(|e| err(e.to_string()))?;
+                let kp =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                        .map_err(|e| err(e.to_string()))?;
                 let point = kp.public_key().as_ref().to_vec();
                 if point.len() != 65 || point[0] != 4 {
                     return Err(err("unexpected EC public key encoding".into()));
@@ -92,7 +110,13 @@ impl SigningKey {
         obj.insert("kid".into(), json!(kid));
         obj.insert("alg".into(), json!(alg.as_str()));
         obj.insert("use".into(), json!("sig"));
-        Ok(SigningKey { kid, alg, inner, public_der, jwk })
+        Ok(SigningKey {
+            kid,
+            alg,
+            inner,
+            public_der,
+            jwk,
+        })
     }
 
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
@@ -100,12 +124,17 @@ impl SigningKey {
             Inner::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
                 let rng = aws_lc_rs::rand::SystemRandom::new();
-                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig).map_err(|_| KeyError::Sign)?;
+                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
                 Ok(sig)
             }
             Inner::Ec(kp) => {
                 let rng = aws_lc_rs::rand::SystemRandom::new();
-                Ok(kp.sign(&rng, msg).map_err(|_| KeyError::Sign)?.as_ref().to_vec())
+                Ok(kp
+                    .sign(&rng, msg)
+                    .map_err(|_| KeyError::Sign)?
+                    .as_ref()
+                    .to_vec())
             }
             Inner::Ed(kp) => Ok(kp.sign(msg).as_ref().to_vec()),
         }
@@ -117,7 +146,9 @@ impl SigningKey {
             SigningAlg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             SigningAlg::EdDSA => &signature::ED25519,
         };
-        UnparsedPublicKey::new(alg, &self.public_der).verify(msg, sig).is_ok()
+        UnparsedPublicKey::new(alg, &self.public_der)
+            .verify(msg, sig)
+            .is_ok()
     }
 
     /// The public JWK (`kty`, key material, `kid`, `alg`, `use`).
@@ -135,13 +166,20 @@ impl SigningKey {
 /// RFC 7638 JWK thumbprint over the required members in lexicographic order.
 fn thumbprint(jwk: &Value) -> String {
     let canonical = match jwk["kty"].as_str() {
-        Some("RSA") => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, jwk["e"].as_str().unwrap_or(""), jwk["n"].as_str().unwrap_or("")),
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap_or(""),
+            jwk["n"].as_str().unwrap_or("")
+        ),
         Some("EC") => format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
             jwk["x"].as_str().unwrap_or(""),
             jwk["y"].as_str().unwrap_or("")
         ),
-        _ => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, jwk["x"].as_str().unwrap_or("")),
+        _ => format!(
+            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+            jwk["x"].as_str().unwrap_or("")
+        ),
     };
     crate::b64url(crate::sha256(canonical.as_bytes()))
 }
@@ -154,7 +192,9 @@ pub struct HmacKey {
 
 impl std::fmt::Debug for HmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HmacKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("HmacKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -166,7 +206,10 @@ impl HmacKey {
         (HmacKey::from_secret(kid, &secret), secret)
     }
     pub fn from_secret(kid: String, secret: &[u8]) -> HmacKey {
-        HmacKey { kid, key: hmac::Key::new(hmac::HMAC_SHA512, secret) }
+        HmacKey {
+            kid,
+            key: hmac::Key::new(hmac::HMAC_SHA512, secret),
+        }
     }
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         hmac::sign(&self.key, msg).as_ref().to_vec()

@@ -17,7 +17,9 @@ pub fn b64url(data: impl AsRef<[u8]>) -> String {
 }
 
 pub fn b64url_decode(data: impl AsRef<[u8]>) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(data).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(data)
+        .ok()
 }
 
 /// `n` bytes from the system CSPRNG.
@@ -33,7 +35,9 @@ pub fn random_token(n: usize) -> String {
 }
 
 pub fn sha256(data: impl AsRef<[u8]>) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_ref()).as_ref().to_vec()
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data.as_ref())
+        .as_ref()
+        .to_vec()
 }
 
 /// Constant-time equality.

@@ -19,7 +19,11 @@ pub struct HashParams {
 
 impl Default for HashParams {
     fn default() -> Self {
-        HashParams { m_kib: 19 * 1024, t: 2, p: 1 }
+        HashParams {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 1,
+        }
     }
 }
 
@@ -38,23 +42,32 @@ pub enum PasswordError {
 }
 
 fn argon2(params: HashParams) -> Result<Argon2<'static>, PasswordError> {
-    let p = Params::new(params.m_kib, params.t, params.p, None).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let p = Params::new(params.m_kib, params.t, params.p, None)
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
 }
 
 /// Hashes a password to a PHC string (`$argon2id$v=19$m=…`).
 pub fn hash(password: &str, params: HashParams) -> Result<String, PasswordError> {
-    let h = argon2(params)?.hash_password(password.as_bytes()).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let h = argon2(params)?
+        .hash_password(password.as_bytes())
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     Ok(h.to_string())
 }
 
 /// Verifies `password` against a stored hash of any supported kind.
-pub fn verify(password: &str, stored: &str, params: HashParams) -> Result<Verification, PasswordError> {
+pub fn verify(
+    password: &str,
+    stored: &str,
+    params: HashParams,
+) -> Result<Verification, PasswordError> {
     if let Some(rest) = stored.strip_prefix("$kc-pbkdf2-") {
         return verify_pbkdf2(password, rest);
     }
     let parsed = PasswordHash::new(stored).map_err(|e| PasswordError::Unreadable(e.to_string()))?;
-    let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
     if !ok {
         return Ok(Verification::Mismatch);
     }
@@ -62,14 +75,17 @@ pub fn verify(password: &str, stored: &str, params: HashParams) -> Result<Verifi
         && Params::try_from(&parsed)
             .map(|p| p.m_cost() == params.m_kib && p.t_cost() == params.t && p.p_cost() == params.p)
             .unwrap_or(false);
-    Ok(Verification::Match { needs_rehash: !current })
+    Ok(Verification::Match {
+        needs_rehash: !current,
+    })
 }
 
 fn verify_pbkdf2(password: &str, rest: &str) -> Result<Verification, PasswordError> {
     // sha256$<iterations>$<salt b64>$<hash b64>
     let bad = || PasswordError::Unreadable("malformed pbkdf2 hash".into());
     let mut it = rest.split('$');
-    let (Some(alg), Some(iter), Some(salt), Some(hash), None) = (it.next(), it.next(), it.next(), it.next(), it.next())
+    let (Some(alg), Some(iter), Some(salt), Some(hash), None) =
+        (it.next(), it.next(), it.next(), it.next(), it.next())
     else {
         return Err(bad());
     };
@@ -82,25 +98,45 @@ fn verify_pbkdf2(password: &str, rest: &str) -> Result<Verification, PasswordErr
     let std = base64::engine::general_purpose::STANDARD;
     let salt = std.decode(salt).map_err(|_| bad())?;
     let expected = std.decode(hash).map_err(|_| bad())?;
-    let ok = aws_lc_rs::pbkdf2::verify(algorithm, iterations, &salt, password.as_bytes(), &expected).is_ok();
-    Ok(if ok { Verification::Match { needs_rehash: true } } else { Verification::Mismatch })
+    let ok =
+        aws_lc_rs::pbkdf2::verify(algorithm, iterations, &salt, password.as_bytes(), &expected)
+            .is_ok();
+    Ok(if ok {
+        Verification::Match { needs_rehash: true }
+    } else {
+        Verification::Mismatch
+    })
 }
 
 /// Converts a credential from a Keycloak realm export (`secretData` and `credentialData`, both
 /// JSON documents in strings) into a stored hash this module verifies.
 pub fn import_keycloak(secret_data: &str, credential_data: &str) -> Result<String, String> {
-    let secret: Value = serde_json::from_str(secret_data).map_err(|e| format!("secretData is not JSON: {e}"))?;
-    let cred: Value = serde_json::from_str(credential_data).map_err(|e| format!("credentialData is not JSON: {e}"))?;
-    let value = secret["value"].as_str().ok_or("secretData.value is missing")?;
-    let salt = secret["salt"].as_str().ok_or("secretData.salt is missing")?;
+    let secret: Value =
+        serde_json::from_str(secret_data).map_err(|e| format!("secretData is not JSON: {e}"))?;
+    let cred: Value = serde_json::from_str(credential_data)
+        .map_err(|e| format!("credentialData is not JSON: {e}"))?;
+    let value = secret["value"]
+        .as_str()
+        .ok_or("secretData.value is missing")?;
+    let salt = secret["salt"]
+        .as_str()
+        .ok_or("secretData.salt is missing")?;
     let std = base64::engine::general_purpose::STANDARD;
-    let salt_bytes = std.decode(salt).map_err(|_| "secretData.salt is not base64")?;
-    let hash_bytes = std.decode(value).map_err(|_| "secretData.value is not base64")?;
-    let iterations = cred["hashIterations"].as_i64().ok_or("credentialData.hashIterations is missing")?;
+    let salt_bytes = std
+        .decode(salt)
+        .map_err(|_| "secretData.salt is not base64")?;
+    let hash_bytes = std
+        .decode(value)
+        .map_err(|_| "secretData.value is not base64")?;
+    let iterations = cred["hashIterations"]
+        .as_i64()
+        .ok_or("credentialData.hashIterations is missing")?;
     if iterations <= 0 {
         return Err("credentialData.hashIterations must be positive".into());
     }
-    let algorithm = cred["algorithm"].as_str().ok_or("credentialData.algorithm is missing")?;
+    let algorithm = cred["algorithm"]
+        .as_str()
+        .ok_or("credentialData.algorithm is missing")?;
     match algorithm {
         "pbkdf2-sha256" | "pbkdf2-sha512" => {
             let short = &algorithm["pbkdf2-".len()..];
@@ -143,17 +179,35 @@ pub fn import_keycloak(secret_data: &str, credential_data: &str) -> Result<Strin
 mod tests {
     use super::*;
 
-    const FAST: HashParams = HashParams { m_kib: 64, t: 1, p: 1 };
+    const FAST: HashParams = HashParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
 
     #[test]
     fn argon2id_round_trip() {
         let h = hash("s3cret", FAST).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert_eq!(verify("s3cret", &h, FAST).unwrap(), Verification::Match { needs_rehash: false });
+        assert_eq!(
+            verify("s3cret", &h, FAST).unwrap(),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
         assert_eq!(verify("wrong", &h, FAST).unwrap(), Verification::Mismatch);
         // Other parameters: still verifies, asks for a re-hash.
         assert_eq!(
-            verify("s3cret", &h, HashParams { m_kib: 128, t: 1, p: 1 }).unwrap(),
+            verify(
+                "s3cret",
+                &h,
+                HashParams {
+                    m_kib: 128,
+                    t: 1,
+                    p: 1
+                }
+            )
+            .unwrap(),
             Verification::Match { needs_rehash: true }
         );
     }
@@ -161,11 +215,23 @@ mod tests {
     fn pbkdf2_export(alg: aws_lc_rs::pbkdf2::Algorithm, name: &str, pw: &str) -> (String, String) {
         let salt = b"0123456789abcdef";
         let mut out = [0u8; 64];
-        aws_lc_rs::pbkdf2::derive(alg, NonZeroU32::new(1000).unwrap(), salt, pw.as_bytes(), &mut out);
+        aws_lc_rs::pbkdf2::derive(
+            alg,
+            NonZeroU32::new(1000).unwrap(),
+            salt,
+            pw.as_bytes(),
+            &mut out,
+        );
         let std = base64::engine::general_purpose::STANDARD;
         (
-            format!(r#"{{"value":"{}","salt":"{}","additionalParameters":{{}}}}"#, std.encode(out), std.encode(salt)),
-            format!(r#"{{"hashIterations":1000,"algorithm":"{name}","additionalParameters":{{}}}}"#),
+            format!(
+                r#"{{"value":"{}","salt":"{}","additionalParameters":{{}}}}"#,
+                std.encode(out),
+                std.encode(salt)
+            ),
+            format!(
+                r#"{{"hashIterations":1000,"algorithm":"{name}","additionalParameters":{{}}}}"#
+            ),
         )
     }
 
@@ -177,7 +243,11 @@ mod tests {
         ] {
             let (s, c) = pbkdf2_export(alg, name, "pw");
             let stored = import_keycloak(&s, &c).unwrap();
-            assert_eq!(verify("pw", &stored, FAST).unwrap(), Verification::Match { needs_rehash: true }, "{name}");
+            assert_eq!(
+                verify("pw", &stored, FAST).unwrap(),
+                Verification::Match { needs_rehash: true },
+                "{name}"
+            );
             assert_eq!(verify("px", &stored, FAST).unwrap(), Verification::Mismatch);
         }
     }
@@ -187,19 +257,37 @@ mod tests {
         let salt = b"saltsaltsaltsalt";
         let mut out = [0u8; 32];
         let p = Params::new(64, 3, 1, Some(32)).unwrap();
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, p).hash_password_into(b"pw", salt, &mut out).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
+            .hash_password_into(b"pw", salt, &mut out)
+            .unwrap();
         let std = base64::engine::general_purpose::STANDARD;
-        let s = format!(r#"{{"value":"{}","salt":"{}","additionalParameters":{{}}}}"#, std.encode(out), std.encode(salt));
+        let s = format!(
+            r#"{{"value":"{}","salt":"{}","additionalParameters":{{}}}}"#,
+            std.encode(out),
+            std.encode(salt)
+        );
         let c = r#"{"hashIterations":3,"algorithm":"argon2","additionalParameters":{"hashLength":["32"],"memory":["64"],"type":["id"],"version":["1.3"],"parallelism":["1"]}}"#;
         let stored = import_keycloak(&s, c).unwrap();
-        assert_eq!(verify("pw", &stored, FAST).unwrap(), Verification::Match { needs_rehash: true });
-        assert_eq!(verify("nope", &stored, FAST).unwrap(), Verification::Mismatch);
+        assert_eq!(
+            verify("pw", &stored, FAST).unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(
+            verify("nope", &stored, FAST).unwrap(),
+            Verification::Mismatch
+        );
     }
 
     #[test]
     fn bad_exports_name_the_field() {
-        assert!(import_keycloak("{}", "{}").unwrap_err().contains("secretData.value"));
-        let e = import_keycloak(r#"{"value":"AA==","salt":"AA=="}"#, r#"{"hashIterations":1,"algorithm":"md5"}"#).unwrap_err();
+        assert!(import_keycloak("{}", "{}")
+            .unwrap_err()
+            .contains("secretData.value"));
+        let e = import_keycloak(
+            r#"{"value":"AA==","salt":"AA=="}"#,
+            r#"{"hashIterations":1,"algorithm":"md5"}"#,
+        )
+        .unwrap_err();
         assert!(e.contains("algorithm"), "{e}");
     }
 

@@ -36,8 +36,11 @@ impl MasterKey {
         if bytes.len() != 32 {
             return Err(format!("master key must be 32 bytes, got {}", bytes.len()));
         }
-        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| "master key rejected".to_string())?;
-        Ok(MasterKey { key: LessSafeKey::new(key) })
+        let key =
+            UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| "master key rejected".to_string())?;
+        Ok(MasterKey {
+            key: LessSafeKey::new(key),
+        })
     }
 
     /// Parses `LATCHKEY_MASTER_KEY`: 32 bytes in base64 or base64url; any other string is
@@ -58,7 +61,9 @@ impl MasterKey {
         let nonce_bytes = crate::random_bytes(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes).expect("nonce length");
         let mut buf = plaintext.to_vec();
-        self.key.seal_in_place_append_tag(nonce, Aad::empty(), &mut buf).expect("seal");
+        self.key
+            .seal_in_place_append_tag(nonce, Aad::empty(), &mut buf)
+            .expect("seal");
         let mut out = nonce_bytes;
         out.extend_from_slice(&buf);
         out

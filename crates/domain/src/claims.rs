@@ -1,7 +1,7 @@
 //! The claims of access, ID and refresh tokens in Keycloak's shape.
 
 use crate::scope::Scopes;
-use crate::{Client, RefreshRecord, Realm, Timestamp, User};
+use crate::{Client, Realm, RefreshRecord, Timestamp, User};
 use serde_json::{json, Map, Value};
 
 /// What every token of one response shares.
@@ -49,7 +49,10 @@ fn profile_claims(m: &mut Map<String, Value>, ctx: &TokenContext<'_>) {
 /// The realm roles of a user: the realm's default role and its composites, plus assigned roles.
 pub fn realm_roles(realm: &Realm, user: &User) -> Vec<String> {
     let mut roles: Vec<String> = Vec::with_capacity(user.realm_roles.len() + 3);
-    for r in crate::realm::builtin_realm_roles(&realm.name).into_iter().chain(user.realm_roles.iter().cloned()) {
+    for r in crate::realm::builtin_realm_roles(&realm.name)
+        .into_iter()
+        .chain(user.realm_roles.iter().cloned())
+    {
         if !roles.contains(&r) {
             roles.push(r);
         }
@@ -69,7 +72,12 @@ pub fn access_token(ctx: &TokenContext<'_>, jti: &str, exp: Timestamp) -> Map<St
     put(&mut m, "iss", ctx.issuer);
     let roles_scope = ctx.scopes.has("roles");
     let audiences: Vec<&String> = if roles_scope {
-        ctx.user.client_roles.iter().filter(|(_, r)| !r.is_empty()).map(|(c, _)| c).collect()
+        ctx.user
+            .client_roles
+            .iter()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(c, _)| c)
+            .collect()
     } else {
         Vec::new()
     };
@@ -92,7 +100,11 @@ pub fn access_token(ctx: &TokenContext<'_>, jti: &str, exp: Timestamp) -> Map<St
         }
     }
     if roles_scope {
-        put(&mut m, "realm_access", json!({ "roles": realm_roles(ctx.realm, ctx.user) }));
+        put(
+            &mut m,
+            "realm_access",
+            json!({ "roles": realm_roles(ctx.realm, ctx.user) }),
+        );
         let mut ra = Map::new();
         for (client, roles) in &ctx.user.client_roles {
             if !roles.is_empty() {
@@ -112,7 +124,12 @@ pub fn access_token(ctx: &TokenContext<'_>, jti: &str, exp: Timestamp) -> Map<St
 }
 
 /// The ID token's claims (OIDC Core §2), with Keycloak's `typ` "ID".
-pub fn id_token(ctx: &TokenContext<'_>, jti: &str, exp: Timestamp, at_hash: &str) -> Map<String, Value> {
+pub fn id_token(
+    ctx: &TokenContext<'_>,
+    jti: &str,
+    exp: Timestamp,
+    at_hash: &str,
+) -> Map<String, Value> {
     let mut m = Map::new();
     put(&mut m, "exp", exp);
     put(&mut m, "iat", ctx.now);
@@ -139,7 +156,13 @@ pub fn id_token(ctx: &TokenContext<'_>, jti: &str, exp: Timestamp, at_hash: &str
 
 /// The refresh token's claims. Built only from the stored record, so that re-signing the same
 /// record yields the same token (what convergent grace hands back).
-pub fn refresh_token(issuer: &str, rec: &RefreshRecord, user_id: &str, client_id: &str, sid: &str) -> Map<String, Value> {
+pub fn refresh_token(
+    issuer: &str,
+    rec: &RefreshRecord,
+    user_id: &str,
+    client_id: &str,
+    sid: &str,
+) -> Map<String, Value> {
     let mut m = Map::new();
     if let Some(exp) = rec.expires_at {
         put(&mut m, "exp", exp);
@@ -149,7 +172,11 @@ pub fn refresh_token(issuer: &str, rec: &RefreshRecord, user_id: &str, client_id
     put(&mut m, "iss", issuer);
     put(&mut m, "aud", issuer);
     put(&mut m, "sub", user_id);
-    put(&mut m, "typ", if rec.offline { "Offline" } else { "Refresh" });
+    put(
+        &mut m,
+        "typ",
+        if rec.offline { "Offline" } else { "Refresh" },
+    );
     put(&mut m, "azp", client_id);
     put(&mut m, "sid", sid);
     put(&mut m, "scope", rec.scope.clone());
@@ -170,7 +197,12 @@ pub fn format_timestamp(ts: Timestamp) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -202,7 +234,11 @@ mod tests {
         assert_eq!(a, refresh_token("iss", &rec, "u", "web", "s"));
         assert_eq!(a["typ"], "Refresh");
         assert_eq!(a["aud"], "iss");
-        let off = RefreshRecord { offline: true, expires_at: None, ..rec };
+        let off = RefreshRecord {
+            offline: true,
+            expires_at: None,
+            ..rec
+        };
         let b = refresh_token("iss", &off, "u", "web", "s");
         assert_eq!(b["typ"], "Offline");
         assert!(b.get("exp").is_none());

@@ -3,9 +3,15 @@
 use crate::keycloak::ClientRepresentation;
 use std::collections::BTreeMap;
 
-pub const DEFAULT_CLIENT_SCOPES: [&str; 6] = ["web-origins", "acr", "profile", "roles", "basic", "email"];
-pub const OPTIONAL_CLIENT_SCOPES: [&str; 5] =
-    ["address", "phone", "offline_access", "organization", "microprofile-jwt"];
+pub const DEFAULT_CLIENT_SCOPES: [&str; 6] =
+    ["web-origins", "acr", "profile", "roles", "basic", "email"];
+pub const OPTIONAL_CLIENT_SCOPES: [&str; 5] = [
+    "address",
+    "phone",
+    "offline_access",
+    "organization",
+    "microprofile-jwt",
+];
 
 /// A stored client secret: a digest to check against and an encrypted copy to show an admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +58,10 @@ impl Client {
             return Err("clientId: must be 1 to 255 characters".into());
         }
         if rep.client_id.chars().any(|c| c.is_control()) {
-            return Err(format!("clientId: '{}' contains control characters", rep.client_id.escape_debug()));
+            return Err(format!(
+                "clientId: '{}' contains control characters",
+                rep.client_id.escape_debug()
+            ));
         }
         if let Some(t) = &rep.client_authenticator_type {
             if t != "client-secret" && !t.is_empty() {
@@ -63,12 +72,17 @@ impl Client {
         }
         if let Some(p) = rep.protocol.as_deref() {
             if p != "openid-connect" {
-                return Err(format!("protocol: '{p}' is not supported; latchkey speaks 'openid-connect'"));
+                return Err(format!(
+                    "protocol: '{p}' is not supported; latchkey speaks 'openid-connect'"
+                ));
             }
         }
         for (i, uri) in rep.redirect_uris.iter().flatten().enumerate() {
             if uri.is_empty() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!("redirectUris[{i}]: '{}' is not a valid URI", uri.escape_debug()));
+                return Err(format!(
+                    "redirectUris[{i}]: '{}' is not a valid URI",
+                    uri.escape_debug()
+                ));
             }
         }
         let attrs = rep.attributes.clone();
@@ -81,20 +95,26 @@ impl Client {
         ] {
             if let Some(v) = attrs.get(key) {
                 if !v.is_empty() && v.parse::<i64>().map(|n| n < 0).unwrap_or(true) {
-                    return Err(format!("attributes.{key}: '{v}' is not a number of seconds"));
+                    return Err(format!(
+                        "attributes.{key}: '{v}' is not a number of seconds"
+                    ));
                 }
             }
         }
         for key in ["use.refresh.tokens", "client_credentials.use_refresh_token"] {
             if let Some(v) = attrs.get(key) {
                 if !matches!(v.as_str(), "true" | "false" | "") {
-                    return Err(format!("attributes.{key}: '{v}' must be \"true\" or \"false\""));
+                    return Err(format!(
+                        "attributes.{key}: '{v}' must be \"true\" or \"false\""
+                    ));
                 }
             }
         }
         if let Some(m) = attrs.get("pkce.code.challenge.method") {
             if !matches!(m.as_str(), "" | "S256" | "plain") {
-                return Err(format!("attributes.pkce.code.challenge.method: '{m}' must be S256 (or plain)"));
+                return Err(format!(
+                    "attributes.pkce.code.challenge.method: '{m}' must be S256 (or plain)"
+                ));
             }
         }
         Ok(Client {
@@ -113,14 +133,18 @@ impl Client {
             web_origins: rep.web_origins.clone().unwrap_or_default(),
             root_url: rep.root_url.clone(),
             base_url: rep.base_url.clone(),
-            default_client_scopes: rep
-                .default_client_scopes
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect()),
-            optional_client_scopes: rep
-                .optional_client_scopes
-                .clone()
-                .unwrap_or_else(|| OPTIONAL_CLIENT_SCOPES.iter().map(|s| s.to_string()).collect()),
+            default_client_scopes: rep.default_client_scopes.clone().unwrap_or_else(|| {
+                DEFAULT_CLIENT_SCOPES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
+            optional_client_scopes: rep.optional_client_scopes.clone().unwrap_or_else(|| {
+                OPTIONAL_CLIENT_SCOPES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
             attributes: attrs,
             secret: None,
             client_roles,
@@ -175,7 +199,10 @@ impl Client {
     }
 
     fn attr_i64(&self, key: &str) -> Option<i64> {
-        self.attributes.get(key).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0)
+        self.attributes
+            .get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|v| *v > 0)
     }
     fn attr_bool(&self, key: &str, default: bool) -> bool {
         match self.attributes.get(key).map(String::as_str) {
@@ -238,7 +265,11 @@ impl Client {
 /// `scheme://host[:port]` of an absolute URI, if it has one.
 pub fn origin_of(uri: &str) -> Option<String> {
     let (scheme, rest) = uri.split_once("://")?;
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -246,7 +277,11 @@ pub fn origin_of(uri: &str) -> Option<String> {
     if authority.is_empty() || authority.contains('*') {
         return None;
     }
-    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    ))
 }
 
 #[cfg(test)]
@@ -257,21 +292,31 @@ mod tests {
     fn plus_expands_to_redirect_origins() {
         let rep = ClientRepresentation {
             client_id: "spa".into(),
-            redirect_uris: Some(vec!["http://localhost:3000/*".into(), "https://App.example.com/cb?x=1".into()]),
+            redirect_uris: Some(vec![
+                "http://localhost:3000/*".into(),
+                "https://App.example.com/cb?x=1".into(),
+            ]),
             web_origins: Some(vec!["+".into(), "https://other.example/".into()]),
             ..Default::default()
         };
         let c = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap();
         assert_eq!(
             c.resolved_web_origins(),
-            vec!["http://localhost:3000", "https://app.example.com", "https://other.example"]
+            vec![
+                "http://localhost:3000",
+                "https://app.example.com",
+                "https://other.example"
+            ]
         );
         assert_eq!(origin_of("/relative"), None);
     }
 
     #[test]
     fn defaults_match_keycloak() {
-        let rep = ClientRepresentation { client_id: "web".into(), ..Default::default() };
+        let rep = ClientRepresentation {
+            client_id: "web".into(),
+            ..Default::default()
+        };
         let c = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap();
         assert!(c.is_confidential());
         assert!(c.standard_flow_enabled);
@@ -279,20 +324,31 @@ mod tests {
         assert!(c.use_refresh_tokens());
         assert!(!c.client_credentials_use_refresh_token());
         assert!(c.default_client_scopes.contains(&"profile".to_string()));
-        assert!(c.optional_client_scopes.contains(&"offline_access".to_string()));
+        assert!(c
+            .optional_client_scopes
+            .contains(&"offline_access".to_string()));
     }
 
     #[test]
     fn admin_cli_is_public_with_direct_grants() {
-        let c = Client::from_representation("i".into(), "r".into(), &Client::admin_cli_representation(), vec![])
-            .unwrap();
+        let c = Client::from_representation(
+            "i".into(),
+            "r".into(),
+            &Client::admin_cli_representation(),
+            vec![],
+        )
+        .unwrap();
         assert!(c.public_client && c.direct_access_grants_enabled && !c.standard_flow_enabled);
     }
 
     #[test]
     fn bad_attributes_name_the_field() {
-        let mut rep = ClientRepresentation { client_id: "web".into(), ..Default::default() };
-        rep.attributes.insert("access.token.lifespan".into(), "soon".into());
+        let mut rep = ClientRepresentation {
+            client_id: "web".into(),
+            ..Default::default()
+        };
+        rep.attributes
+            .insert("access.token.lifespan".into(), "soon".into());
         let e = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap_err();
         assert!(e.contains("access.token.lifespan"), "{e}");
         let rep = ClientRepresentation {
@@ -306,7 +362,10 @@ mod tests {
 
     #[test]
     fn service_account_name() {
-        let rep = ClientRepresentation { client_id: "My-Svc".into(), ..Default::default() };
+        let rep = ClientRepresentation {
+            client_id: "My-Svc".into(),
+            ..Default::default()
+        };
         let c = Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap();
         assert_eq!(c.service_account_username(), "service-account-my-svc");
     }

@@ -67,7 +67,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), status: None }
+        Self {
+            code,
+            description: description.into(),
+            status: None,
+        }
     }
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);

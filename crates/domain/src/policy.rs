@@ -39,29 +39,56 @@ pub struct Deadline {
 
 /// The access token lifespan: the client's `access.token.lifespan`, else the realm's.
 pub fn access_token_lifespan(realm: &Realm, client: &Client) -> i64 {
-    client.access_token_lifespan().unwrap_or(realm.access_token_lifespan)
+    client
+        .access_token_lifespan()
+        .unwrap_or(realm.access_token_lifespan)
 }
 
 /// Every deadline that applies to a family, given its session and client session.
-pub fn deadlines(realm: &Realm, client: &Client, session: &Session, cs: &ClientSession) -> Vec<Deadline> {
+pub fn deadlines(
+    realm: &Realm,
+    client: &Client,
+    session: &Session,
+    cs: &ClientSession,
+) -> Vec<Deadline> {
     let mut out = Vec::with_capacity(4);
     let mut push = |limit, since: Timestamp, seconds: i64| {
         if seconds > 0 {
-            out.push(Deadline { limit, seconds, at: since.saturating_add(seconds) });
+            out.push(Deadline {
+                limit,
+                seconds,
+                at: since.saturating_add(seconds),
+            });
         }
     };
     if session.offline {
-        let idle = client.offline_session_idle_timeout().unwrap_or(realm.offline_session_idle_timeout);
+        let idle = client
+            .offline_session_idle_timeout()
+            .unwrap_or(realm.offline_session_idle_timeout);
         push(Limit::OfflineIdle, session.last_refresh, idle);
         if realm.offline_session_max_lifespan_enabled {
-            let max = client.offline_session_max_lifespan().unwrap_or(realm.offline_session_max_lifespan);
+            let max = client
+                .offline_session_max_lifespan()
+                .unwrap_or(realm.offline_session_max_lifespan);
             push(Limit::OfflineMax, session.started_at, max);
         }
     } else {
-        push(Limit::SsoIdle, session.last_refresh, realm.sso_session_idle_timeout);
-        push(Limit::SsoMax, session.started_at, realm.sso_session_max_lifespan);
-        let c_idle = client.client_session_idle_timeout().unwrap_or(realm.client_session_idle_timeout);
-        let c_max = client.client_session_max_lifespan().unwrap_or(realm.client_session_max_lifespan);
+        push(
+            Limit::SsoIdle,
+            session.last_refresh,
+            realm.sso_session_idle_timeout,
+        );
+        push(
+            Limit::SsoMax,
+            session.started_at,
+            realm.sso_session_max_lifespan,
+        );
+        let c_idle = client
+            .client_session_idle_timeout()
+            .unwrap_or(realm.client_session_idle_timeout);
+        let c_max = client
+            .client_session_max_lifespan()
+            .unwrap_or(realm.client_session_max_lifespan);
         push(Limit::ClientIdle, cs.last_refresh, c_idle);
         push(Limit::ClientMax, cs.started_at, c_max);
     }
@@ -75,7 +102,12 @@ pub fn first_deadline(deadlines: &[Deadline]) -> Option<Deadline> {
 
 /// The refresh-token expiry reported to clients: an offline token without a maximum lifespan
 /// carries no `exp` and `refresh_expires_in` 0, as Keycloak does; its idle limit still applies.
-pub fn refresh_token_expiry(realm: &Realm, client: &Client, session: &Session, cs: &ClientSession) -> Option<Timestamp> {
+pub fn refresh_token_expiry(
+    realm: &Realm,
+    client: &Client,
+    session: &Session,
+    cs: &ClientSession,
+) -> Option<Timestamp> {
     let ds = deadlines(realm, client, session, cs);
     if session.offline && !ds.iter().any(|d| d.limit == Limit::OfflineMax) {
         return None;
@@ -94,7 +126,12 @@ pub struct RefreshPolicy {
 
 impl RefreshPolicy {
     pub fn for_client(realm: &Realm, client: &Client) -> RefreshPolicy {
-        let attr = |key: &str| client.attribute(key).or_else(|| realm.attribute(key)).filter(|v| !v.is_empty());
+        let attr = |key: &str| {
+            client
+                .attribute(key)
+                .or_else(|| realm.attribute(key))
+                .filter(|v| !v.is_empty())
+        };
         let rotate = match client.attribute("latchkey.revokeRefreshToken") {
             Some("true") => true,
             Some("false") => false,
@@ -109,8 +146,15 @@ impl RefreshPolicy {
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(crate::realm::defaults::REFRESH_TOKEN_GRACE_PERIOD)
             .max(0);
-        let reuse_detection = attr("latchkey.refreshTokenReuseDetection").map(|v| v != "false").unwrap_or(true);
-        RefreshPolicy { rotate, max_reuse, grace_seconds, reuse_detection }
+        let reuse_detection = attr("latchkey.refreshTokenReuseDetection")
+            .map(|v| v != "false")
+            .unwrap_or(true);
+        RefreshPolicy {
+            rotate,
+            max_reuse,
+            grace_seconds,
+            reuse_detection,
+        }
     }
 }
 
@@ -129,11 +173,17 @@ pub struct RefreshState {
 pub enum RefreshDecision {
     /// Issue `successor` (insert it, make it current); when rotating, mark the presented token
     /// rotated into it. Slide the session's and client session's idle windows to `now`.
-    Issue { successor: RefreshRecord, rotate_presented: bool },
+    Issue {
+        successor: RefreshRecord,
+        rotate_presented: bool,
+    },
     /// The presented token was rotated moments ago: hand back the same successor.
     Replay { successor: RefreshRecord },
     /// Refuse. When `revoke_family` is set, revoke the whole family (and record the event).
-    Reject { error: OAuthError, revoke_family: Option<String> },
+    Reject {
+        error: OAuthError,
+        revoke_family: Option<String>,
+    },
 }
 
 /// Inputs of a refresh that are not stored state.
@@ -153,7 +203,10 @@ fn fmt_ts(ts: Timestamp) -> String {
 
 /// The refresh-token rules. Pure: the caller reads `state` and applies the decision atomically.
 pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> RefreshDecision {
-    let reject = |error: OAuthError| RefreshDecision::Reject { error, revoke_family: None };
+    let reject = |error: OAuthError| RefreshDecision::Reject {
+        error,
+        revoke_family: None,
+    };
     let (realm, client, now) = (req.realm, req.client, req.now);
     let rec = &state.record;
     let cs = &state.client_session;
@@ -166,7 +219,11 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
         )));
     }
     if let Some(at) = session.ended_at {
-        let kind = if session.offline { "offline session" } else { "session" };
+        let kind = if session.offline {
+            "offline session"
+        } else {
+            "session"
+        };
         return reject(OAuthError::invalid_grant(format!(
             "{kind} {} ended at {} ({}): sign in again",
             session.id,
@@ -180,7 +237,11 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
             "refresh token expired: the {} of {} s ended this {} at {}",
             d.limit,
             d.seconds,
-            if session.offline { "offline session" } else { "session" },
+            if session.offline {
+                "offline session"
+            } else {
+                "session"
+            },
             fmt_ts(d.at)
         )));
     }
@@ -214,12 +275,19 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
         use_count: 0,
     };
     if !policy.rotate {
-        return RefreshDecision::Issue { successor, rotate_presented: false };
+        return RefreshDecision::Issue {
+            successor,
+            rotate_presented: false,
+        };
     }
-    let is_current = cs.current_jti.is_none() || cs.current_jti.as_deref() == Some(rec.jti.as_str());
+    let is_current =
+        cs.current_jti.is_none() || cs.current_jti.as_deref() == Some(rec.jti.as_str());
     if rec.rotated_at.is_none() {
         if is_current {
-            return RefreshDecision::Issue { successor, rotate_presented: true };
+            return RefreshDecision::Issue {
+                successor,
+                rotate_presented: true,
+            };
         }
         // Never used, yet no longer current: a newer token of this login was issued since.
         return reject(OAuthError::invalid_grant(format!(
@@ -228,20 +296,33 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
         )));
     }
     // The presented token was rotated out. Is it the immediate predecessor of an unused current?
-    let current_unused = state.current.as_ref().is_some_and(|c| c.rotated_at.is_none());
+    let current_unused = state
+        .current
+        .as_ref()
+        .is_some_and(|c| c.rotated_at.is_none());
     let predecessor_of_current = rec.successor_jti.is_some() && rec.successor_jti == cs.current_jti;
-    if let (Some(rotated_at), true, true) = (rec.rotated_at, predecessor_of_current, current_unused) {
+    if let (Some(rotated_at), true, true) = (rec.rotated_at, predecessor_of_current, current_unused)
+    {
         if now - rotated_at < policy.grace_seconds {
             let current = state.current.clone().expect("checked above");
             return RefreshDecision::Replay { successor: current };
         }
         if rec.use_count <= policy.max_reuse {
-            return RefreshDecision::Issue { successor, rotate_presented: true };
+            return RefreshDecision::Issue {
+                successor,
+                rotate_presented: true,
+            };
         }
     }
-    let when = rec.rotated_at.map(fmt_ts).unwrap_or_else(|| "an earlier refresh".into());
+    let when = rec
+        .rotated_at
+        .map(fmt_ts)
+        .unwrap_or_else(|| "an earlier refresh".into());
     let grace = if policy.grace_seconds > 0 {
-        format!(" and the {} s grace period has passed", policy.grace_seconds)
+        format!(
+            " and the {} s grace period has passed",
+            policy.grace_seconds
+        )
     } else {
         String::new()
     };
@@ -263,7 +344,9 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
             revoke_family: Some(format!("refresh token reuse detected: {} presented after rotation", rec.jti)),
         }
     } else {
-        reject(OAuthError::invalid_grant(format!("{base}; use the newest refresh token")))
+        reject(OAuthError::invalid_grant(format!(
+            "{base}; use the newest refresh token"
+        )))
     }
 }
 

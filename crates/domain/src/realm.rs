@@ -198,7 +198,10 @@ impl Realm {
                 realm: self
                     .realm_roles
                     .iter()
-                    .map(|n| crate::keycloak::RoleRepresentation { name: n.clone(), description: None })
+                    .map(|n| crate::keycloak::RoleRepresentation {
+                        name: n.clone(),
+                        description: None,
+                    })
                     .collect(),
                 client: Default::default(),
             }),
@@ -240,7 +243,10 @@ mod tests {
     use super::*;
 
     fn rep(name: &str) -> RealmRepresentation {
-        RealmRepresentation { realm: name.into(), ..Default::default() }
+        RealmRepresentation {
+            realm: name.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -252,7 +258,10 @@ mod tests {
         assert_eq!(r.offline_session_idle_timeout, 2_592_000);
         assert!(!r.offline_session_max_lifespan_enabled);
         assert_eq!(r.default_signature_algorithm, SigningAlg::RS256);
-        assert!(r.revoke_refresh_token, "rotation is on unless a realm says otherwise");
+        assert!(
+            r.revoke_refresh_token,
+            "rotation is on unless a realm says otherwise"
+        );
         assert!(r.realm_roles.contains(&"default-roles-demo".to_string()));
     }
 
@@ -260,7 +269,11 @@ mod tests {
     fn explicit_false_rotation_is_kept() {
         let mut rp = rep("demo");
         rp.revoke_refresh_token = Some(false);
-        assert!(!Realm::from_representation("id".into(), &rp).unwrap().revoke_refresh_token);
+        assert!(
+            !Realm::from_representation("id".into(), &rp)
+                .unwrap()
+                .revoke_refresh_token
+        );
     }
 
     #[test]
@@ -281,7 +294,8 @@ mod tests {
     fn representation_round_trips() {
         let mut rp = rep("demo");
         rp.access_token_lifespan = Some(60);
-        rp.attributes.insert("latchkey.refreshTokenGracePeriod".into(), "5".into());
+        rp.attributes
+            .insert("latchkey.refreshTokenGracePeriod".into(), "5".into());
         let r = Realm::from_representation("id".into(), &rp).unwrap();
         let back = Realm::from_representation("id".into(), &r.to_representation()).unwrap();
         assert_eq!(r, back);

@@ -40,7 +40,8 @@ impl Scopes {
     }
     /// Parses a stored scope string back, adding the client's hidden default scopes.
     pub fn from_granted(scope: &str, client: &Client) -> Scopes {
-        let mut effective: BTreeSet<String> = scope.split_whitespace().map(str::to_string).collect();
+        let mut effective: BTreeSet<String> =
+            scope.split_whitespace().map(str::to_string).collect();
         for d in &client.default_client_scopes {
             if HIDDEN_SCOPES.contains(&d.as_str()) {
                 effective.insert(d.clone());
@@ -51,16 +52,19 @@ impl Scopes {
 }
 
 fn split(requested: Option<&str>) -> Vec<&str> {
-    requested.map(|s| s.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    requested
+        .map(|s| s.split(' ').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
 }
 
 /// Resolves the `scope` parameter of a new grant for `client`.
 pub fn resolve(client: &Client, requested: Option<&str>) -> Result<Scopes, OAuthError> {
     let mut effective: BTreeSet<String> = client.default_client_scopes.iter().cloned().collect();
     for s in split(requested) {
-        if s == "openid" || client.default_client_scopes.iter().any(|d| d == s) {
-            effective.insert(s.to_string());
-        } else if client.optional_client_scopes.iter().any(|d| d == s) {
+        let known = s == "openid"
+            || client.default_client_scopes.iter().any(|d| d == s)
+            || client.optional_client_scopes.iter().any(|d| d == s);
+        if known {
             effective.insert(s.to_string());
         } else {
             return Err(OAuthError::invalid_scope(format!(
@@ -73,7 +77,11 @@ pub fn resolve(client: &Client, requested: Option<&str>) -> Result<Scopes, OAuth
 }
 
 /// RFC 6749 §6: a refresh may narrow the scope but never widen it. `None` keeps the grant's.
-pub fn narrow(client: &Client, granted: &Scopes, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+pub fn narrow(
+    client: &Client,
+    granted: &Scopes,
+    requested: Option<&str>,
+) -> Result<Scopes, OAuthError> {
     let req = split(requested);
     if req.is_empty() {
         return Ok(granted.clone());
@@ -102,7 +110,10 @@ mod tests {
     use crate::keycloak::ClientRepresentation;
 
     fn client() -> Client {
-        let rep = ClientRepresentation { client_id: "web".into(), ..Default::default() };
+        let rep = ClientRepresentation {
+            client_id: "web".into(),
+            ..Default::default()
+        };
         Client::from_representation("i".into(), "r".into(), &rep, vec![]).unwrap()
     }
 
@@ -126,9 +137,15 @@ mod tests {
     fn narrowing_only() {
         let c = client();
         let g = resolve(&c, Some("openid offline_access")).unwrap();
-        assert_eq!(narrow(&c, &g, Some("openid")).unwrap().to_scope_string(), "openid");
+        assert_eq!(
+            narrow(&c, &g, Some("openid")).unwrap().to_scope_string(),
+            "openid"
+        );
         assert_eq!(narrow(&c, &g, None).unwrap(), g);
         let g2 = resolve(&c, None).unwrap();
-        assert_eq!(narrow(&c, &g2, Some("openid")).unwrap_err().code, crate::ErrorCode::InvalidScope);
+        assert_eq!(
+            narrow(&c, &g2, Some("openid")).unwrap_err().code,
+            crate::ErrorCode::InvalidScope
+        );
     }
 }

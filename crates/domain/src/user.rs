@@ -46,7 +46,11 @@ impl User {
             realm_id,
             username,
             enabled: rep.enabled.unwrap_or(true),
-            email: rep.email.clone().filter(|e| !e.is_empty()).map(|e| e.to_lowercase()),
+            email: rep
+                .email
+                .clone()
+                .filter(|e| !e.is_empty())
+                .map(|e| e.to_lowercase()),
             email_verified: rep.email_verified.unwrap_or(false),
             first_name: rep.first_name.clone().filter(|s| !s.is_empty()),
             last_name: rep.last_name.clone().filter(|s| !s.is_empty()),
@@ -72,7 +76,11 @@ impl User {
             attributes: self.attributes.clone(),
             credentials: None,
             realm_roles: Some(self.realm_roles.clone()),
-            client_roles: if self.client_roles.is_empty() { None } else { Some(self.client_roles.clone()) },
+            client_roles: if self.client_roles.is_empty() {
+                None
+            } else {
+                Some(self.client_roles.clone())
+            },
         }
     }
 
@@ -93,13 +101,27 @@ mod tests {
 
     #[test]
     fn username_is_lowercased_and_validated() {
-        let rep = UserRepresentation { username: " Alice ".into(), ..Default::default() };
+        let rep = UserRepresentation {
+            username: " Alice ".into(),
+            ..Default::default()
+        };
         let u = User::from_representation("i".into(), "r".into(), &rep, 0).unwrap();
         assert_eq!(u.username, "alice");
-        let rep = UserRepresentation { username: "".into(), ..Default::default() };
-        assert!(User::from_representation("i".into(), "r".into(), &rep, 0).unwrap_err().contains("username"));
-        let rep = UserRepresentation { username: "a".into(), email: Some("nope".into()), ..Default::default() };
-        assert!(User::from_representation("i".into(), "r".into(), &rep, 0).unwrap_err().contains("email"));
+        let rep = UserRepresentation {
+            username: "".into(),
+            ..Default::default()
+        };
+        assert!(User::from_representation("i".into(), "r".into(), &rep, 0)
+            .unwrap_err()
+            .contains("username"));
+        let rep = UserRepresentation {
+            username: "a".into(),
+            email: Some("nope".into()),
+            ..Default::default()
+        };
+        assert!(User::from_representation("i".into(), "r".into(), &rep, 0)
+            .unwrap_err()
+            .contains("email"));
     }
 
     #[test]

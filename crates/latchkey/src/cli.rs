@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "latchkey", version, about = "A Keycloak-compatible OAuth 2.0 / OpenID Connect server")]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A Keycloak-compatible OAuth 2.0 / OpenID Connect server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -14,7 +18,11 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
     /// Store: sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db) or postgres://...
-    #[arg(long = "db", env = "LATCHKEY_DB", default_value = "sqlite://./data/latchkey.db")]
+    #[arg(
+        long = "db",
+        env = "LATCHKEY_DB",
+        default_value = "sqlite://./data/latchkey.db"
+    )]
     pub db: String,
 }
 

@@ -16,15 +16,25 @@ pub fn parse(file: &Path, text: &str) -> Result<(RealmRepresentation, Vec<String
     let de = serde_ignored::Deserializer::new(&mut json, &mut record);
     let rep: RealmRepresentation = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "(top level)".to_string() } else { path };
+        let field = if path == "." {
+            "(top level)".to_string()
+        } else {
+            path
+        };
         anyhow!("{}: field '{}': {}", file.display(), field, e.inner())
     })?;
-    json.end().map_err(|e| anyhow!("{}: trailing characters after the realm: {e}", file.display()))?;
+    json.end().map_err(|e| {
+        anyhow!(
+            "{}: trailing characters after the realm: {e}",
+            file.display()
+        )
+    })?;
     Ok((rep, ignored))
 }
 
 fn files(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("--import-realm {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("--import-realm {}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -43,7 +53,8 @@ fn files(path: &Path) -> Result<Vec<PathBuf>> {
 pub async fn import(state: &AppState, path: &Path) -> Result<()> {
     let mut parsed = Vec::new();
     for file in files(path)? {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
         let (rep, ignored) = parse(&file, &text)?;
         if !ignored.is_empty() {
             tracing::warn!(
@@ -56,16 +67,29 @@ pub async fn import(state: &AppState, path: &Path) -> Result<()> {
         parsed.push((file, rep));
     }
     for (file, rep) in parsed {
-        if state.store.realm_by_name(&rep.realm).await.map_err(|e| anyhow!("{e}"))?.is_some() {
+        if state
+            .store
+            .realm_by_name(&rep.realm)
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .is_some()
+        {
             tracing::info!(realm = %rep.realm, file = %file.display(), "realm exists; not imported again");
             continue;
         }
-        let new = latchkey_protocol::provision::realm(&rep, &state.master_key, &state.passwords, latchkey_protocol::now())
-            .await
-            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        let new = latchkey_protocol::provision::realm(
+            &rep,
+            &state.master_key,
+            &state.passwords,
+            latchkey_protocol::now(),
+        )
+        .await
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
         let (clients, users) = (new.clients.len(), new.users.len());
         match state.store.create_realm(new).await {
-            Ok(()) => tracing::info!(realm = %rep.realm, clients, users, file = %file.display(), "imported realm"),
+            Ok(()) => {
+                tracing::info!(realm = %rep.realm, clients, users, file = %file.display(), "imported realm")
+            }
             Err(StoreError::Conflict(what)) => bail!("{}: {what} already exists", file.display()),
             Err(e) => bail!("{}: {e}", file.display()),
         }
@@ -86,18 +110,34 @@ mod tests {
         .unwrap();
         assert_eq!(rep.realm, "a");
         assert!(ignored.contains(&"smtpServer".to_string()), "{ignored:?}");
-        assert!(ignored.iter().any(|p| p.contains("protocolMappers")), "{ignored:?}");
+        assert!(
+            ignored.iter().any(|p| p.contains("protocolMappers")),
+            "{ignored:?}"
+        );
     }
 
     #[test]
     fn type_errors_name_file_and_field() {
-        let e = parse(Path::new("x.json"), r#"{"realm":"a","accessTokenLifespan":"soon"}"#).unwrap_err().to_string();
-        assert!(e.contains("x.json") && e.contains("accessTokenLifespan"), "{e}");
-        let e = parse(Path::new("x.json"), r#"{"realm":"a","clients":[{"clientId":"c","enabled":"yes"}]}"#)
+        let e = parse(
+            Path::new("x.json"),
+            r#"{"realm":"a","accessTokenLifespan":"soon"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("x.json") && e.contains("accessTokenLifespan"),
+            "{e}"
+        );
+        let e = parse(
+            Path::new("x.json"),
+            r#"{"realm":"a","clients":[{"clientId":"c","enabled":"yes"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("clients[0].enabled"), "{e}");
+        let e = parse(Path::new("x.json"), r#"{"realm": "#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("clients[0].enabled"), "{e}");
-        let e = parse(Path::new("x.json"), r#"{"realm": "#).unwrap_err().to_string();
         assert!(e.contains("x.json"), "{e}");
     }
 }

@@ -23,11 +23,16 @@ pub fn master_key(db_url: &str) -> Result<MasterKey> {
         Some(p) => Path::new(p).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
         None => anyhow::bail!("set LATCHKEY_MASTER_KEY: a store other than SQLite has no folder to keep a key file in"),
     };
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("latchkey.master.key");
     if let Ok(bytes) = std::fs::read(&path) {
-        return MasterKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        return MasterKey::from_bytes(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
     }
     let bytes = latchkey_crypto::random_bytes(32);
     {
@@ -39,7 +44,9 @@ pub fn master_key(db_url: &str) -> Result<MasterKey> {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let mut f = opts.open(&path).with_context(|| format!("creating master key file {}", path.display()))?;
+        let mut f = opts
+            .open(&path)
+            .with_context(|| format!("creating master key file {}", path.display()))?;
         f.write_all(&bytes)?;
         f.sync_all()?;
     }
@@ -59,11 +66,25 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| format!("http://{local}"))
         .trim_end_matches('/')
         .to_string();
-    let store = latchkey_storage::open(&args.db.db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = latchkey_storage::open(&args.db.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let master = Arc::new(master_key(&args.db.db)?);
-    let workers = args.hash_workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let workers = args.hash_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     let passwords = PasswordPool::new(workers, HashParams::default());
-    let state = AppState::new(store, master, passwords, Config { public_url: public_url.clone(), body_limit: args.body_limit });
+    let state = AppState::new(
+        store,
+        master,
+        passwords,
+        Config {
+            public_url: public_url.clone(),
+            body_limit: args.body_limit,
+        },
+    );
 
     if let Some(path) = &args.import_realm {
         crate::import::import(&state, path).await?;
@@ -73,7 +94,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
 
     let app = latchkey_protocol::router(state.clone());
     tracing::info!(listen = %local, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -32,21 +32,37 @@ pub fn verify_signature(ctx: &RealmContext, token: &str) -> Result<Map<String, V
         return Err(reason("this is a refresh token; send an access token"));
     }
     let key = ctx.keys.by_kid(&kid).ok_or_else(|| {
-        reason(format!("token was signed with key '{kid}', which realm '{}' does not have", ctx.realm.name))
+        reason(format!(
+            "token was signed with key '{kid}', which realm '{}' does not have",
+            ctx.realm.name
+        ))
     })?;
-    Ok(parsed.verify_asym(key).map_err(|e| reason(e.to_string()))?.claims)
+    Ok(parsed
+        .verify_asym(key)
+        .map_err(|e| reason(e.to_string()))?
+        .claims)
 }
 
 /// Full validation of a Bearer access token at `now`.
-pub async fn validate(ctx: &RealmContext, store: &dyn Store, token: &str, now: i64) -> Result<Map<String, Value>, Invalid> {
+pub async fn validate(
+    ctx: &RealmContext,
+    store: &dyn Store,
+    token: &str,
+    now: i64,
+) -> Result<Map<String, Value>, Invalid> {
     let claims = verify_signature(ctx, token)?;
     let typ = claims.get("typ").and_then(Value::as_str).unwrap_or("");
     if typ != "Bearer" {
-        return Err(reason(format!("token type is '{typ}', not an access token ('Bearer')")));
+        return Err(reason(format!(
+            "token type is '{typ}', not an access token ('Bearer')"
+        )));
     }
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
     if iss != ctx.issuer {
-        return Err(reason(format!("token was issued by '{iss}', not by '{}'", ctx.issuer)));
+        return Err(reason(format!(
+            "token was issued by '{iss}', not by '{}'",
+            ctx.issuer
+        )));
     }
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     if exp <= now {
@@ -65,7 +81,10 @@ pub async fn validate(ctx: &RealmContext, store: &dyn Store, token: &str, now: i
         match store.session(sid).await? {
             None => return Err(reason(format!("session {sid} does not exist"))),
             Some(s) if s.ended_at.is_some() => {
-                return Err(reason(format!("session {sid} ended ({})", s.end_reason.unwrap_or_default())))
+                return Err(reason(format!(
+                    "session {sid} ended ({})",
+                    s.end_reason.unwrap_or_default()
+                )))
             }
             Some(_) => {}
         }

@@ -36,9 +36,17 @@ fn decode_basic(value: &str) -> Result<(String, String), String> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|_| "the credentials after 'Basic ' are not valid base64".to_string())?;
-    let text = String::from_utf8(raw).map_err(|_| "the decoded credentials are not UTF-8".to_string())?;
-    let (id, secret) = text.split_once(':').ok_or("the decoded credentials have no ':' between client id and secret")?;
-    let decode = |s: &str| -> String { form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default() };
+    let text =
+        String::from_utf8(raw).map_err(|_| "the decoded credentials are not UTF-8".to_string())?;
+    let (id, secret) = text
+        .split_once(':')
+        .ok_or("the decoded credentials have no ':' between client id and secret")?;
+    let decode = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
     let (id, secret) = (decode(id), decode(secret));
     if id.is_empty() {
         return Err("the client id in the Basic credentials is empty".into());
@@ -47,15 +55,28 @@ fn decode_basic(value: &str) -> Result<(String, String), String> {
 }
 
 /// Reads which client the request claims to be and how it authenticates.
-pub fn presented(headers: &HeaderMap, params: &Params, realm: &str) -> ApiResult<Option<Presented>> {
-    let auth = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+pub fn presented(
+    headers: &HeaderMap,
+    params: &Params,
+    realm: &str,
+) -> ApiResult<Option<Presented>> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
     let basic = match auth {
-        Some(v) if v.len() >= 6 && v[..6].eq_ignore_ascii_case("basic ") => Some(decode_basic(&v[6..]).map_err(|e| {
-            ApiError::from(OAuthError::invalid_client(format!("Authorization header is not valid HTTP Basic: {e}")))
+        Some(v) if v.len() >= 6 && v[..6].eq_ignore_ascii_case("basic ") => {
+            Some(decode_basic(&v[6..]).map_err(|e| {
+                ApiError::from(OAuthError::invalid_client(format!(
+                    "Authorization header is not valid HTTP Basic: {e}"
+                )))
                 .challenge(basic_challenge(realm))
-        })?),
+            })?)
+        }
         Some("\u{0}") => {
-            return Err(OAuthError::invalid_request("Authorization header contains characters that are not visible ASCII").into())
+            return Err(OAuthError::invalid_request(
+                "Authorization header contains characters that are not visible ASCII",
+            )
+            .into())
         }
         _ => None,
     };
@@ -76,18 +97,37 @@ pub fn presented(headers: &HeaderMap, params: &Params, realm: &str) -> ApiResult
                 .into());
             }
         }
-        return Ok(Some(Presented { method: Method::Basic, client_id: id, secret: Some(secret) }));
+        return Ok(Some(Presented {
+            method: Method::Basic,
+            client_id: id,
+            secret: Some(secret),
+        }));
     }
     match (form_id, form_secret) {
-        (Some(id), Some(s)) => Ok(Some(Presented { method: Method::Post, client_id: id.into(), secret: Some(s.into()) })),
-        (Some(id), None) => Ok(Some(Presented { method: Method::None, client_id: id.into(), secret: None })),
-        (None, Some(_)) => Err(OAuthError::invalid_request("client_secret was sent without client_id: send both").into()),
+        (Some(id), Some(s)) => Ok(Some(Presented {
+            method: Method::Post,
+            client_id: id.into(),
+            secret: Some(s.into()),
+        })),
+        (Some(id), None) => Ok(Some(Presented {
+            method: Method::None,
+            client_id: id.into(),
+            secret: None,
+        })),
+        (None, Some(_)) => Err(OAuthError::invalid_request(
+            "client_secret was sent without client_id: send both",
+        )
+        .into()),
         (None, None) => Ok(None),
     }
 }
 
 /// Authenticates the client the request names. Fails with `invalid_client` naming the check.
-pub fn authenticate(ctx: &RealmContext, headers: &HeaderMap, params: &Params) -> ApiResult<Arc<Client>> {
+pub fn authenticate(
+    ctx: &RealmContext,
+    headers: &HeaderMap,
+    params: &Params,
+) -> ApiResult<Arc<Client>> {
     let realm = &ctx.realm.name;
     let Some(p) = presented(headers, params, realm)? else {
         return Err(OAuthError::invalid_client(
@@ -105,10 +145,16 @@ pub fn authenticate(ctx: &RealmContext, headers: &HeaderMap, params: &Params) ->
         }
     };
     let Some(client) = ctx.client(&p.client_id) else {
-        return Err(fail(format!("client '{}' is not registered in realm '{realm}'", crate::error::sanitize(&p.client_id))));
+        return Err(fail(format!(
+            "client '{}' is not registered in realm '{realm}'",
+            crate::error::sanitize(&p.client_id)
+        )));
     };
     if !client.enabled {
-        return Err(fail(format!("client '{}' is disabled in realm '{realm}'", client.client_id)));
+        return Err(fail(format!(
+            "client '{}' is disabled in realm '{realm}'",
+            client.client_id
+        )));
     }
     if client.is_confidential() {
         let Some(secret) = p.secret.as_deref() else {
@@ -117,7 +163,10 @@ pub fn authenticate(ctx: &RealmContext, headers: &HeaderMap, params: &Params) ->
                 client.client_id
             )));
         };
-        let ok = client.secret.as_ref().is_some_and(|s| latchkey_crypto::secrets::matches(secret, &s.digest));
+        let ok = client
+            .secret
+            .as_ref()
+            .is_some_and(|s| latchkey_crypto::secrets::matches(secret, &s.digest));
         if !ok {
             return Err(fail(format!(
                 "client secret for '{}' does not match: check the secret (the admin console or `GET .../client-secret` shows the current one)",
@@ -145,8 +194,14 @@ mod tests {
 
     #[test]
     fn basic_decodes_form_encoding() {
-        assert_eq!(decode_basic(&b64("my%3Aclient:s%2Bc+r%25t")).unwrap(), ("my:client".into(), "s+c r%t".into()));
-        assert_eq!(decode_basic(&b64("web:a:b")).unwrap(), ("web".into(), "a:b".into()));
+        assert_eq!(
+            decode_basic(&b64("my%3Aclient:s%2Bc+r%25t")).unwrap(),
+            ("my:client".into(), "s+c r%t".into())
+        );
+        assert_eq!(
+            decode_basic(&b64("web:a:b")).unwrap(),
+            ("web".into(), "a:b".into())
+        );
         assert!(decode_basic("!!!").is_err());
         assert!(decode_basic(&b64("nocolon")).is_err());
         assert!(decode_basic(&b64(":secret")).is_err());

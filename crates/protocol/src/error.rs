@@ -21,7 +21,10 @@ impl ApiError {
 
 impl From<OAuthError> for ApiError {
     fn from(error: OAuthError) -> Self {
-        ApiError { error, challenge: None }
+        ApiError {
+            error,
+            challenge: None,
+        }
     }
 }
 

@@ -14,11 +14,15 @@ pub struct Params {
 
 impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.map
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     pub fn require(&self, name: &str, hint: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("parameter '{name}' is missing: {hint}")))
+        self.get(name).ok_or_else(|| {
+            OAuthError::invalid_request(format!("parameter '{name}' is missing: {hint}"))
+        })
     }
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -44,26 +48,46 @@ impl Params {
 }
 
 pub fn too_large(limit: usize) -> ApiError {
-    OAuthError::new(ErrorCode::PayloadTooLarge, format!("request body exceeds the limit of {limit} bytes")).into()
+    OAuthError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body exceeds the limit of {limit} bytes"),
+    )
+    .into()
 }
 
 /// Reads the whole body, at most `limit` bytes.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
     {
         if len > limit as u64 {
             return Err(too_large(limit));
         }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large(limit))
 }
 
 /// Reads a form body: checks the content type, the size, and duplicates.
 pub async fn read_form(headers: &HeaderMap, body: Body, limit: usize) -> Result<Params, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        let shown = if ct.is_empty() { "none".to_string() } else { format!("'{}'", crate::error::sanitize(ct)) };
+        let shown = if ct.is_empty() {
+            "none".to_string()
+        } else {
+            format!("'{}'", crate::error::sanitize(ct))
+        };
         return Err(OAuthError::invalid_request(format!(
             "Content-Type must be application/x-www-form-urlencoded (got {shown})"
         ))
@@ -85,6 +109,10 @@ mod tests {
         assert_eq!(p.get("a"), None);
         assert_eq!(p.get("b"), Some("1"));
         assert_eq!(p.get("c"), Some("x y z"));
-        assert!(p.require("a", "send it").unwrap_err().description.contains("'a' is missing"));
+        assert!(p
+            .require("a", "send it")
+            .unwrap_err()
+            .description
+            .contains("'a' is missing"));
     }
 }

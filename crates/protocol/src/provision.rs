@@ -22,10 +22,22 @@ pub async fn generate_keys(now: i64) -> Result<Vec<StoredKey>, String> {
         let mut keys = Vec::new();
         for alg in SigningAlg::ALL {
             let (k, der) = SigningKey::generate(alg).map_err(|e| e.to_string())?;
-            keys.push(StoredKey { kid: k.kid.clone(), alg: alg.to_string(), material: der, created_at: now, active: true });
+            keys.push(StoredKey {
+                kid: k.kid.clone(),
+                alg: alg.to_string(),
+                material: der,
+                created_at: now,
+                active: true,
+            });
         }
         let (h, secret) = HmacKey::generate();
-        keys.push(StoredKey { kid: h.kid.clone(), alg: "HS512".into(), material: secret, created_at: now, active: true });
+        keys.push(StoredKey {
+            kid: h.kid.clone(),
+            alg: "HS512".into(),
+            material: secret,
+            created_at: now,
+            active: true,
+        });
         Ok(keys)
     })
     .await
@@ -40,11 +52,22 @@ pub fn client(
     roles: Vec<String>,
     master: &MasterKey,
 ) -> Result<Client, String> {
-    let id = rep.id.clone().filter(|s| !s.is_empty()).unwrap_or_else(new_id);
+    let id = rep
+        .id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(new_id);
     let mut c = Client::from_representation(id, realm.id.clone(), rep, roles)?;
     if c.is_confidential() {
-        let secret = rep.secret.clone().filter(|s| !s.is_empty()).unwrap_or_else(secrets::generate);
-        c.secret = Some(StoredSecret { digest: secrets::digest(&secret), encrypted: master.encrypt(secret.as_bytes()) });
+        let secret = rep
+            .secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(secrets::generate);
+        c.secret = Some(StoredSecret {
+            digest: secrets::digest(&secret),
+            encrypted: master.encrypt(secret.as_bytes()),
+        });
     }
     Ok(c)
 }
@@ -56,7 +79,11 @@ pub async fn user(
     passwords: &PasswordPool,
     now: i64,
 ) -> Result<UserWithCredential, String> {
-    let id = rep.id.clone().filter(|s| !s.is_empty()).unwrap_or_else(new_id);
+    let id = rep
+        .id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(new_id);
     let user = User::from_representation(id, realm.id.clone(), rep, now)?;
     let mut password_hash = None;
     for (i, cred) in rep.credentials.iter().flatten().enumerate() {
@@ -68,15 +95,27 @@ pub async fn user(
             }
         }
         if let Some(v) = cred.value.as_deref() {
-            password_hash = Some(passwords.hash(v.to_string()).await.map_err(|e| format!("credentials[{i}]: {e}"))?);
-        } else if let (Some(s), Some(c)) = (cred.secret_data.as_deref(), cred.credential_data.as_deref()) {
-            password_hash =
-                Some(latchkey_crypto::password::import_keycloak(s, c).map_err(|e| format!("credentials[{i}]: {e}"))?);
+            password_hash = Some(
+                passwords
+                    .hash(v.to_string())
+                    .await
+                    .map_err(|e| format!("credentials[{i}]: {e}"))?,
+            );
+        } else if let (Some(s), Some(c)) =
+            (cred.secret_data.as_deref(), cred.credential_data.as_deref())
+        {
+            password_hash = Some(
+                latchkey_crypto::password::import_keycloak(s, c)
+                    .map_err(|e| format!("credentials[{i}]: {e}"))?,
+            );
         } else {
             return Err(format!("credentials[{i}]: a password credential needs 'value' or 'secretData' and 'credentialData'"));
         }
     }
-    Ok(UserWithCredential { user, password_hash })
+    Ok(UserWithCredential {
+        user,
+        password_hash,
+    })
 }
 
 /// Everything a new realm starts with, from its representation.
@@ -86,27 +125,54 @@ pub async fn realm(
     passwords: &PasswordPool,
     now: i64,
 ) -> Result<NewRealm, String> {
-    let id = rep.id.clone().filter(|s| !s.is_empty()).unwrap_or_else(new_id);
+    let id = rep
+        .id
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(new_id);
     let realm = Realm::from_representation(id, rep)?;
     let mut clients = Vec::new();
     let mut seen = HashSet::new();
-    let client_roles = rep.roles.as_ref().map(|r| r.client.clone()).unwrap_or_default();
+    let client_roles = rep
+        .roles
+        .as_ref()
+        .map(|r| r.client.clone())
+        .unwrap_or_default();
     for (i, c) in rep.clients.iter().flatten().enumerate() {
         if !seen.insert(c.client_id.clone()) {
-            return Err(format!("clients[{i}]: clientId '{}' appears twice", c.client_id));
+            return Err(format!(
+                "clients[{i}]: clientId '{}' appears twice",
+                c.client_id
+            ));
         }
-        let roles = client_roles.get(&c.client_id).map(|r| r.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
-        clients.push(client(&realm, c, roles, master).map_err(|e| format!("clients[{i}] ('{}'): {e}", c.client_id))?);
+        let roles = client_roles
+            .get(&c.client_id)
+            .map(|r| r.iter().map(|r| r.name.clone()).collect())
+            .unwrap_or_default();
+        clients.push(
+            client(&realm, c, roles, master)
+                .map_err(|e| format!("clients[{i}] ('{}'): {e}", c.client_id))?,
+        );
     }
     if !seen.contains("admin-cli") {
-        clients.push(client(&realm, &Client::admin_cli_representation(), vec![], master)?);
+        clients.push(client(
+            &realm,
+            &Client::admin_cli_representation(),
+            vec![],
+            master,
+        )?);
     }
     let mut users = Vec::new();
     let mut names = HashSet::new();
     for (i, u) in rep.users.iter().flatten().enumerate() {
-        let built = user(&realm, u, passwords, now).await.map_err(|e| format!("users[{i}] ('{}'): {e}", u.username))?;
+        let built = user(&realm, u, passwords, now)
+            .await
+            .map_err(|e| format!("users[{i}] ('{}'): {e}", u.username))?;
         if !names.insert(built.user.username.clone()) {
-            return Err(format!("users[{i}]: username '{}' appears twice", built.user.username));
+            return Err(format!(
+                "users[{i}]: username '{}' appears twice",
+                built.user.username
+            ));
         }
         users.push(built);
     }
@@ -120,7 +186,12 @@ pub async fn realm(
         }
     }
     let keys = generate_keys(now).await?;
-    Ok(NewRealm { realm, keys, clients, users })
+    Ok(NewRealm {
+        realm,
+        keys,
+        clients,
+        users,
+    })
 }
 
 /// The `service-account-<clientId>` user Keycloak creates with a service-account client.
@@ -131,6 +202,10 @@ pub fn service_account_user(realm: &Realm, c: &Client, now: i64) -> UserWithCred
         service_account_client_id: Some(c.client_id.clone()),
         ..Default::default()
     };
-    let user = User::from_representation(new_id(), realm.id.clone(), &rep, now).expect("valid service account user");
-    UserWithCredential { user, password_hash: None }
+    let user = User::from_representation(new_id(), realm.id.clone(), &rep, now)
+        .expect("valid service account user");
+    UserWithCredential {
+        user,
+        password_hash: None,
+    }
 }

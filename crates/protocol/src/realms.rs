@@ -50,19 +50,36 @@ pub struct RealmCache {
 
 impl RealmCache {
     pub fn new(store: Arc<dyn Store>) -> RealmCache {
-        RealmCache { store, entries: RwLock::new(HashMap::new()) }
+        RealmCache {
+            store,
+            entries: RwLock::new(HashMap::new()),
+        }
     }
 
     pub fn invalidate(&self, realm: &str) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(realm);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(realm);
     }
 
     /// The realm by name, or `None` when it does not exist.
-    pub async fn get(&self, name: &str, issuer: impl FnOnce() -> String) -> Result<Option<Arc<RealmContext>>, StoreError> {
-        if let Some(ctx) = self.entries.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+    pub async fn get(
+        &self,
+        name: &str,
+        issuer: impl FnOnce() -> String,
+    ) -> Result<Option<Arc<RealmContext>>, StoreError> {
+        if let Some(ctx) = self
+            .entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             return Ok(Some(ctx.clone()));
         }
-        let Some(realm) = self.store.realm_by_name(name).await? else { return Ok(None) };
+        let Some(realm) = self.store.realm_by_name(name).await? else {
+            return Ok(None);
+        };
         let keys = load_keys(self.store.realm_keys(&realm.id).await?)?;
         let clients = self
             .store
@@ -71,8 +88,16 @@ impl RealmCache {
             .into_iter()
             .map(|c| (c.client_id.clone(), Arc::new(c)))
             .collect();
-        let ctx = Arc::new(RealmContext { realm, keys, clients, issuer: issuer() });
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), ctx.clone());
+        let ctx = Arc::new(RealmContext {
+            realm,
+            keys,
+            clients,
+            issuer: issuer(),
+        });
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), ctx.clone());
         Ok(Some(ctx))
     }
 }
@@ -87,13 +112,24 @@ fn load_keys(stored: Vec<latchkey_storage::StoredKey>) -> Result<RealmKeys, Stor
             continue;
         }
         let alg: SigningAlg = k.alg.parse().map_err(StoreError::Corrupt)?;
-        let key = Arc::new(SigningKey::from_pkcs8(alg, &k.material).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let key = Arc::new(
+            SigningKey::from_pkcs8(alg, &k.material)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
         if k.active {
             // Stored oldest first: the newest active key of each algorithm wins.
             active.insert(alg, key.clone());
         }
         all.push(key);
     }
-    let hmac_active = hmac_all.last().cloned().ok_or_else(|| StoreError::Corrupt("realm has no HMAC key".into()))?;
-    Ok(RealmKeys { active, all, hmac_active, hmac_all })
+    let hmac_active = hmac_all
+        .last()
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt("realm has no HMAC key".into()))?;
+    Ok(RealmKeys {
+        active,
+        all,
+        hmac_active,
+        hmac_all,
+    })
 }

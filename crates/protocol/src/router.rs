@@ -13,7 +13,11 @@ use latchkey_domain::{ErrorCode, OAuthError};
 use std::sync::Arc;
 
 async fn method_not_allowed() -> Response {
-    ApiError::from(OAuthError::new(ErrorCode::MethodNotAllowed, "HTTP method not allowed on this endpoint")).into_response()
+    ApiError::from(OAuthError::new(
+        ErrorCode::MethodNotAllowed,
+        "HTTP method not allowed on this endpoint",
+    ))
+    .into_response()
 }
 
 async fn not_found() -> Response {
@@ -33,8 +37,13 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
         return crate::form::too_large(limit).into_response();
     }
     let mut resp = next.run(req).await;
-    resp.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && !resp.headers().contains_key(header::CONTENT_TYPE) {
+    resp.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(header::CONTENT_TYPE)
+    {
         return method_not_allowed().await;
     }
     resp
@@ -45,13 +54,28 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/realms/{realm}/.well-known/openid-configuration", get(discovery::openid_configuration))
-        .route("/realms/{realm}/.well-known/oauth-authorization-server", get(discovery::openid_configuration))
-        .route("/.well-known/oauth-authorization-server/realms/{realm}", get(discovery::openid_configuration))
-        .route("/.well-known/openid-configuration/realms/{realm}", get(discovery::openid_configuration))
+        .route(
+            "/realms/{realm}/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/realms/{realm}/.well-known/oauth-authorization-server",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/realms/{realm}",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/openid-configuration/realms/{realm}",
+            get(discovery::openid_configuration),
+        )
         .route(&format!("{oidc}/token"), post(token::token))
         .route(&format!("{oidc}/certs"), get(certs::certs))
-        .route(&format!("{oidc}/userinfo"), get(userinfo::userinfo).post(userinfo::userinfo))
+        .route(
+            &format!("{oidc}/userinfo"),
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)

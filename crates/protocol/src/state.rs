@@ -25,7 +25,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, master_key: Arc<MasterKey>, passwords: PasswordPool, config: Config) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        master_key: Arc<MasterKey>,
+        passwords: PasswordPool,
+        config: Config,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             realms: RealmCache::new(store.clone()),
             store,

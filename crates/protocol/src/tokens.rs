@@ -63,7 +63,13 @@ fn sign_err(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Signs the refresh token of `rec` (deterministic: the same record gives the same token).
-pub fn refresh_token(ctx: &RealmContext, rec: &RefreshRecord, user_id: &str, client_id: &str, sid: &str) -> String {
+pub fn refresh_token(
+    ctx: &RealmContext,
+    rec: &RefreshRecord,
+    user_id: &str,
+    client_id: &str,
+    sid: &str,
+) -> String {
     let c = claims::refresh_token(&ctx.issuer, rec, user_id, client_id, sid);
     jws::sign_hmac(&ctx.keys.hmac_active, &c)
 }
@@ -83,12 +89,18 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, ApiError
         nonce: g.nonce,
     };
     let at_alg = alg_for(ctx, g.client, "access.token.signed.response.alg");
-    let at_key = ctx.keys.signing(at_alg).ok_or_else(|| sign_err(format!("no active {at_alg} key")))?;
+    let at_key = ctx
+        .keys
+        .signing(at_alg)
+        .ok_or_else(|| sign_err(format!("no active {at_alg} key")))?;
     let at_claims = claims::access_token(&tctx, &uuid::Uuid::new_v4().to_string(), exp);
     let access_token = jws::sign(at_key, "JWT", &at_claims).map_err(sign_err)?;
     let id_token = if g.scopes.openid() {
         let id_alg = alg_for(ctx, g.client, "id.token.signed.response.alg");
-        let id_key = ctx.keys.signing(id_alg).ok_or_else(|| sign_err(format!("no active {id_alg} key")))?;
+        let id_key = ctx
+            .keys
+            .signing(id_alg)
+            .ok_or_else(|| sign_err(format!("no active {id_alg} key")))?;
         let at_hash = id_key.at_hash(&access_token);
         let c = claims::id_token(&tctx, &uuid::Uuid::new_v4().to_string(), exp, &at_hash);
         Some(jws::sign(id_key, "JWT", &c).map_err(sign_err)?)
@@ -97,7 +109,13 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, ApiError
     };
     let (refresh_token, refresh_expires_in) = match (g.refresh, g.sid) {
         (Some(rec), Some(sid)) => (
-            Some(refresh_token(ctx, rec, &g.user.id, &g.client.client_id, sid)),
+            Some(refresh_token(
+                ctx,
+                rec,
+                &g.user.id,
+                &g.client.client_id,
+                sid,
+            )),
             rec.expires_at.map(|e| (e - g.now).max(0)).unwrap_or(0),
         ),
         _ => (None, 0),

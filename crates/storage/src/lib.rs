@@ -65,7 +65,10 @@ pub struct NewGrant {
 pub enum RefreshOutcome {
     /// No record of that refresh token.
     Unknown,
-    Decided { state: RefreshState, decision: RefreshDecision },
+    Decided {
+        state: Box<RefreshState>,
+        decision: RefreshDecision,
+    },
 }
 
 /// The decision the store runs inside its transaction.
@@ -102,7 +105,11 @@ pub trait Store: Send + Sync + 'static {
     async fn clients(&self, realm_id: &str) -> Result<Vec<Client>>;
     async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>>;
     async fn create_user(&self, user: UserWithCredential) -> Result<()>;
-    async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<UserWithCredential>>;
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> Result<Option<UserWithCredential>>;
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()>;
 
@@ -118,7 +125,12 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session and revokes its families. Returns false when it was not active.
     async fn end_session(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool>;
     /// Revokes one family (client session). Returns false when already revoked or unknown.
-    async fn revoke_family(&self, client_session_id: &str, now: Timestamp, reason: &str) -> Result<bool>;
+    async fn revoke_family(
+        &self,
+        client_session_id: &str,
+        now: Timestamp,
+        reason: &str,
+    ) -> Result<bool>;
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool>;
     async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>>;

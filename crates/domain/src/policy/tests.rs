@@ -2,13 +2,20 @@ use super::*;
 use crate::keycloak::{ClientRepresentation, RealmRepresentation};
 
 fn realm(f: impl FnOnce(&mut RealmRepresentation)) -> Realm {
-    let mut rep = RealmRepresentation { realm: "demo".into(), ..Default::default() };
+    let mut rep = RealmRepresentation {
+        realm: "demo".into(),
+        ..Default::default()
+    };
     f(&mut rep);
     Realm::from_representation("r".into(), &rep).unwrap()
 }
 
 fn client(attrs: &[(&str, &str)]) -> Client {
-    let mut rep = ClientRepresentation { client_id: "spa".into(), public_client: Some(true), ..Default::default() };
+    let mut rep = ClientRepresentation {
+        client_id: "spa".into(),
+        public_client: Some(true),
+        ..Default::default()
+    };
     for (k, v) in attrs {
         rep.attributes.insert(k.to_string(), v.to_string());
     }
@@ -57,13 +64,32 @@ fn rec(jti: &str, issued: i64) -> RefreshRecord {
     }
 }
 
-fn state(record: RefreshRecord, current: Option<RefreshRecord>, start: i64, last: i64) -> RefreshState {
-    let cur = current.as_ref().map(|c| c.jti.clone()).unwrap_or_else(|| record.jti.clone());
-    RefreshState { session: session(false, start, last), client_session: cs(&cur, start, last), record, current }
+fn state(
+    record: RefreshRecord,
+    current: Option<RefreshRecord>,
+    start: i64,
+    last: i64,
+) -> RefreshState {
+    let cur = current
+        .as_ref()
+        .map(|c| c.jti.clone())
+        .unwrap_or_else(|| record.jti.clone());
+    RefreshState {
+        session: session(false, start, last),
+        client_session: cs(&cur, start, last),
+        record,
+        current,
+    }
 }
 
 fn decide(realm: &Realm, client: &Client, now: i64, st: &RefreshState) -> RefreshDecision {
-    let req = RefreshRequest { realm, client, now, new_jti: "new".into(), scope: st.record.scope.clone() };
+    let req = RefreshRequest {
+        realm,
+        client,
+        now,
+        new_jti: "new".into(),
+        scope: st.record.scope.clone(),
+    };
     decide_refresh(&req, st)
 }
 
@@ -71,7 +97,10 @@ fn decide(realm: &Realm, client: &Client, now: i64, st: &RefreshState) -> Refres
 fn current_token_rotates() {
     let (r, c) = (realm(|_| {}), client(&[]));
     match decide(&r, &c, 100, &state(rec("t1", 0), None, 0, 0)) {
-        RefreshDecision::Issue { successor, rotate_presented } => {
+        RefreshDecision::Issue {
+            successor,
+            rotate_presented,
+        } => {
             assert!(rotate_presented);
             assert_eq!(successor.parent_jti.as_deref(), Some("t1"));
             assert_eq!(successor.expires_at, Some(100 + 1800), "idle window slides");
@@ -89,13 +118,29 @@ fn predecessor_within_grace_replays_the_same_successor() {
     t1.use_count = 1;
     let t2 = rec("t2", 100);
     let d = decide(&r, &c, 105, &state(t1.clone(), Some(t2.clone()), 0, 100));
-    assert_eq!(d, RefreshDecision::Replay { successor: t2.clone() });
+    assert_eq!(
+        d,
+        RefreshDecision::Replay {
+            successor: t2.clone()
+        }
+    );
     // After the window: reuse, family revoked.
     match decide(&r, &c, 111, &state(t1, Some(t2), 0, 100)) {
-        RefreshDecision::Reject { error, revoke_family } => {
+        RefreshDecision::Reject {
+            error,
+            revoke_family,
+        } => {
             assert!(revoke_family.is_some());
-            assert!(error.description.contains("reuse detected"), "{}", error.description);
-            assert!(error.description.contains("grace period"), "{}", error.description);
+            assert!(
+                error.description.contains("reuse detected"),
+                "{}",
+                error.description
+            );
+            assert!(
+                error.description.contains("grace period"),
+                "{}",
+                error.description
+            );
         }
         d => panic!("{d:?}"),
     }
@@ -104,7 +149,8 @@ fn predecessor_within_grace_replays_the_same_successor() {
 #[test]
 fn grace_zero_means_second_use_is_reuse() {
     let r = realm(|rep| {
-        rep.attributes.insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
+        rep.attributes
+            .insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
     });
     let c = client(&[]);
     let mut t1 = rec("t1", 0);
@@ -113,7 +159,10 @@ fn grace_zero_means_second_use_is_reuse() {
     t1.use_count = 1;
     assert!(matches!(
         decide(&r, &c, 100, &state(t1, Some(rec("t2", 100)), 0, 100)),
-        RefreshDecision::Reject { revoke_family: Some(_), .. }
+        RefreshDecision::Reject {
+            revoke_family: Some(_),
+            ..
+        }
     ));
 }
 
@@ -129,12 +178,21 @@ fn older_ancestor_is_reuse_even_within_grace() {
     let t3 = rec("t3", 101);
     let mut st = state(t1, Some(t3), 0, 101);
     st.client_session.current_jti = Some("t3".into());
-    assert!(matches!(decide(&r, &c, 102, &st), RefreshDecision::Reject { revoke_family: Some(_), .. }));
+    assert!(matches!(
+        decide(&r, &c, 102, &st),
+        RefreshDecision::Reject {
+            revoke_family: Some(_),
+            ..
+        }
+    ));
 }
 
 #[test]
 fn reuse_detection_off_rejects_without_revoking() {
-    let c = client(&[("latchkey.refreshTokenReuseDetection", "false"), ("latchkey.refreshTokenGracePeriod", "0")]);
+    let c = client(&[
+        ("latchkey.refreshTokenReuseDetection", "false"),
+        ("latchkey.refreshTokenGracePeriod", "0"),
+    ]);
     let r = realm(|_| {});
     let mut t1 = rec("t1", 0);
     t1.rotated_at = Some(100);
@@ -142,7 +200,10 @@ fn reuse_detection_off_rejects_without_revoking() {
     t1.use_count = 1;
     assert!(matches!(
         decide(&r, &c, 200, &state(t1, Some(rec("t2", 100)), 0, 100)),
-        RefreshDecision::Reject { revoke_family: None, .. }
+        RefreshDecision::Reject {
+            revoke_family: None,
+            ..
+        }
     ));
 }
 
@@ -153,14 +214,21 @@ fn no_rotation_keeps_old_tokens_valid() {
     let mut t1 = rec("t1", 0);
     t1.successor_jti = Some("t2".into());
     let st = state(t1, Some(rec("t2", 50)), 0, 50);
-    assert!(matches!(decide(&r, &c, 100, &st), RefreshDecision::Issue { rotate_presented: false, .. }));
+    assert!(matches!(
+        decide(&r, &c, 100, &st),
+        RefreshDecision::Issue {
+            rotate_presented: false,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn max_reuse_allows_counted_reuse() {
     let r = realm(|rep| {
         rep.refresh_token_max_reuse = Some(1);
-        rep.attributes.insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
+        rep.attributes
+            .insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
     });
     let c = client(&[]);
     let mut t1 = rec("t1", 0);
@@ -168,13 +236,26 @@ fn max_reuse_allows_counted_reuse() {
     t1.successor_jti = Some("t2".into());
     t1.use_count = 1;
     assert!(matches!(
-        decide(&r, &c, 200, &state(t1.clone(), Some(rec("t2", 100)), 0, 100)),
-        RefreshDecision::Issue { rotate_presented: true, .. }
+        decide(
+            &r,
+            &c,
+            200,
+            &state(t1.clone(), Some(rec("t2", 100)), 0, 100)
+        ),
+        RefreshDecision::Issue {
+            rotate_presented: true,
+            ..
+        }
     ));
     t1.use_count = 2;
     match decide(&r, &c, 200, &state(t1, Some(rec("t2", 100)), 0, 100)) {
-        RefreshDecision::Reject { error, revoke_family: None } => {
-            assert!(error.description.contains("maximum allowed refresh token reuse"))
+        RefreshDecision::Reject {
+            error,
+            revoke_family: None,
+        } => {
+            assert!(error
+                .description
+                .contains("maximum allowed refresh token reuse"))
         }
         d => panic!("{d:?}"),
     }
@@ -185,18 +266,30 @@ fn expiry_names_the_limit() {
     let (r, c) = (realm(|_| {}), client(&[]));
     let d = decide(&r, &c, 1801, &state(rec("t1", 0), None, 0, 0));
     match d {
-        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("SSO session idle"), "{}", error.description),
+        RefreshDecision::Reject { error, .. } => assert!(
+            error.description.contains("SSO session idle"),
+            "{}",
+            error.description
+        ),
         d => panic!("{d:?}"),
     }
     // Kept alive by refreshes, the max still ends it.
     let d = decide(&r, &c, 36001, &state(rec("t1", 36000), None, 0, 36000));
     match d {
-        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("SSO session max"), "{}", error.description),
+        RefreshDecision::Reject { error, .. } => assert!(
+            error.description.contains("SSO session max"),
+            "{}",
+            error.description
+        ),
         d => panic!("{d:?}"),
     }
     let c2 = client(&[("client.session.idle.timeout", "60")]);
     match decide(&r, &c2, 61, &state(rec("t1", 0), None, 0, 0)) {
-        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("client session idle"), "{}", error.description),
+        RefreshDecision::Reject { error, .. } => assert!(
+            error.description.contains("client session idle"),
+            "{}",
+            error.description
+        ),
         d => panic!("{d:?}"),
     }
 }
@@ -230,13 +323,19 @@ fn ended_session_and_revoked_family_are_refused() {
     st.session.ended_at = Some(5);
     st.session.end_reason = Some("logout".into());
     match decide(&r, &c, 10, &st) {
-        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("ended"), "{}", error.description),
+        RefreshDecision::Reject { error, .. } => {
+            assert!(error.description.contains("ended"), "{}", error.description)
+        }
         d => panic!("{d:?}"),
     }
     let mut st = state(rec("t1", 0), None, 0, 0);
     st.client_session.revoked_at = Some(5);
     match decide(&r, &c, 10, &st) {
-        RefreshDecision::Reject { error, .. } => assert!(error.description.contains("revoked"), "{}", error.description),
+        RefreshDecision::Reject { error, .. } => assert!(
+            error.description.contains("revoked"),
+            "{}",
+            error.description
+        ),
         d => panic!("{d:?}"),
     }
 }

@@ -13,9 +13,18 @@ pub async fn certs(State(state): State<Arc<AppState>>, Path(realm_name): Path<St
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let keys: Vec<_> = ctx.keys.all.iter().map(|k| k.public_jwk().clone()).collect();
+    let keys: Vec<_> = ctx
+        .keys
+        .all
+        .iter()
+        .map(|k| k.public_jwk().clone())
+        .collect();
     let mut r = axum::Json(serde_json::json!({ "keys": keys })).into_response();
-    r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }

@@ -14,7 +14,12 @@ use std::sync::Arc;
 pub fn metadata(issuer: &str) -> serde_json::Value {
     let oidc = format!("{issuer}/protocol/openid-connect");
     let mut scopes = vec!["openid"];
-    scopes.extend(DEFAULT_CLIENT_SCOPES.iter().chain(OPTIONAL_CLIENT_SCOPES.iter()).filter(|s| !HIDDEN_SCOPES.contains(s)));
+    scopes.extend(
+        DEFAULT_CLIENT_SCOPES
+            .iter()
+            .chain(OPTIONAL_CLIENT_SCOPES.iter())
+            .filter(|s| !HIDDEN_SCOPES.contains(s)),
+    );
     let algs = ["RS256", "ES256", "EdDSA"];
     json!({
         "issuer": issuer,
@@ -48,11 +53,17 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
     })
 }
 
-pub async fn openid_configuration(State(state): State<Arc<AppState>>, Path(realm_name): Path<String>) -> Response {
+pub async fn openid_configuration(
+    State(state): State<Arc<AppState>>,
+    Path(realm_name): Path<String>,
+) -> Response {
     match realm(&state, &realm_name).await {
         Ok(ctx) => {
             let mut r = axum::Json(metadata(&ctx.issuer)).into_response();
-            r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            r.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
             r
         }
         Err(e) => e.into_response(),

@@ -15,6 +15,10 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.is_ready() && state.store.ping().await.is_ok() {
         axum::Json(json!({"status": "UP", "checks": []})).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "DOWN", "checks": []}))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "DOWN", "checks": []})),
+        )
+            .into_response()
     }
 }

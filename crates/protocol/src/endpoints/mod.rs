@@ -17,7 +17,9 @@ pub async fn realm(state: &AppState, name: &str) -> ApiResult<Arc<RealmContext>>
     let ctx = state.realms.get(name, || state.issuer(name)).await?;
     match ctx {
         Some(ctx) if ctx.realm.enabled => Ok(ctx),
-        Some(_) => Err(OAuthError::new(ErrorCode::NotFound, format!("realm '{name}' is disabled")).into()),
+        Some(_) => {
+            Err(OAuthError::new(ErrorCode::NotFound, format!("realm '{name}' is disabled")).into())
+        }
         None => Err(OAuthError::new(
             ErrorCode::NotFound,
             format!("realm '{}' does not exist", crate::error::sanitize(name)),

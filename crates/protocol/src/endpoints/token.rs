@@ -28,11 +28,20 @@ pub async fn token(
     }
 }
 
-async fn handle(state: &AppState, realm_name: &str, uri: &Uri, headers: &HeaderMap, body: Body) -> ApiResult<impl IntoResponse> {
+async fn handle(
+    state: &AppState,
+    realm_name: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
     let ctx = realm(state, realm_name).await?;
     // §2.3.1: credentials never travel in the query string.
     if let Some(q) = uri.query() {
-        if form::Params::parse(q.as_bytes()).map(|p| p.contains("client_secret")).unwrap_or(false) {
+        if form::Params::parse(q.as_bytes())
+            .map(|p| p.contains("client_secret"))
+            .unwrap_or(false)
+        {
             return Err(OAuthError::invalid_request(
                 "client_secret must not be sent in the URL query: send it in the form body or with HTTP Basic",
             )
@@ -40,7 +49,12 @@ async fn handle(state: &AppState, realm_name: &str, uri: &Uri, headers: &HeaderM
         }
     }
     let params = form::read_form(headers, body, state.config.body_limit).await?;
-    let grant_type = params.require("grant_type", "use one of password, client_credentials, refresh_token")?.to_string();
+    let grant_type = params
+        .require(
+            "grant_type",
+            "use one of password, client_credentials, refresh_token",
+        )?
+        .to_string();
     if !GRANT_TYPES.contains(&grant_type.as_str()) {
         return Err(ApiError::from(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
@@ -54,7 +68,9 @@ async fn handle(state: &AppState, realm_name: &str, uri: &Uri, headers: &HeaderM
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     let resp = match grant_type.as_str() {
         "password" => grants::password::grant(state, &ctx, &client, &params).await?,
-        "client_credentials" => grants::client_credentials::grant(state, &ctx, &client, &params).await?,
+        "client_credentials" => {
+            grants::client_credentials::grant(state, &ctx, &client, &params).await?
+        }
         _ => grants::refresh_token::grant(state, &ctx, &client, &params).await?,
     };
     Ok(resp)

@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 fn invalid_token(realm: &str, why: &str) -> ApiError {
     let why = sanitize(why);
-    ApiError::from(OAuthError::invalid_token(why.clone()))
-        .challenge(format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{why}\""))
+    ApiError::from(OAuthError::invalid_token(why.clone())).challenge(format!(
+        "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{why}\""
+    ))
 }
 
 pub async fn userinfo(
@@ -36,16 +37,28 @@ pub async fn userinfo(
     }
 }
 
-async fn bearer(state: &AppState, method: &Method, headers: &HeaderMap, body: Body, realm: &str) -> ApiResult<String> {
+async fn bearer(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+    realm: &str,
+) -> ApiResult<String> {
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let v = v.to_str().unwrap_or("");
         if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
             return Ok(v[7..].trim().to_string());
         }
-        return Err(invalid_token(realm, "Authorization header must be 'Bearer <access token>'"));
+        return Err(invalid_token(
+            realm,
+            "Authorization header must be 'Bearer <access token>'",
+        ));
     }
     if *method == Method::POST {
-        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if ct.starts_with("application/x-www-form-urlencoded") {
             let p = form::read_form(headers, body, state.config.body_limit).await?;
             if let Some(t) = p.get("access_token") {
@@ -53,11 +66,19 @@ async fn bearer(state: &AppState, method: &Method, headers: &HeaderMap, body: Bo
             }
         }
     }
-    Err(ApiError::from(OAuthError::invalid_token("no access token: send 'Authorization: Bearer <access token>'"))
-        .challenge(format!("Bearer realm=\"{realm}\"")))
+    Err(ApiError::from(OAuthError::invalid_token(
+        "no access token: send 'Authorization: Bearer <access token>'",
+    ))
+    .challenge(format!("Bearer realm=\"{realm}\"")))
 }
 
-async fn handle(state: &AppState, realm_name: &str, method: Method, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+async fn handle(
+    state: &AppState,
+    realm_name: &str,
+    method: Method,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let ctx = realm(state, realm_name).await?;
     let token = bearer(state, &method, headers, body, &ctx.realm.name).await?;
     let claims = match access::validate(&ctx, state.store.as_ref(), &token, crate::now()).await {
@@ -68,15 +89,27 @@ async fn handle(state: &AppState, realm_name: &str, method: Method, headers: &He
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
     let azp = claims.get("azp").and_then(Value::as_str).unwrap_or("");
     let Some(user) = state.store.user_by_id(&ctx.realm.id, sub).await? else {
-        return Err(invalid_token(&ctx.realm.name, "the user of this token no longer exists"));
+        return Err(invalid_token(
+            &ctx.realm.name,
+            "the user of this token no longer exists",
+        ));
     };
     if !user.enabled {
-        return Err(invalid_token(&ctx.realm.name, "the user of this token is disabled"));
+        return Err(invalid_token(
+            &ctx.realm.name,
+            "the user of this token is disabled",
+        ));
     }
     let Some(client) = ctx.client(azp) else {
-        return Err(invalid_token(&ctx.realm.name, "the client of this token no longer exists"));
+        return Err(invalid_token(
+            &ctx.realm.name,
+            "the client of this token no longer exists",
+        ));
     };
-    let scopes = Scopes::from_granted(claims.get("scope").and_then(Value::as_str).unwrap_or(""), client);
+    let scopes = Scopes::from_granted(
+        claims.get("scope").and_then(Value::as_str).unwrap_or(""),
+        client,
+    );
     let tctx = TokenContext {
         issuer: &ctx.issuer,
         realm: &ctx.realm,
@@ -92,7 +125,14 @@ async fn handle(state: &AppState, realm_name: &str, method: Method, headers: &He
     let full = latchkey_domain::claims::access_token(&tctx, "", 0);
     let mut out = Map::new();
     out.insert("sub".into(), Value::String(user.id.clone()));
-    for k in ["email_verified", "name", "preferred_username", "given_name", "family_name", "email"] {
+    for k in [
+        "email_verified",
+        "name",
+        "preferred_username",
+        "given_name",
+        "family_name",
+        "email",
+    ] {
         if let Some(v) = full.get(k) {
             out.insert(k.into(), v.clone());
         }

@@ -12,7 +12,12 @@ use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_domain::{scope, Client, OAuthError};
 use latchkey_storage::StoreError;
 
-pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params: &Params) -> ApiResult<TokenResponse> {
+pub async fn grant(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Client,
+    params: &Params,
+) -> ApiResult<TokenResponse> {
     // §4.4: only confidential clients; Keycloak also requires a service account.
     if client.public_client {
         return Err(OAuthError::unauthorized_client(format!(
@@ -30,7 +35,11 @@ pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params
     }
     let scopes = scope::resolve(client, params.get("scope"))?;
     let username = client.service_account_username();
-    let user = match state.store.user_by_username(&ctx.realm.id, &username).await? {
+    let user = match state
+        .store
+        .user_by_username(&ctx.realm.id, &username)
+        .await?
+    {
         Some(u) => u.user,
         None => {
             // A client switched to service accounts after import: create its user now.
@@ -39,18 +48,37 @@ pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            state.store.user_by_username(&ctx.realm.id, &username).await?.map(|u| u.user).unwrap_or(u.user)
+            state
+                .store
+                .user_by_username(&ctx.realm.id, &username)
+                .await?
+                .map(|u| u.user)
+                .unwrap_or(u.user)
         }
     };
     if !user.enabled {
-        return Err(OAuthError::invalid_grant(format!("service-account user '{}' is disabled", user.username)).into());
+        return Err(OAuthError::invalid_grant(format!(
+            "service-account user '{}' is disabled",
+            user.username
+        ))
+        .into());
     }
     let now = crate::now();
-    let wants_refresh = client.use_refresh_tokens() && (client.client_credentials_use_refresh_token() || scopes.offline());
+    let wants_refresh = client.use_refresh_tokens()
+        && (client.client_credentials_use_refresh_token() || scopes.offline());
     if !wants_refresh {
         return tokens::mint(
             ctx,
-            &Grant { client, user: &user, sid: None, scopes: &scopes, auth_time: None, nonce: None, refresh: None, now },
+            &Grant {
+                client,
+                user: &user,
+                sid: None,
+                scopes: &scopes,
+                auth_time: None,
+                nonce: None,
+                refresh: None,
+                now,
+            },
         );
     }
     // §4.4.3 allows no refresh token; Keycloak issues one on request, bound to a session.

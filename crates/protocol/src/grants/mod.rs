@@ -67,7 +67,12 @@ pub async fn start_login(
     cs.current_jti = refresh.as_ref().map(|r| r.jti.clone());
     state
         .store
-        .start_grant(NewGrant { session: session.clone(), session_is_new: true, client_session: cs, refresh: refresh.clone() })
+        .start_grant(NewGrant {
+            session: session.clone(),
+            session_is_new: true,
+            client_session: cs,
+            refresh: refresh.clone(),
+        })
         .await?;
     Ok(Started { session, refresh })
 }

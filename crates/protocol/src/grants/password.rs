@@ -10,7 +10,12 @@ use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_crypto::password::Verification;
 use latchkey_domain::{scope, Client, OAuthError};
 
-pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params: &Params) -> ApiResult<TokenResponse> {
+pub async fn grant(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Client,
+    params: &Params,
+) -> ApiResult<TokenResponse> {
     // §4.3.2: the client must be allowed to use this grant.
     if !client.direct_access_grants_enabled {
         return Err(OAuthError::unauthorized_client(format!(
@@ -24,9 +29,14 @@ pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params
     let scopes = scope::resolve(client, params.get("scope"))?;
 
     // §4.3.2: validate the resource owner credentials.
-    let found = state.store.user_by_username(&ctx.realm.id, username).await?;
+    let found = state
+        .store
+        .user_by_username(&ctx.realm.id, username)
+        .await?;
     let bad_credentials = || -> ApiError {
-        OAuthError::invalid_grant("invalid user credentials: the username or the password is wrong").with_status(401).into()
+        OAuthError::invalid_grant("invalid user credentials: the username or the password is wrong")
+            .with_status(401)
+            .into()
     };
     let Some(found) = found else {
         state.passwords.verify_dummy(password.to_string()).await;
@@ -50,12 +60,25 @@ pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Client, params
         }
     }
     if !user.enabled {
-        return Err(OAuthError::invalid_grant(format!("user '{}' is disabled in realm '{}'", user.username, ctx.realm.name)).into());
+        return Err(OAuthError::invalid_grant(format!(
+            "user '{}' is disabled in realm '{}'",
+            user.username, ctx.realm.name
+        ))
+        .into());
     }
 
     // §4.3.3: issue tokens, with a refresh token unless the client turned them off.
     let now = crate::now();
-    let started = start_login(state, ctx, client, &user, &scopes, client.use_refresh_tokens(), now).await?;
+    let started = start_login(
+        state,
+        ctx,
+        client,
+        &user,
+        &scopes,
+        client.use_refresh_tokens(),
+        now,
+    )
+    .await?;
     tokens::mint(
         ctx,
         &Grant {

@@ -16,8 +16,13 @@ use std::sync::Arc;
 
 /// The checks every presented refresh token passes before the store is asked: it is a JWT this
 /// realm signed, a refresh token, from this issuer, for this client. Returns its claims.
-pub fn verify(ctx: &RealmContext, client_id: &str, token: &str) -> Result<serde_json::Map<String, Value>, OAuthError> {
-    let parsed = jws::parse(token).map_err(|e| OAuthError::invalid_grant(format!("refresh token is malformed: {e}")))?;
+pub fn verify(
+    ctx: &RealmContext,
+    client_id: &str,
+    token: &str,
+) -> Result<serde_json::Map<String, Value>, OAuthError> {
+    let parsed = jws::parse(token)
+        .map_err(|e| OAuthError::invalid_grant(format!("refresh token is malformed: {e}")))?;
     let kid = parsed.kid().unwrap_or("").to_string();
     let Some(key) = ctx.keys.hmac_by_kid(&kid) else {
         return Err(OAuthError::invalid_grant(format!(
@@ -28,9 +33,19 @@ pub fn verify(ctx: &RealmContext, client_id: &str, token: &str) -> Result<serde_
     };
     let claims = parsed
         .verify_hmac(key)
-        .map_err(|e| OAuthError::invalid_grant(format!("refresh token rejected: {e} (it was altered or forged)")))?
+        .map_err(|e| {
+            OAuthError::invalid_grant(format!(
+                "refresh token rejected: {e} (it was altered or forged)"
+            ))
+        })?
         .claims;
-    let s = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let typ = s("typ");
     if typ != "Refresh" && typ != "Offline" {
         return Err(OAuthError::invalid_grant(format!(
@@ -53,24 +68,52 @@ pub fn verify(ctx: &RealmContext, client_id: &str, token: &str) -> Result<serde_
     Ok(claims)
 }
 
-pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Arc<Client>, params: &Params) -> ApiResult<TokenResponse> {
+pub async fn grant(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Arc<Client>,
+    params: &Params,
+) -> ApiResult<TokenResponse> {
     // §6: the refresh token is required.
-    let token = params.require("refresh_token", "send the refresh_token from the last token response")?;
+    let token = params.require(
+        "refresh_token",
+        "send the refresh_token from the last token response",
+    )?;
     let claims = verify(ctx, &client.client_id, token)?;
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("").to_string();
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("").to_string();
-    let granted_scope = claims.get("scope").and_then(Value::as_str).unwrap_or("").to_string();
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let granted_scope = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
 
     // §6: a requested scope must not exceed the original grant; the refresh token keeps it.
     let granted = Scopes::from_granted(&granted_scope, client);
     let scopes = scope::narrow(client, &granted, params.get("scope"))?;
 
     // RFC 6749 §10.4 / OAuth 2.1: the grant is gone when the user is disabled or deleted.
-    let user = state.store.user_by_id(&ctx.realm.id, &sub).await?.ok_or_else(|| {
-        OAuthError::invalid_grant("the user this refresh token was issued to no longer exists")
-    })?;
+    let user = state
+        .store
+        .user_by_id(&ctx.realm.id, &sub)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the user this refresh token was issued to no longer exists")
+        })?;
     if !user.enabled {
-        return Err(OAuthError::invalid_grant(format!("user '{}' is disabled in realm '{}'", user.username, ctx.realm.name)).into());
+        return Err(OAuthError::invalid_grant(format!(
+            "user '{}' is disabled in realm '{}'",
+            user.username, ctx.realm.name
+        ))
+        .into());
     }
 
     // One atomic step: read the family, decide, rotate.
@@ -79,7 +122,13 @@ pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Arc<Client>, p
     let c = client.clone();
     let scope_kept = granted_scope.clone();
     let decide = Box::new(move |st: &policy::RefreshState| {
-        let req = RefreshRequest { realm: &realm, client: &c, now, new_jti: crate::provision::new_id(), scope: scope_kept };
+        let req = RefreshRequest {
+            realm: &realm,
+            client: &c,
+            now,
+            new_jti: crate::provision::new_id(),
+            scope: scope_kept,
+        };
         policy::decide_refresh(&req, st)
     });
     let (state_read, decision) = match state.store.refresh(&jti, now, decide).await? {
@@ -94,7 +143,10 @@ pub async fn grant(state: &AppState, ctx: &RealmContext, client: &Arc<Client>, p
     let successor = match decision {
         RefreshDecision::Issue { successor, .. } => successor,
         RefreshDecision::Replay { successor } => successor,
-        RefreshDecision::Reject { error, revoke_family } => {
+        RefreshDecision::Reject {
+            error,
+            revoke_family,
+        } => {
             if revoke_family.is_some() {
                 tracing::warn!(jti = %jti, client = %client.client_id, "refresh token reuse detected; family revoked");
             }

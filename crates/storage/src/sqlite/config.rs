@@ -65,7 +65,14 @@ pub fn insert_user(tx: &Connection, u: &UserWithCredential) -> Result<()> {
     tx.execute(
         "INSERT INTO users (id, realm_id, username, email, representation, password_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![u.user.id, u.user.realm_id, u.user.username, u.user.email, rep, u.password_hash],
+        params![
+            u.user.id,
+            u.user.realm_id,
+            u.user.username,
+            u.user.email,
+            rep,
+            u.password_hash
+        ],
     )
     .map_err(|e| match backend(e) {
         StoreError::Conflict(_) => StoreError::Conflict(format!("user '{}'", u.user.username)),
@@ -85,14 +92,20 @@ fn to_realm(id: String, rep: String) -> Result<Realm> {
 
 pub fn realm_where(conn: &Connection, column: &str, value: &str) -> Result<Option<Realm>> {
     let sql = format!("SELECT id, representation FROM realms WHERE {column} = ?1");
-    let row = conn.query_row(&sql, [value], realm_from_row).optional().map_err(backend)?;
+    let row = conn
+        .query_row(&sql, [value], realm_from_row)
+        .optional()
+        .map_err(backend)?;
     row.map(|(id, rep)| to_realm(id, rep)).transpose()
 }
 
 pub fn realm_names(conn: &Connection) -> Result<Vec<String>> {
-    let mut st = conn.prepare_cached("SELECT name FROM realms ORDER BY name").map_err(backend)?;
+    let mut st = conn
+        .prepare_cached("SELECT name FROM realms ORDER BY name")
+        .map_err(backend)?;
     let rows = st.query_map([], |r| r.get(0)).map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<String>>>().map_err(backend)
+    rows.collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(backend)
 }
 
 pub fn realm_keys(conn: &Connection, realm_id: &str) -> Result<Vec<StoredKey>> {
@@ -117,16 +130,32 @@ pub fn realm_keys(conn: &Connection, realm_id: &str) -> Result<Vec<StoredKey>> {
 
 const CLIENT_COLUMNS: &str = "id, realm_id, representation, roles, secret_digest, secret_sealed";
 
-fn client_from_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+fn client_from_row(r: &Row<'_>) -> rusqlite::Result<ClientRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
-type ClientRow = (String, String, String, String, Option<Vec<u8>>, Option<Vec<u8>>);
+type ClientRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
 
 fn to_client((id, realm_id, rep, roles, digest, sealed): ClientRow) -> Result<Client> {
     let rep: ClientRepresentation = serde_json::from_str(&rep).map_err(|e| corrupt("client", e))?;
-    let roles: Vec<String> = serde_json::from_str(&roles).map_err(|e| corrupt("client roles", e))?;
-    let mut c = Client::from_representation(id, realm_id, &rep, roles).map_err(|e| corrupt("client", e))?;
+    let roles: Vec<String> =
+        serde_json::from_str(&roles).map_err(|e| corrupt("client roles", e))?;
+    let mut c =
+        Client::from_representation(id, realm_id, &rep, roles).map_err(|e| corrupt("client", e))?;
     if let (Some(digest), Some(encrypted)) = (digest, sealed) {
         c.secret = Some(StoredSecret { digest, encrypted });
     }
@@ -134,15 +163,25 @@ fn to_client((id, realm_id, rep, roles, digest, sealed): ClientRow) -> Result<Cl
 }
 
 pub fn clients(conn: &Connection, realm_id: &str) -> Result<Vec<Client>> {
-    let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 ORDER BY client_id");
+    let sql =
+        format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 ORDER BY client_id");
     let mut st = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = st.query_map([realm_id], client_from_row).map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(to_client)).collect()
+    rows.map(|r| r.map_err(backend).and_then(to_client))
+        .collect()
 }
 
-pub fn client_by_client_id(conn: &Connection, realm_id: &str, client_id: &str) -> Result<Option<Client>> {
-    let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND client_id = ?2");
-    let row = conn.query_row(&sql, [realm_id, client_id], client_from_row).optional().map_err(backend)?;
+pub fn client_by_client_id(
+    conn: &Connection,
+    realm_id: &str,
+    client_id: &str,
+) -> Result<Option<Client>> {
+    let sql =
+        format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND client_id = ?2");
+    let row = conn
+        .query_row(&sql, [realm_id, client_id], client_from_row)
+        .optional()
+        .map_err(backend)?;
     row.map(to_client).transpose()
 }
 
@@ -151,7 +190,11 @@ fn to_user(id: String, realm_id: String, rep: String) -> Result<User> {
     User::from_representation(id, realm_id, &rep, 0).map_err(|e| corrupt("user", e))
 }
 
-pub fn user_by_username(conn: &Connection, realm_id: &str, username: &str) -> Result<Option<UserWithCredential>> {
+pub fn user_by_username(
+    conn: &Connection,
+    realm_id: &str,
+    username: &str,
+) -> Result<Option<UserWithCredential>> {
     let row = conn
         .query_row(
             "SELECT id, realm_id, representation, password_hash FROM users WHERE realm_id = ?1 AND username = ?2",
@@ -162,9 +205,10 @@ pub fn user_by_username(conn: &Connection, realm_id: &str, username: &str) -> Re
         .map_err(backend)?;
     match row {
         None => Ok(None),
-        Some((id, realm_id, rep, hash)) => {
-            Ok(Some(UserWithCredential { user: to_user(id, realm_id, rep)?, password_hash: hash }))
-        }
+        Some((id, realm_id, rep, hash)) => Ok(Some(UserWithCredential {
+            user: to_user(id, realm_id, rep)?,
+            password_hash: hash,
+        })),
     }
 }
 
@@ -181,8 +225,10 @@ pub fn user_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<
 }
 
 pub fn username_of(conn: &Connection, user_id: &str) -> Result<String> {
-    conn.query_row("SELECT username FROM users WHERE id = ?1", [user_id], |r| r.get(0))
-        .optional()
-        .map_err(backend)
-        .map(|u| u.unwrap_or_else(|| format!("(deleted user {user_id})")))
+    conn.query_row("SELECT username FROM users WHERE id = ?1", [user_id], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(backend)
+    .map(|u| u.unwrap_or_else(|| format!("(deleted user {user_id})")))
 }

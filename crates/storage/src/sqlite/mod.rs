@@ -31,16 +31,25 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 
 fn open_conn(path: &Path, write: bool) -> Result<Connection> {
     let flags = if write {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags)
-        .map_err(|e| StoreError::Backend(format!("cannot open SQLite database {}: {e}", path.display())))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;").map_err(backend)?;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        StoreError::Backend(format!(
+            "cannot open SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(backend)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .map_err(backend)?;
     if write {
-        conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(backend)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;")
+            .map_err(backend)?;
     }
     Ok(conn)
 }
@@ -56,12 +65,15 @@ impl SqliteStore {
 
     fn open_blocking(path: PathBuf) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let mut writer = open_conn(&path, true)?;
         migrate(&mut writer)?;
-        let readers = (0..READERS).map(|_| open_conn(&path, false).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
+        let readers = (0..READERS)
+            .map(|_| open_conn(&path, false).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
         Ok(SqliteStore {
             path,
             writer: Arc::new(Mutex::new(writer)),
@@ -102,14 +114,18 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let readers = self.readers.clone();
-        let start = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             for i in 0..readers.len() {
                 if let Ok(conn) = readers[(start + i) % readers.len()].try_lock() {
                     return f(&conn);
                 }
             }
-            let conn = readers[start % readers.len()].lock().unwrap_or_else(|p| p.into_inner());
+            let conn = readers[start % readers.len()]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             f(&conn)
         })
         .await
@@ -118,11 +134,16 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)?;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql).map_err(backend)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(backend)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(backend)?;
     }
     tx.commit().map_err(backend)
 }
@@ -137,15 +158,18 @@ fn now() -> i64 {
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
     }
 
     async fn create_realm(&self, new: crate::NewRealm) -> Result<()> {
-        self.write(move |tx| config::insert_realm(tx, &new, now())).await
+        self.write(move |tx| config::insert_realm(tx, &new, now()))
+            .await
     }
     async fn realm_by_name(&self, name: &str) -> Result<Option<latchkey_domain::Realm>> {
         let name = name.to_string();
-        self.read(move |c| config::realm_where(c, "name", &name)).await
+        self.read(move |c| config::realm_where(c, "name", &name))
+            .await
     }
     async fn realm_by_id(&self, id: &str) -> Result<Option<latchkey_domain::Realm>> {
         let id = id.to_string();
@@ -162,16 +186,26 @@ impl crate::Store for SqliteStore {
         let id = realm_id.to_string();
         self.read(move |c| config::clients(c, &id)).await
     }
-    async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<latchkey_domain::Client>> {
+    async fn client_by_client_id(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+    ) -> Result<Option<latchkey_domain::Client>> {
         let (r, c) = (realm_id.to_string(), client_id.to_string());
-        self.read(move |conn| config::client_by_client_id(conn, &r, &c)).await
+        self.read(move |conn| config::client_by_client_id(conn, &r, &c))
+            .await
     }
     async fn create_user(&self, user: crate::UserWithCredential) -> Result<()> {
         self.write(move |tx| config::insert_user(tx, &user)).await
     }
-    async fn user_by_username(&self, realm_id: &str, username: &str) -> Result<Option<crate::UserWithCredential>> {
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> Result<Option<crate::UserWithCredential>> {
         let (r, u) = (realm_id.to_string(), username.to_string());
-        self.read(move |c| config::user_by_username(c, &r, &u)).await
+        self.read(move |c| config::user_by_username(c, &r, &u))
+            .await
     }
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<latchkey_domain::User>> {
         let (r, i) = (realm_id.to_string(), id.to_string());
@@ -180,20 +214,31 @@ impl crate::Store for SqliteStore {
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
         let (u, h) = (user_id.to_string(), hash.to_string());
         self.write(move |tx| {
-            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", [u, h]).map_err(backend)?;
+            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", [u, h])
+                .map_err(backend)?;
             Ok(())
         })
         .await
     }
 
     async fn start_grant(&self, grant: crate::NewGrant) -> Result<()> {
-        self.write(move |tx| sessions::start_grant(tx, &grant)).await
+        self.write(move |tx| sessions::start_grant(tx, &grant))
+            .await
     }
-    async fn refresh(&self, jti: &str, now: i64, decide: crate::Decide) -> Result<crate::RefreshOutcome> {
+    async fn refresh(
+        &self,
+        jti: &str,
+        now: i64,
+        decide: crate::Decide,
+    ) -> Result<crate::RefreshOutcome> {
         let jti = jti.to_string();
-        self.write(move |tx| sessions::refresh(tx, &jti, now, decide)).await
+        self.write(move |tx| sessions::refresh(tx, &jti, now, decide))
+            .await
     }
-    async fn refresh_state(&self, jti: &str) -> Result<Option<latchkey_domain::policy::RefreshState>> {
+    async fn refresh_state(
+        &self,
+        jti: &str,
+    ) -> Result<Option<latchkey_domain::policy::RefreshState>> {
         let jti = jti.to_string();
         self.read(move |c| sessions::refresh_state(c, &jti)).await
     }
@@ -201,35 +246,49 @@ impl crate::Store for SqliteStore {
         let id = id.to_string();
         self.read(move |c| sessions::session(c, &id)).await
     }
-    async fn client_sessions(&self, session_id: &str) -> Result<Vec<latchkey_domain::ClientSession>> {
+    async fn client_sessions(
+        &self,
+        session_id: &str,
+    ) -> Result<Vec<latchkey_domain::ClientSession>> {
         let id = session_id.to_string();
         self.read(move |c| sessions::client_sessions(c, &id)).await
     }
     async fn end_session(&self, id: &str, now: i64, reason: &str) -> Result<bool> {
         let (id, reason) = (id.to_string(), reason.to_string());
-        self.write(move |tx| sessions::end_session(tx, &id, now, &reason)).await
+        self.write(move |tx| sessions::end_session(tx, &id, now, &reason))
+            .await
     }
     async fn revoke_family(&self, id: &str, now: i64, reason: &str) -> Result<bool> {
         let (id, reason) = (id.to_string(), reason.to_string());
-        self.write(move |tx| sessions::revoke_family(tx, &id, now, &reason)).await
+        self.write(move |tx| sessions::revoke_family(tx, &id, now, &reason))
+            .await
     }
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<()> {
         let jti = jti.to_string();
-        self.write(move |tx| sessions::revoke_access_token(tx, &jti, expires_at)).await
+        self.write(move |tx| sessions::revoke_access_token(tx, &jti, expires_at))
+            .await
     }
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool> {
         let jti = jti.to_string();
-        self.read(move |c| sessions::is_access_token_revoked(c, &jti)).await
+        self.read(move |c| sessions::is_access_token_revoked(c, &jti))
+            .await
     }
-    async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<crate::SessionInfo>> {
+    async fn sessions(
+        &self,
+        realm_id: &str,
+        offline: Option<bool>,
+    ) -> Result<Vec<crate::SessionInfo>> {
         let id = realm_id.to_string();
-        self.read(move |c| sessions::sessions(c, &id, offline)).await
+        self.read(move |c| sessions::sessions(c, &id, offline))
+            .await
     }
     async fn record_event(&self, event: crate::Event) -> Result<()> {
-        self.write(move |tx| sessions::insert_event(tx, &event)).await
+        self.write(move |tx| sessions::insert_event(tx, &event))
+            .await
     }
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<crate::Event>> {
         let r = realm_id.map(str::to_string);
-        self.read(move |c| sessions::events(c, r.as_deref(), limit)).await
+        self.read(move |c| sessions::events(c, r.as_deref(), limit))
+            .await
     }
 }

@@ -6,8 +6,10 @@ use latchkey_domain::policy::{RefreshDecision, RefreshState};
 use latchkey_domain::{ClientSession, RefreshRecord, Session, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-const SESSION_COLUMNS: &str = "id, realm_id, user_id, offline, started_at, auth_time, last_refresh, ended_at, end_reason";
-const CS_COLUMNS: &str = "id, session_id, client_id, started_at, last_refresh, current_jti, revoked_at, revoke_reason";
+const SESSION_COLUMNS: &str =
+    "id, realm_id, user_id, offline, started_at, auth_time, last_refresh, ended_at, end_reason";
+const CS_COLUMNS: &str =
+    "id, session_id, client_id, started_at, last_refresh, current_jti, revoked_at, revoke_reason";
 const RT_COLUMNS: &str =
     "jti, client_session_id, parent_jti, issued_at, expires_at, scope, offline, rotated_at, successor_jti, use_count";
 
@@ -55,16 +57,26 @@ fn rt_row(r: &Row<'_>) -> rusqlite::Result<RefreshRecord> {
 
 pub fn session(conn: &Connection, id: &str) -> Result<Option<Session>> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
-    conn.prepare_cached(&sql).map_err(backend)?.query_row([id], session_row).optional().map_err(backend)
+    conn.prepare_cached(&sql)
+        .map_err(backend)?
+        .query_row([id], session_row)
+        .optional()
+        .map_err(backend)
 }
 
 fn client_session(conn: &Connection, id: &str) -> Result<Option<ClientSession>> {
     let sql = format!("SELECT {CS_COLUMNS} FROM client_sessions WHERE id = ?1");
-    conn.prepare_cached(&sql).map_err(backend)?.query_row([id], cs_row).optional().map_err(backend)
+    conn.prepare_cached(&sql)
+        .map_err(backend)?
+        .query_row([id], cs_row)
+        .optional()
+        .map_err(backend)
 }
 
 pub fn client_sessions(conn: &Connection, session_id: &str) -> Result<Vec<ClientSession>> {
-    let sql = format!("SELECT {CS_COLUMNS} FROM client_sessions WHERE session_id = ?1 ORDER BY started_at, id");
+    let sql = format!(
+        "SELECT {CS_COLUMNS} FROM client_sessions WHERE session_id = ?1 ORDER BY started_at, id"
+    );
     let mut st = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = st.query_map([session_id], cs_row).map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
@@ -72,7 +84,11 @@ pub fn client_sessions(conn: &Connection, session_id: &str) -> Result<Vec<Client
 
 fn record(conn: &Connection, jti: &str) -> Result<Option<RefreshRecord>> {
     let sql = format!("SELECT {RT_COLUMNS} FROM refresh_tokens WHERE jti = ?1");
-    conn.prepare_cached(&sql).map_err(backend)?.query_row([jti], rt_row).optional().map_err(backend)
+    conn.prepare_cached(&sql)
+        .map_err(backend)?
+        .query_row([jti], rt_row)
+        .optional()
+        .map_err(backend)
 }
 
 fn insert_record(conn: &Connection, r: &RefreshRecord) -> Result<()> {
@@ -107,8 +123,11 @@ pub fn start_grant(tx: &Connection, g: &NewGrant) -> Result<()> {
         )
         .map_err(backend)?;
     } else {
-        tx.execute("UPDATE sessions SET last_refresh = ?2 WHERE id = ?1", params![s.id, s.last_refresh])
-            .map_err(backend)?;
+        tx.execute(
+            "UPDATE sessions SET last_refresh = ?2 WHERE id = ?1",
+            params![s.id, s.last_refresh],
+        )
+        .map_err(backend)?;
     }
     let c = &g.client_session;
     tx.execute(
@@ -125,14 +144,25 @@ pub fn start_grant(tx: &Connection, g: &NewGrant) -> Result<()> {
 }
 
 pub fn refresh_state(conn: &Connection, jti: &str) -> Result<Option<RefreshState>> {
-    let Some(rec) = record(conn, jti)? else { return Ok(None) };
-    let Some(cs) = client_session(conn, &rec.client_session_id)? else { return Ok(None) };
-    let Some(sess) = session(conn, &cs.session_id)? else { return Ok(None) };
+    let Some(rec) = record(conn, jti)? else {
+        return Ok(None);
+    };
+    let Some(cs) = client_session(conn, &rec.client_session_id)? else {
+        return Ok(None);
+    };
+    let Some(sess) = session(conn, &cs.session_id)? else {
+        return Ok(None);
+    };
     let current = match cs.current_jti.as_deref() {
         Some(c) if c != rec.jti => record(conn, c)?,
         _ => None,
     };
-    Ok(Some(RefreshState { record: rec, session: sess, client_session: cs, current }))
+    Ok(Some(RefreshState {
+        record: rec,
+        session: sess,
+        client_session: cs,
+        current,
+    }))
 }
 
 pub fn refresh(
@@ -141,10 +171,15 @@ pub fn refresh(
     now: Timestamp,
     decide: crate::Decide,
 ) -> Result<RefreshOutcome> {
-    let Some(state) = refresh_state(tx, jti)? else { return Ok(RefreshOutcome::Unknown) };
+    let Some(state) = refresh_state(tx, jti)? else {
+        return Ok(RefreshOutcome::Unknown);
+    };
     let decision = decide(&state);
     match &decision {
-        RefreshDecision::Issue { successor, rotate_presented } => {
+        RefreshDecision::Issue {
+            successor,
+            rotate_presented,
+        } => {
             insert_record(tx, successor)?;
             if *rotate_presented {
                 tx.prepare_cached(
@@ -154,17 +189,22 @@ pub fn refresh(
                 .execute(params![jti, now, successor.jti])
                 .map_err(backend)?;
             }
-            tx.prepare_cached("UPDATE client_sessions SET current_jti = ?2, last_refresh = ?3 WHERE id = ?1")
-                .map_err(backend)?
-                .execute(params![state.client_session.id, successor.jti, now])
-                .map_err(backend)?;
+            tx.prepare_cached(
+                "UPDATE client_sessions SET current_jti = ?2, last_refresh = ?3 WHERE id = ?1",
+            )
+            .map_err(backend)?
+            .execute(params![state.client_session.id, successor.jti, now])
+            .map_err(backend)?;
             tx.prepare_cached("UPDATE sessions SET last_refresh = ?2 WHERE id = ?1")
                 .map_err(backend)?
                 .execute(params![state.session.id, now])
                 .map_err(backend)?;
         }
         RefreshDecision::Replay { .. } => {}
-        RefreshDecision::Reject { revoke_family: Some(reason), .. } => {
+        RefreshDecision::Reject {
+            revoke_family: Some(reason),
+            ..
+        } => {
             revoke_family(tx, &state.client_session.id, now, reason)?;
             insert_event(
                 tx,
@@ -185,7 +225,7 @@ pub fn refresh(
         }
         RefreshDecision::Reject { .. } => {}
     }
-    Ok(RefreshOutcome::Decided { state, decision })
+    Ok(RefreshOutcome::Decided { state: Box::new(state), decision })
 }
 
 pub fn revoke_family(tx: &Connection, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
@@ -232,13 +272,21 @@ pub fn is_access_token_revoked(conn: &Connection, jti: &str) -> Result<bool> {
     Ok(found.is_some())
 }
 
-pub fn sessions(conn: &Connection, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>> {
+pub fn sessions(
+    conn: &Connection,
+    realm_id: &str,
+    offline: Option<bool>,
+) -> Result<Vec<SessionInfo>> {
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE realm_id = ?1 AND ended_at IS NULL AND (?2 IS NULL OR offline = ?2) ORDER BY started_at, id"
     );
     let mut st = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = st.query_map(params![realm_id, offline], session_row).map_err(backend)?;
-    let list = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?;
+    let rows = st
+        .query_map(params![realm_id, offline], session_row)
+        .map_err(backend)?;
+    let list = rows
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(backend)?;
     list.into_iter()
         .map(|s| {
             Ok(SessionInfo {

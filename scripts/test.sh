@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of latchkey: formatting and lints, unit tests, then the integration and
+# interop tests against the real binary. Installs what it needs (Python packages into
+# ./.venv), idempotently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+fi
+
+echo "== cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== unit tests"
+cargo test --workspace --quiet
+
+echo "== build the binary"
+cargo build --quiet --bin latchkey
+
+echo "== python packages (.venv)"
+stamp=.venv/.requirements.sha256
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+echo "== integration and interop tests (real binary over HTTP)"
+LATCHKEY_BIN="$PWD/target/debug/latchkey" .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"

@@ -1,0 +1,156 @@
+"""Starts the real latchkey binary on a temporary SQLite store and drives it over HTTP."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+BIN = os.environ.get("LATCHKEY_BIN", str(ROOT / "target" / "debug" / "latchkey"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One latchkey process. `start()` waits for /health/ready; `stop()` sends SIGTERM."""
+
+    def __init__(self, tmp, import_realm=None, env=None, port=None, db=None, args=()):
+        self.tmp = Path(tmp)
+        self.port = port or free_port()
+        self.db = db or f"sqlite://{self.tmp}/latchkey.db"
+        self.import_realm = import_realm
+        self.extra_env = env or {}
+        self.args = list(args)
+        self.proc = None
+        self.log_path = self.tmp / f"server-{self.port}.log"
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def realm(self, name="demo"):
+        return f"{self.base}/realms/{name}"
+
+    def oidc(self, name="demo"):
+        return f"{self.realm(name)}/protocol/openid-connect"
+
+    def command(self):
+        cmd = [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--db", self.db, *self.args]
+        if self.import_realm:
+            cmd += ["--import-realm", str(self.import_realm)]
+        return cmd
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
+        env.update({"LATCHKEY_LOG": "info"})
+        env.update(self.extra_env)
+        return env
+
+    def spawn(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=self.env())
+        return self.proc
+
+    def start(self, timeout=30):
+        self.spawn()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"latchkey exited with {self.proc.returncode}:\n{self.read_log()}")
+            try:
+                if requests.get(self.base + "/health/ready", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("latchkey did not become ready:\n" + self.read_log())
+
+    def read_log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    # Helpers for the common calls.
+    def token(self, realm="demo", auth=None, **form):
+        return requests.post(self.oidc(realm) + "/token", data=form, auth=auth, timeout=30)
+
+    def password_login(self, client_id="spa", username="alice", password="alice-password", realm="demo", auth=None, **extra):
+        form = {"grant_type": "password", "username": username, "password": password, **extra}
+        if auth is None:
+            form["client_id"] = client_id
+        r = self.token(realm, auth=auth, **form)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A server shared by tests that do not change global state."""
+    tmp = tmp_path_factory.mktemp("shared")
+    s = Server(tmp, import_realm=FIXTURES / "demo-realm.json",
+               env={"LATCHKEY_ADMIN_USERNAME": "admin", "LATCHKEY_ADMIN_PASSWORD": "admin-password"})
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of the test's own, on its own store."""
+    servers = []
+
+    def make(**kw):
+        kw.setdefault("import_realm", FIXTURES / "demo-realm.json")
+        s = Server(tmp_path, **kw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.kill() if s.proc and s.proc.poll() is None else None
+
+
+def decode_jwt(token):
+    """The payload of a JWT, unverified (what keycloak-js does with the refresh token)."""
+    import base64
+    payload = token.split(".")[1]
+    payload += "=" * (-len(payload) % 4)
+    return json.loads(base64.urlsafe_b64decode(payload))
+
+
+def header_jwt(token):
+    import base64
+    h = token.split(".")[0]
+    h += "=" * (-len(h) % 4)
+    return json.loads(base64.urlsafe_b64decode(h))
+
+
+def write_realm(tmp, rep):
+    path = Path(tmp) / f"{rep['realm']}.json"
+    path.write_text(json.dumps(rep))
+    return path
