@@ -52,10 +52,87 @@ pub struct ServeArgs {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Say in plain words whether a token latchkey issued is valid now, and if not, why.
+    Explain {
+        /// The token (access, ID or refresh token); a leading "Bearer " is ignored.
+        token: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// See and end sessions and offline sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// List active sessions of a realm.
+    List {
+        #[arg(long)]
+        realm: String,
+        /// Only offline sessions.
+        #[arg(long, conflicts_with = "online")]
+        offline: bool,
+        /// Only online (browser or direct-grant) sessions.
+        #[arg(long)]
+        online: bool,
+        /// Only this user's sessions.
+        #[arg(long)]
+        user: Option<String>,
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        output: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// End sessions: their refresh tokens stop working at once.
+    Revoke {
+        #[arg(long)]
+        realm: String,
+        /// The session id (`sid`) to end.
+        id: Option<String>,
+        /// End every session of this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// End every session of the realm.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => crate::serve::serve(args).await,
+        Command::Explain { token, db } => crate::explain::explain(&db.db, &token).await,
+        Command::Sessions { command } => match command {
+            SessionsCommand::List {
+                realm,
+                offline,
+                online,
+                user,
+                output,
+                db,
+            } => {
+                let kind = if offline {
+                    Some(true)
+                } else if online {
+                    Some(false)
+                } else {
+                    None
+                };
+                crate::sessions::list(&db.db, &realm, kind, user.as_deref(), output == "json").await
+            }
+            SessionsCommand::Revoke {
+                realm,
+                id,
+                user,
+                all,
+                db,
+            } => crate::sessions::revoke(&db.db, &realm, id.as_deref(), user.as_deref(), all).await,
+        },
     }
 }

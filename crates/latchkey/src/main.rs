@@ -2,8 +2,10 @@
 
 mod bootstrap;
 mod cli;
+mod explain;
 mod import;
 mod serve;
+mod sessions;
 
 use clap::Parser;
 

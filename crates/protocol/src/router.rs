@@ -1,6 +1,6 @@
 //! The routes, with Keycloak's paths, and the layers every response passes through.
 
-use crate::endpoints::{certs, discovery, health, token, userinfo};
+use crate::endpoints::{certs, discovery, health, introspect, logout, revoke, token, userinfo};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -72,6 +72,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(&format!("{oidc}/token"), post(token::token))
         .route(&format!("{oidc}/certs"), get(certs::certs))
+        .route(&format!("{oidc}/revoke"), post(revoke::revoke))
+        .route(
+            &format!("{oidc}/token/introspect"),
+            post(introspect::introspect),
+        )
+        .route(&format!("{oidc}/logout"), post(logout::logout))
         .route(
             &format!("{oidc}/userinfo"),
             get(userinfo::userinfo).post(userinfo::userinfo),

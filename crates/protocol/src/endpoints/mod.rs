@@ -3,6 +3,9 @@
 pub mod certs;
 pub mod discovery;
 pub mod health;
+pub mod introspect;
+pub mod logout;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 

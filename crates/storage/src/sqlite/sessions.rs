@@ -225,7 +225,10 @@ pub fn refresh(
         }
         RefreshDecision::Reject { .. } => {}
     }
-    Ok(RefreshOutcome::Decided { state: Box::new(state), decision })
+    Ok(RefreshOutcome::Decided {
+        state: Box::new(state),
+        decision,
+    })
 }
 
 pub fn revoke_family(tx: &Connection, id: &str, now: Timestamp, reason: &str) -> Result<bool> {

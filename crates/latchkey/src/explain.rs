@@ -1,0 +1,237 @@
+//! `latchkey explain TOKEN`: decodes a token latchkey issued and says in plain words whether it
+//! is valid now and, if not, exactly why. Works against the store, server running or not.
+
+use anyhow::{anyhow, bail, Result};
+use latchkey_crypto::jws;
+use latchkey_domain::claims::format_timestamp as ts;
+use latchkey_domain::policy::{self, RefreshDecision, RefreshPolicy, RefreshRequest};
+use latchkey_protocol::realms::{RealmCache, RealmContext};
+use latchkey_storage::Store;
+use serde_json::{Map, Value};
+use std::fmt::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub async fn explain(db: &str, token: &str) -> Result<ExitCode> {
+    let token = token.trim();
+    let token = token.strip_prefix("Bearer ").unwrap_or(token);
+    let parsed = jws::parse(token).map_err(|e| anyhow!("cannot read this token: {e}"))?;
+    let claims = parsed.claims.clone();
+    let get = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let iss = get("iss");
+    let realm_name = iss
+        .rsplit_once("/realms/")
+        .map(|(_, r)| r.to_string())
+        .ok_or_else(|| {
+            anyhow!("cannot read this token: its issuer '{iss}' is not a latchkey realm URL")
+        })?;
+    let store = latchkey_storage::open(db)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let cache = RealmCache::new(store.clone());
+    let Some(ctx) = cache
+        .get(&realm_name, || iss.clone())
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    else {
+        bail!("cannot judge this token: realm '{realm_name}' does not exist in {db}");
+    };
+    let now = latchkey_protocol::now();
+    let mut out = String::new();
+    let typ = get("typ");
+    let alg = parsed.alg().to_string();
+    let kid = parsed.kid().unwrap_or("").to_string();
+    writeln!(
+        out,
+        "Token type:  {} ({alg}, key {kid})",
+        if typ.is_empty() { "unknown" } else { &typ }
+    )?;
+    writeln!(out, "Realm:       {realm_name} (issuer {iss})")?;
+    writeln!(out, "Client:      {}", get("azp"))?;
+    writeln!(
+        out,
+        "Subject:     {}{}",
+        get("sub"),
+        user_suffix(&store, &ctx, &get("sub")).await
+    )?;
+    if !get("sid").is_empty() {
+        writeln!(out, "Session:     {}", get("sid"))?;
+    }
+    writeln!(out, "Token id:    {}", get("jti"))?;
+    writeln!(out, "Scope:       {}", get("scope"))?;
+    if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
+        writeln!(out, "Issued:      {}", ts(iat))?;
+    }
+    match claims.get("exp").and_then(Value::as_i64) {
+        Some(exp) => writeln!(out, "Expires:     {}", ts(exp))?,
+        None => writeln!(
+            out,
+            "Expires:     no exp claim (offline token without a maximum lifespan)"
+        )?,
+    }
+
+    let verdict = if alg == "HS512" {
+        match ctx.keys.hmac_by_kid(&kid) {
+            None => Err(format!("it was signed with key '{kid}', which realm '{realm_name}' does not have: not issued by this realm of this store")),
+            Some(key) => match parsed.verify_hmac(key) {
+                Err(e) => Err(format!("{e}: the token was altered or forged")),
+                Ok(_) => refresh_verdict(&store, &ctx, &claims, now, &mut out).await?,
+            },
+        }
+    } else {
+        match latchkey_protocol::access::validate(&ctx, store.as_ref(), token, now).await {
+            Ok(_) => Ok(()),
+            Err(latchkey_protocol::access::Invalid::Reason(r)) => Err(r),
+            Err(latchkey_protocol::access::Invalid::Store(e)) => bail!("{e}"),
+        }
+    };
+    match verdict {
+        Ok(()) => writeln!(out, "\nVERDICT: VALID now ({}).", ts(now))?,
+        Err(why) => writeln!(out, "\nVERDICT: NOT VALID — {why}")?,
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_suffix(store: &Arc<dyn Store>, ctx: &RealmContext, sub: &str) -> String {
+    match store.user_by_id(&ctx.realm.id, sub).await {
+        Ok(Some(u)) => format!(
+            " (user '{}'{})",
+            u.username,
+            if u.enabled { "" } else { ", disabled" }
+        ),
+        Ok(None) => " (no such user)".into(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn refresh_verdict(
+    store: &Arc<dyn Store>,
+    ctx: &RealmContext,
+    claims: &Map<String, Value>,
+    now: i64,
+    out: &mut String,
+) -> Result<Result<(), String>> {
+    let get = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let Some(client) = ctx.client(&get("azp")) else {
+        return Ok(Err(format!(
+            "client '{}' no longer exists in realm '{}'",
+            get("azp"),
+            ctx.realm.name
+        )));
+    };
+    let Some(st) = store
+        .refresh_state(&get("jti"))
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    else {
+        return Ok(Err("this store has no record of the token: it was issued by another store, or its records were removed".into()));
+    };
+    let p = RefreshPolicy::for_client(&ctx.realm, client);
+    writeln!(
+        out,
+        "Policy:      rotation {}, grace period {} s, reuse detection {}, max reuse {}",
+        if p.rotate { "on" } else { "off" },
+        p.grace_seconds,
+        if p.reuse_detection { "on" } else { "off" },
+        p.max_reuse
+    )?;
+    let s = &st.session;
+    writeln!(
+        out,
+        "Session:     {} session started {}, last refresh {}{}",
+        if s.offline { "offline" } else { "online" },
+        ts(s.started_at),
+        ts(s.last_refresh),
+        s.ended_at
+            .map(|e| format!(
+                ", ended {} ({})",
+                ts(e),
+                s.end_reason.clone().unwrap_or_default()
+            ))
+            .unwrap_or_default()
+    )?;
+    for d in policy::deadlines(&ctx.realm, client, &st.session, &st.client_session) {
+        writeln!(
+            out,
+            "Limit:       {} of {} s → {}",
+            d.limit,
+            d.seconds,
+            ts(d.at)
+        )?;
+    }
+    if let Some(parent) = &st.record.parent_jti {
+        writeln!(out, "Rotated from: {parent}")?;
+    }
+    if let Some(at) = st.record.rotated_at {
+        writeln!(
+            out,
+            "Rotated:     at {} into {} (grace until {})",
+            ts(at),
+            st.record.successor_jti.clone().unwrap_or_default(),
+            ts(at + p.grace_seconds)
+        )?;
+    }
+    if let Some(at) = st.client_session.revoked_at {
+        writeln!(
+            out,
+            "Family:      revoked at {} ({})",
+            ts(at),
+            st.client_session.revoke_reason.clone().unwrap_or_default()
+        )?;
+    }
+    match store
+        .user_by_id(&ctx.realm.id, &s.user_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    {
+        None => return Ok(Err("the user it was issued to no longer exists".into())),
+        Some(u) if !u.enabled => return Ok(Err(format!("user '{}' is disabled", u.username))),
+        _ => {}
+    }
+    if !client.enabled {
+        return Ok(Err(format!("client '{}' is disabled", client.client_id)));
+    }
+    let req = RefreshRequest {
+        realm: &ctx.realm,
+        client,
+        now,
+        new_jti: "(next)".into(),
+        scope: st.record.scope.clone(),
+    };
+    Ok(match policy::decide_refresh(&req, &st) {
+        RefreshDecision::Issue { .. } => Ok(()),
+        RefreshDecision::Replay { successor } => {
+            writeln!(
+                out,
+                "Note:        within the grace period; presenting it again returns successor {}",
+                successor.jti
+            )?;
+            Ok(())
+        }
+        RefreshDecision::Reject {
+            error,
+            revoke_family,
+        } => Err(format!(
+            "{}{}",
+            error.description,
+            if revoke_family.is_some() {
+                " (presenting it would revoke the whole login)"
+            } else {
+                ""
+            }
+        )),
+    })
+}

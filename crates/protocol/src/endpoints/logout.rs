@@ -1,0 +1,73 @@
+//! The non-browser logout that python-keycloak and keycloak-connect use: POST `client_id`
+//! (+ secret) and `refresh_token` → 204. It ends that token's session and revokes its refresh
+//! tokens; offline sessions are separate and survive the logout of the browser session.
+
+use super::realm;
+use crate::error::ApiResult;
+use crate::grants::refresh_token;
+use crate::state::AppState;
+use crate::{client_auth, form};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_domain::OAuthError;
+use latchkey_storage::Event;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    Path(realm_name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, &realm_name, &headers, body).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    realm_name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<()> {
+    let ctx = realm(state, realm_name).await?;
+    let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let client = client_auth::authenticate(&ctx, headers, &params)?;
+    let token = params.require(
+        "refresh_token",
+        "send the refresh_token of the session to end",
+    )?;
+    let claims = refresh_token::verify(&ctx, &client.client_id, token)?;
+    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("");
+    let Some(st) = state.store.refresh_state(jti).await? else {
+        return Err(OAuthError::invalid_grant("refresh token is not known to this server").into());
+    };
+    let now = crate::now();
+    if let Some(at) = st.session.ended_at {
+        return Err(OAuthError::invalid_grant(format!(
+            "session {} already ended at {}",
+            st.session.id,
+            latchkey_domain::claims::format_timestamp(at)
+        ))
+        .into());
+    }
+    let reason = format!("logged out by client '{}'", client.client_id);
+    state
+        .store
+        .end_session(&st.session.id, now, &reason)
+        .await?;
+    state
+        .store
+        .record_event(Event {
+            realm_id: Some(ctx.realm.id.clone()),
+            at: now,
+            kind: "LOGOUT".into(),
+            detail: json!({"sid": st.session.id, "client_id": client.client_id, "offline": st.session.offline, "user_id": st.session.user_id}),
+        })
+        .await?;
+    Ok(())
+}

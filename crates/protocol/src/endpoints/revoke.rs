@@ -1,0 +1,144 @@
+//! Token revocation (RFC 7009). A refresh token takes its whole family (every refresh token of
+//! that login, and the access tokens of that grant) with it; an access token is revoked alone.
+//! Invalid, unknown or expired tokens get 200, as §2.2 requires; another client's token is
+//! refused and left alone (§2.1).
+
+use super::realm;
+use crate::error::{no_store, ApiResult};
+use crate::realms::RealmContext;
+use crate::state::AppState;
+use crate::{client_auth, form};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_crypto::jws;
+use latchkey_domain::OAuthError;
+use latchkey_storage::Event;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    Path(realm_name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, &realm_name, &headers, body).await {
+        Ok(()) => {
+            let mut r = StatusCode::OK.into_response();
+            no_store(&mut r);
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    realm_name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<()> {
+    let ctx = realm(state, realm_name).await?;
+    let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let client = client_auth::authenticate(&ctx, headers, &params)?;
+    let token = params.require("token", "send the token to revoke")?;
+    let Some(target) = identify(&ctx, token) else {
+        return Ok(());
+    };
+    if target.azp != client.client_id {
+        return Err(OAuthError::invalid_grant(format!(
+            "token was issued to client '{}', not to '{}': it was not revoked",
+            target.azp, client.client_id
+        ))
+        .into());
+    }
+    let now = crate::now();
+    match target.kind {
+        Kind::Refresh => {
+            let Some(st) = state.store.refresh_state(&target.jti).await? else {
+                return Ok(());
+            };
+            let reason = format!(
+                "revoked by client '{}' through the revocation endpoint",
+                client.client_id
+            );
+            if state
+                .store
+                .revoke_family(&st.client_session.id, now, &reason)
+                .await?
+            {
+                state
+                    .store
+                    .record_event(Event {
+                        realm_id: Some(ctx.realm.id.clone()),
+                        at: now,
+                        kind: "REVOKE_GRANT".into(),
+                        detail: json!({"client_id": client.client_id, "sid": st.session.id, "family": st.client_session.id, "jti": target.jti}),
+                    })
+                    .await?;
+            }
+        }
+        Kind::Access => {
+            if target.exp > now {
+                state
+                    .store
+                    .revoke_access_token(&target.jti, target.exp)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Kind {
+    Refresh,
+    Access,
+}
+
+struct Target {
+    kind: Kind,
+    jti: String,
+    azp: String,
+    exp: i64,
+}
+
+/// A token this realm issued, with a valid signature; `None` for anything else.
+fn identify(ctx: &RealmContext, token: &str) -> Option<Target> {
+    let parsed = jws::parse(token).ok()?;
+    let kid = parsed.kid().unwrap_or("").to_string();
+    let (claims, kind) = if parsed.alg() == "HS512" {
+        (
+            parsed.verify_hmac(ctx.keys.hmac_by_kid(&kid)?).ok()?.claims,
+            Kind::Refresh,
+        )
+    } else {
+        (
+            parsed.verify_asym(ctx.keys.by_kid(&kid)?).ok()?.claims,
+            Kind::Access,
+        )
+    };
+    if claims.get("iss").and_then(Value::as_str) != Some(ctx.issuer.as_str()) {
+        return None;
+    }
+    let s = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    if matches!(kind, Kind::Access) && s("typ") != "Bearer" {
+        return None;
+    }
+    Some(Target {
+        kind,
+        jti: s("jti"),
+        azp: s("azp"),
+        exp: claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MAX),
+    })
+}
