@@ -211,13 +211,6 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
     let rec = &state.record;
     let cs = &state.client_session;
     let session = &state.session;
-    if let Some(at) = cs.revoked_at {
-        return reject(OAuthError::invalid_grant(format!(
-            "refresh token belongs to a login whose tokens were all revoked at {} ({}): sign in again",
-            fmt_ts(at),
-            cs.revoke_reason.as_deref().unwrap_or("revoked")
-        )));
-    }
     if let Some(at) = session.ended_at {
         let kind = if session.offline {
             "offline session"
@@ -229,6 +222,13 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
             session.id,
             fmt_ts(at),
             session.end_reason.as_deref().unwrap_or("logged out")
+        )));
+    }
+    if let Some(at) = cs.revoked_at {
+        return reject(OAuthError::invalid_grant(format!(
+            "refresh token belongs to a login whose tokens were all revoked at {} ({}): sign in again",
+            fmt_ts(at),
+            cs.revoke_reason.as_deref().unwrap_or("revoked")
         )));
     }
     let ds = deadlines(realm, client, session, cs);
