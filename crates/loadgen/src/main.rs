@@ -1,0 +1,259 @@
+//! `latchkey-loadgen`: drives a token endpoint with N concurrent clients for a fixed time and
+//! reports requests/s, p50/p99 latency and errors as one JSON line.
+//!
+//! Scenarios:
+//! - `client-credentials`: each client asks for a token with client_credentials.
+//! - `refresh`: each client first gets its own refresh token (password grant, or one line of
+//!   `--token-file` each), then walks its own chain: every response's refresh token is the
+//!   next request's. With rotation on, every request is one durable rotation.
+//! - `password`: each client logs in with the password grant over and over.
+
+use base64::Engine;
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum Scenario {
+    ClientCredentials,
+    Refresh,
+    Password,
+}
+
+#[derive(Parser, Debug, Clone)]
+struct Args {
+    /// Token endpoint URL.
+    #[arg(long)]
+    url: String,
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// Concurrent clients (one connection each).
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Seconds of load after warm-up.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long)]
+    client_id: String,
+    /// Client secret (sent with HTTP Basic); omit for a public client.
+    #[arg(long)]
+    client_secret: Option<String>,
+    #[arg(long, default_value = "")]
+    username: String,
+    #[arg(long, default_value = "")]
+    password: String,
+    #[arg(long)]
+    scope: Option<String>,
+    /// File of refresh tokens, one per line (the peer's pool); one per client.
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// Worker threads of the load generator.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+struct Ctx {
+    args: Args,
+    client: HttpClient,
+    auth: Option<String>,
+    uri: hyper::Uri,
+}
+
+fn enc(s: &str) -> String {
+    form_encode(s)
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl Ctx {
+    fn form(&self, grant: &str, extra: &[(&str, &str)]) -> String {
+        let mut f = format!("grant_type={grant}");
+        if self.auth.is_none() {
+            f.push_str(&format!("&client_id={}", enc(&self.args.client_id)));
+        }
+        if let Some(s) = &self.args.scope {
+            f.push_str(&format!("&scope={}", enc(s)));
+        }
+        for (k, v) in extra {
+            f.push_str(&format!("&{k}={}", enc(v)));
+        }
+        f
+    }
+
+    async fn post(&self, body: String) -> Result<(u16, Bytes), String> {
+        let mut req = Request::post(self.uri.clone()).header("content-type", "application/x-www-form-urlencoded");
+        if let Some(a) = &self.auth {
+            req = req.header("authorization", a.as_str());
+        }
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
+        let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+fn refresh_token_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("refresh_token")?.as_str().map(str::to_string)
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    latencies_us: Vec<u32>,
+}
+
+async fn run_client(ctx: Arc<Ctx>, mut token: Option<String>, until: Instant) -> Tally {
+    let mut t = Tally { latencies_us: Vec::with_capacity(1 << 16), ..Default::default() };
+    while Instant::now() < until {
+        let body = match ctx.args.scenario {
+            Scenario::ClientCredentials => ctx.form("client_credentials", &[]),
+            Scenario::Password => {
+                ctx.form("password", &[("username", &ctx.args.username), ("password", &ctx.args.password)])
+            }
+            Scenario::Refresh => ctx.form("refresh_token", &[("refresh_token", token.as_deref().unwrap_or(""))]),
+        };
+        let start = Instant::now();
+        let res = ctx.post(body).await;
+        let us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        match res {
+            Ok((200, body)) => {
+                t.ok += 1;
+                t.latencies_us.push(us);
+                if ctx.args.scenario == Scenario::Refresh {
+                    match refresh_token_of(&body) {
+                        Some(next) => token = Some(next),
+                        None => {
+                            t.errors += 1;
+                            t.first_error.get_or_insert_with(|| "no refresh_token in response".into());
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok((status, body)) => {
+                t.errors += 1;
+                t.first_error.get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
+                if ctx.args.scenario == Scenario::Refresh {
+                    break; // this client's chain is gone
+                }
+            }
+            Err(e) => {
+                t.errors += 1;
+                t.first_error.get_or_insert(e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    t
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx] as f64 / 1000.0
+}
+
+async fn main_async(args: Args) -> Result<(), String> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.clients * 2)
+        .build(connector);
+    let auth = args.client_secret.as_ref().map(|s| {
+        let raw = format!("{}:{}", enc(&args.client_id), enc(s));
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+    });
+    let uri: hyper::Uri = args.url.parse().map_err(|e| format!("--url: {e}"))?;
+    let ctx = Arc::new(Ctx { args: args.clone(), client, auth, uri });
+
+    // Each client's starting refresh token.
+    let mut tokens: Vec<Option<String>> = vec![None; args.clients];
+    if args.scenario == Scenario::Refresh {
+        if let Some(file) = &args.token_file {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let pool: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+            if pool.len() < args.clients {
+                return Err(format!("{} holds {} tokens; need {}", file.display(), pool.len(), args.clients));
+            }
+            for (i, t) in tokens.iter_mut().enumerate() {
+                *t = Some(pool[i].to_string());
+            }
+        } else {
+            for t in tokens.iter_mut() {
+                let body = ctx.form("password", &[("username", &args.username), ("password", &args.password)]);
+                let (status, body) = ctx.post(body).await?;
+                if status != 200 {
+                    return Err(format!("login failed: {status} {}", String::from_utf8_lossy(&body)));
+                }
+                *t = Some(refresh_token_of(&body).ok_or("login response has no refresh_token")?);
+            }
+        }
+    }
+    let started = Instant::now();
+    let until = started + Duration::from_secs(args.duration);
+    let handles: Vec<_> = tokens.into_iter().map(|t| tokio::spawn(run_client(ctx.clone(), t, until))).collect();
+    let mut all = Tally::default();
+    for h in handles {
+        let t = h.await.map_err(|e| e.to_string())?;
+        all.ok += t.ok;
+        all.errors += t.errors;
+        if all.first_error.is_none() {
+            all.first_error = t.first_error;
+        }
+        all.latencies_us.extend(t.latencies_us);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.latencies_us.sort_unstable();
+    let report = serde_json::json!({
+        "scenario": format!("{:?}", args.scenario),
+        "clients": args.clients,
+        "seconds": (elapsed * 100.0).round() / 100.0,
+        "requests": all.ok,
+        "errors": all.errors,
+        "first_error": all.first_error,
+        "rps": ((all.ok as f64 / elapsed) * 10.0).round() / 10.0,
+        "p50_ms": percentile(&all.latencies_us, 0.50),
+        "p99_ms": percentile(&all.latencies_us, 0.99),
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(main_async(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("latchkey-loadgen: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
