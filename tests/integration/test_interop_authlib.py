@@ -159,13 +159,6 @@ def test_confidential_client_with_wrong_secret_is_refused(quick):
     assert ei.value.error == "invalid_client"
 
 
-@pytest.mark.xfail(
-    reason="refresh with scope=openid (which Authlib resends from the session's scope) drops the "
-    "client's default scopes profile/email: latchkey answers scope 'openid' and userinfo then has "
-    "only 'sub'; Keycloak always keeps default client scopes (TokenManager.getRequestedClientScopes) "
-    "and a scope parameter only narrows optional ones",
-    strict=True,
-)
 def test_refresh_resending_scope_openid_keeps_default_scopes(quick):
     token_url = quick.oidc("quick") + "/token"
     sess = OAuth2Session(client_id="quick-spa", token_endpoint=token_url, scope="openid")

@@ -159,12 +159,6 @@ def test_decode_token_verifies_against_certs(server, admin_cli):
     assert admin_cli.decode_token(tok["refresh_token"], validate=False)["typ"] == "Refresh"
 
 
-@pytest.mark.xfail(
-    reason="GET /realms/{realm} (Keycloak's realm info: realm, public_key, token-service, "
-    "account-service, tokens-not-before) is not implemented: latchkey answers 404, so "
-    "KeycloakOpenID.public_key() raises KeycloakGetError",
-    strict=True,
-)
 def test_decode_token_with_the_realm_public_key(server, admin_cli):
     # The recipe in python-keycloak's documentation: build a PEM from public_key().
     pem = "-----BEGIN PUBLIC KEY-----\n" + admin_cli.public_key() + "\n-----END PUBLIC KEY-----"

@@ -151,6 +151,14 @@ impl SigningKey {
             .is_ok()
     }
 
+    /// The public key as X.509 SubjectPublicKeyInfo DER (Keycloak's realm `public_key`), for RSA.
+    pub fn public_key_spki_der(&self) -> Option<Vec<u8>> {
+        match &self.inner {
+            Inner::Rsa(kp) => kp.public_key().as_der().ok().map(|d| d.as_ref().to_vec()),
+            _ => None,
+        }
+    }
+
     /// The public JWK (`kty`, key material, `kid`, `alg`, `use`).
     pub fn public_jwk(&self) -> &Value {
         &self.jwk
@@ -238,6 +246,7 @@ mod tests {
             assert_eq!(jwk["alg"], alg.as_str());
             assert_eq!(jwk["use"], "sig");
             assert!(jwk.get("d").is_none(), "no private material in the JWK");
+            assert_eq!(k.public_key_spki_der().is_some(), alg == SigningAlg::RS256);
         }
     }
 

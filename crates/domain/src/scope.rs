@@ -77,6 +77,7 @@ pub fn resolve(client: &Client, requested: Option<&str>) -> Result<Scopes, OAuth
 }
 
 /// RFC 6749 §6: a refresh may narrow the scope but never widen it. `None` keeps the grant's.
+/// As in Keycloak, the client's default scopes always stay; a request narrows the optional ones.
 pub fn narrow(
     client: &Client,
     granted: &Scopes,
@@ -89,7 +90,7 @@ pub fn narrow(
     let mut effective: BTreeSet<String> = client
         .default_client_scopes
         .iter()
-        .filter(|d| HIDDEN_SCOPES.contains(&d.as_str()))
+        .filter(|d| granted.has(d) || HIDDEN_SCOPES.contains(&d.as_str()))
         .cloned()
         .collect();
     for s in req {
@@ -139,7 +140,14 @@ mod tests {
         let g = resolve(&c, Some("openid offline_access")).unwrap();
         assert_eq!(
             narrow(&c, &g, Some("openid")).unwrap().to_scope_string(),
-            "openid"
+            "openid email profile",
+            "default scopes stay, as in Keycloak"
+        );
+        assert_eq!(
+            narrow(&c, &g, Some("offline_access"))
+                .unwrap()
+                .to_scope_string(),
+            "email offline_access profile"
         );
         assert_eq!(narrow(&c, &g, None).unwrap(), g);
         let g2 = resolve(&c, None).unwrap();

@@ -74,7 +74,9 @@ fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -98,14 +100,22 @@ impl Ctx {
     }
 
     async fn post(&self, body: String) -> Result<(u16, Bytes), String> {
-        let mut req = Request::post(self.uri.clone()).header("content-type", "application/x-www-form-urlencoded");
+        let mut req = Request::post(self.uri.clone())
+            .header("content-type", "application/x-www-form-urlencoded");
         if let Some(a) = &self.auth {
             req = req.header("authorization", a.as_str());
         }
-        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?;
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
         let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
         Ok((status, body))
     }
 }
@@ -124,14 +134,24 @@ struct Tally {
 }
 
 async fn run_client(ctx: Arc<Ctx>, mut token: Option<String>, until: Instant) -> Tally {
-    let mut t = Tally { latencies_us: Vec::with_capacity(1 << 16), ..Default::default() };
+    let mut t = Tally {
+        latencies_us: Vec::with_capacity(1 << 16),
+        ..Default::default()
+    };
     while Instant::now() < until {
         let body = match ctx.args.scenario {
             Scenario::ClientCredentials => ctx.form("client_credentials", &[]),
-            Scenario::Password => {
-                ctx.form("password", &[("username", &ctx.args.username), ("password", &ctx.args.password)])
-            }
-            Scenario::Refresh => ctx.form("refresh_token", &[("refresh_token", token.as_deref().unwrap_or(""))]),
+            Scenario::Password => ctx.form(
+                "password",
+                &[
+                    ("username", &ctx.args.username),
+                    ("password", &ctx.args.password),
+                ],
+            ),
+            Scenario::Refresh => ctx.form(
+                "refresh_token",
+                &[("refresh_token", token.as_deref().unwrap_or(""))],
+            ),
         };
         let start = Instant::now();
         let res = ctx.post(body).await;
@@ -145,7 +165,8 @@ async fn run_client(ctx: Arc<Ctx>, mut token: Option<String>, until: Instant) ->
                         Some(next) => token = Some(next),
                         None => {
                             t.errors += 1;
-                            t.first_error.get_or_insert_with(|| "no refresh_token in response".into());
+                            t.first_error
+                                .get_or_insert_with(|| "no refresh_token in response".into());
                             break;
                         }
                     }
@@ -153,7 +174,8 @@ async fn run_client(ctx: Arc<Ctx>, mut token: Option<String>, until: Instant) ->
             }
             Ok((status, body)) => {
                 t.errors += 1;
-                t.first_error.get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
+                t.first_error
+                    .get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
                 if ctx.args.scenario == Scenario::Refresh {
                     break; // this client's chain is gone
                 }
@@ -184,29 +206,49 @@ async fn main_async(args: Args) -> Result<(), String> {
         .build(connector);
     let auth = args.client_secret.as_ref().map(|s| {
         let raw = format!("{}:{}", enc(&args.client_id), enc(s));
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     });
     let uri: hyper::Uri = args.url.parse().map_err(|e| format!("--url: {e}"))?;
-    let ctx = Arc::new(Ctx { args: args.clone(), client, auth, uri });
+    let ctx = Arc::new(Ctx {
+        args: args.clone(),
+        client,
+        auth,
+        uri,
+    });
 
     // Each client's starting refresh token.
     let mut tokens: Vec<Option<String>> = vec![None; args.clients];
     if args.scenario == Scenario::Refresh {
         if let Some(file) = &args.token_file {
-            let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let pool: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
             if pool.len() < args.clients {
-                return Err(format!("{} holds {} tokens; need {}", file.display(), pool.len(), args.clients));
+                return Err(format!(
+                    "{} holds {} tokens; need {}",
+                    file.display(),
+                    pool.len(),
+                    args.clients
+                ));
             }
             for (i, t) in tokens.iter_mut().enumerate() {
                 *t = Some(pool[i].to_string());
             }
         } else {
             for t in tokens.iter_mut() {
-                let body = ctx.form("password", &[("username", &args.username), ("password", &args.password)]);
+                let body = ctx.form(
+                    "password",
+                    &[("username", &args.username), ("password", &args.password)],
+                );
                 let (status, body) = ctx.post(body).await?;
                 if status != 200 {
-                    return Err(format!("login failed: {status} {}", String::from_utf8_lossy(&body)));
+                    return Err(format!(
+                        "login failed: {status} {}",
+                        String::from_utf8_lossy(&body)
+                    ));
                 }
                 *t = Some(refresh_token_of(&body).ok_or("login response has no refresh_token")?);
             }
@@ -214,7 +256,10 @@ async fn main_async(args: Args) -> Result<(), String> {
     }
     let started = Instant::now();
     let until = started + Duration::from_secs(args.duration);
-    let handles: Vec<_> = tokens.into_iter().map(|t| tokio::spawn(run_client(ctx.clone(), t, until))).collect();
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|t| tokio::spawn(run_client(ctx.clone(), t, until)))
+        .collect();
     let mut all = Tally::default();
     for h in handles {
         let t = h.await.map_err(|e| e.to_string())?;

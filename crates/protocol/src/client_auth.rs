@@ -60,25 +60,30 @@ pub fn presented(
     params: &Params,
     realm: &str,
 ) -> ApiResult<Option<Presented>> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{0}"));
-    let basic = match auth {
-        Some(v) if v.len() >= 6 && v[..6].eq_ignore_ascii_case("basic ") => {
-            Some(decode_basic(&v[6..]).map_err(|e| {
-                ApiError::from(OAuthError::invalid_client(format!(
-                    "Authorization header is not valid HTTP Basic: {e}"
-                )))
-                .challenge(basic_challenge(realm))
-            })?)
+    let challenge = |e: String| {
+        ApiError::from(OAuthError::invalid_client(format!(
+            "Authorization header is not valid HTTP Basic: {e}"
+        )))
+        .challenge(basic_challenge(realm))
+    };
+    let basic = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let bytes = v.as_bytes();
+            let is_basic = bytes.len() >= 5 && bytes[..5].eq_ignore_ascii_case(b"basic");
+            if !is_basic {
+                None // another scheme (e.g. Bearer) is not client authentication
+            } else {
+                let rest = v.to_str().map_err(|_| {
+                    challenge("it contains characters that are not visible ASCII".into())
+                })?;
+                let creds = rest[5..].trim();
+                if creds.is_empty() {
+                    return Err(challenge("no credentials after 'Basic'".into()));
+                }
+                Some(decode_basic(creds).map_err(challenge)?)
+            }
         }
-        Some("\u{0}") => {
-            return Err(OAuthError::invalid_request(
-                "Authorization header contains characters that are not visible ASCII",
-            )
-            .into())
-        }
-        _ => None,
     };
     let form_id = params.get("client_id");
     let form_secret = params.get("client_secret");

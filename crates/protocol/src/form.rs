@@ -55,28 +55,50 @@ pub fn too_large(limit: usize) -> ApiError {
     .into()
 }
 
-/// Reads the whole body, at most `limit` bytes.
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads the whole body, at most `limit` bytes: 413 past the limit, 400 for a broken body
+/// (truncated, bad chunking), 408 when it does not arrive in time.
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
 ) -> Result<axum::body::Bytes, ApiError> {
-    if let Some(len) = headers
+    use http_body_util::BodyExt;
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > limit as u64 {
-            return Err(too_large(limit));
-        }
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large(limit))
+    let limited = http_body_util::Limited::new(body, limit);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Err(_) => Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the request body did not arrive in time",
+        )
+        .with_status(408)
+        .into()),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large(limit))
+        }
+        Ok(Err(e)) => Err(OAuthError::invalid_request(format!(
+            "the request body could not be read: {e}"
+        ))
+        .into()),
+    }
 }
 
-/// Reads a form body: checks the content type, the size, and duplicates.
+/// Reads a form body: the size, the content type, and duplicates. The body is read first so
+/// that the connection stays usable whatever the verdict.
 pub async fn read_form(headers: &HeaderMap, body: Body, limit: usize) -> Result<Params, ApiError> {
+    let bytes = read_body(headers, body, limit).await?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -93,7 +115,6 @@ pub async fn read_form(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         ))
         .into());
     }
-    let bytes = read_body(headers, body, limit).await?;
     Ok(Params::parse(&bytes)?)
 }
 

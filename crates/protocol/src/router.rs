@@ -54,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/realms/{realm}", get(discovery::realm_info))
         .route(
             "/realms/{realm}/.well-known/openid-configuration",
             get(discovery::openid_configuration),

@@ -1,14 +1,17 @@
 //! The realm's JWKS (`/protocol/openid-connect/certs`): public signing keys only, never the
 //! HMAC key of refresh tokens.
 
-use super::realm;
+use super::{realm, RealmName};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-pub async fn certs(State(state): State<Arc<AppState>>, Path(realm_name): Path<String>) -> Response {
+pub async fn certs(
+    State(state): State<Arc<AppState>>,
+    RealmName(realm_name): RealmName,
+) -> Response {
     let ctx = match realm(&state, &realm_name).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),

@@ -1,9 +1,9 @@
 //! OpenID Provider metadata (OIDC Discovery §3) and RFC 8414 authorization-server metadata.
 
-use super::realm;
 use super::token::GRANT_TYPES;
+use super::{realm, RealmName};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::client::{DEFAULT_CLIENT_SCOPES, OPTIONAL_CLIENT_SCOPES};
@@ -55,7 +55,7 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
 
 pub async fn openid_configuration(
     State(state): State<Arc<AppState>>,
-    Path(realm_name): Path<String>,
+    RealmName(realm_name): RealmName,
 ) -> Response {
     match realm(&state, &realm_name).await {
         Ok(ctx) => {
@@ -65,6 +65,33 @@ pub async fn openid_configuration(
                 HeaderValue::from_static("*"),
             );
             r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /realms/{realm}`: Keycloak's public realm description, which python-keycloak's
+/// `public_key()` reads (the RS256 key as base64 SubjectPublicKeyInfo DER).
+pub async fn realm_info(
+    State(state): State<Arc<AppState>>,
+    RealmName(realm_name): RealmName,
+) -> Response {
+    use base64::Engine;
+    match realm(&state, &realm_name).await {
+        Ok(ctx) => {
+            let public_key = ctx
+                .keys
+                .signing(latchkey_domain::realm::SigningAlg::RS256)
+                .and_then(|k| k.public_key_spki_der())
+                .map(|der| base64::engine::general_purpose::STANDARD.encode(der));
+            axum::Json(json!({
+                "realm": ctx.realm.name,
+                "public_key": public_key,
+                "token-service": format!("{}/protocol/openid-connect", ctx.issuer),
+                "account-service": format!("{}/account", ctx.issuer),
+                "tokens-not-before": ctx.realm.not_before,
+            }))
+            .into_response()
         }
         Err(e) => e.into_response(),
     }

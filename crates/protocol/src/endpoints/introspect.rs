@@ -1,7 +1,7 @@
 //! Token introspection (RFC 7662), for confidential clients. Anything expired, revoked,
 //! rotated out (past the grace period), malformed or foreign is `{"active":false}`.
 
-use super::realm;
+use super::{realm, RealmName};
 use crate::access::{self, Invalid};
 use crate::error::{no_store, ApiResult};
 use crate::grants::refresh_token;
@@ -9,7 +9,7 @@ use crate::realms::RealmContext;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::policy::{self, RefreshDecision, RefreshRequest};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub async fn introspect(
     State(state): State<Arc<AppState>>,
-    Path(realm_name): Path<String>,
+    RealmName(realm_name): RealmName,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -39,8 +39,8 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<Value> {
-    let ctx = realm(state, realm_name).await?;
     let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let ctx = realm(state, realm_name).await?;
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     if client.public_client {
         return Err(OAuthError::invalid_client(format!(

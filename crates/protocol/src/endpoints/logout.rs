@@ -2,13 +2,13 @@
 //! (+ secret) and `refresh_token` → 204. It ends that token's session and revokes its refresh
 //! tokens; offline sessions are separate and survive the logout of the browser session.
 
-use super::realm;
+use super::{realm, RealmName};
 use crate::error::ApiResult;
 use crate::grants::refresh_token;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::OAuthError;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub async fn logout(
     State(state): State<Arc<AppState>>,
-    Path(realm_name): Path<String>,
+    RealmName(realm_name): RealmName,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -34,8 +34,8 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<()> {
-    let ctx = realm(state, realm_name).await?;
     let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let ctx = realm(state, realm_name).await?;
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     let token = params.require(
         "refresh_token",

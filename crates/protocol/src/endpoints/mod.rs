@@ -30,3 +30,24 @@ pub async fn realm(state: &AppState, name: &str) -> ApiResult<Arc<RealmContext>>
         .into()),
     }
 }
+
+/// The `{realm}` path segment; a segment that is not UTF-8 gets a JSON 404, not axum's text.
+pub struct RealmName(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RealmName {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(name)) => Ok(RealmName(name)),
+            Err(_) => Err(OAuthError::new(
+                ErrorCode::NotFound,
+                "the realm name in the URL is not valid UTF-8",
+            )
+            .into()),
+        }
+    }
+}

@@ -3,13 +3,13 @@
 //! Invalid, unknown or expired tokens get 200, as §2.2 requires; another client's token is
 //! refused and left alone (§2.1).
 
-use super::realm;
+use super::{realm, RealmName};
 use crate::error::{no_store, ApiResult};
 use crate::realms::RealmContext;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_crypto::jws;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
-    Path(realm_name): Path<String>,
+    RealmName(realm_name): RealmName,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -40,8 +40,8 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<()> {
-    let ctx = realm(state, realm_name).await?;
     let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let ctx = realm(state, realm_name).await?;
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     let token = params.require("token", "send the token to revoke")?;
     let Some(target) = identify(&ctx, token) else {

@@ -1,13 +1,13 @@
 //! The token endpoint (RFC 6749 §3.2): form-encoded POST, client authentication, then the
 //! grant the request names.
 
-use super::realm;
+use super::{realm, RealmName};
 use crate::error::{ApiError, ApiResult};
 use crate::grants;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::{ErrorCode, OAuthError};
@@ -17,7 +17,7 @@ pub const GRANT_TYPES: [&str; 3] = ["password", "client_credentials", "refresh_t
 
 pub async fn token(
     State(state): State<Arc<AppState>>,
-    Path(realm_name): Path<String>,
+    RealmName(realm_name): RealmName,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -35,20 +35,17 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
+    let params = form::read_form(headers, body, state.config.body_limit).await?;
     let ctx = realm(state, realm_name).await?;
     // §2.3.1: credentials never travel in the query string.
     if let Some(q) = uri.query() {
-        if form::Params::parse(q.as_bytes())
-            .map(|p| p.contains("client_secret"))
-            .unwrap_or(false)
-        {
+        if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "client_secret") {
             return Err(OAuthError::invalid_request(
                 "client_secret must not be sent in the URL query: send it in the form body or with HTTP Basic",
             )
             .into());
         }
     }
-    let params = form::read_form(headers, body, state.config.body_limit).await?;
     let grant_type = params
         .require(
             "grant_type",

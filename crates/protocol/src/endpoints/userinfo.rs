@@ -2,13 +2,13 @@
 //! `access_token` form parameter of §2.2). A bad token gets 401 with
 //! `WWW-Authenticate: Bearer error="invalid_token"`.
 
-use super::realm;
+use super::{realm, RealmName};
 use crate::access::{self, Invalid};
 use crate::error::{sanitize, ApiError, ApiResult};
 use crate::form;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::claims::TokenContext;
@@ -26,7 +26,7 @@ fn invalid_token(realm: &str, why: &str) -> ApiError {
 
 pub async fn userinfo(
     State(state): State<Arc<AppState>>,
-    Path(realm_name): Path<String>,
+    RealmName(realm_name): RealmName,
     method: Method,
     headers: HeaderMap,
     body: Body,
