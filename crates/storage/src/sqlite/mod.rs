@@ -292,3 +292,6 @@ impl crate::Store for SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+use super::SqliteStore;
+use crate::{NewGrant, NewRealm, RefreshOutcome, Store, StoredKey};
+use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation};
+use latchkey_domain::policy::{decide_refresh, RefreshDecision, RefreshRequest};
+use latchkey_domain::{Client, ClientSession, Realm, RefreshRecord, Session};
+use std::sync::Arc;
+
+fn temp_db() -> String {
+    let dir = std::env::temp_dir().join(format!("latchkey-store-{}", uuid::Uuid::new_v4()));
+    dir.join("t.db").to_string_lossy().into_owned()
+}
+
+fn realm(grace: &str) -> Realm {
+    let mut rep = RealmRepresentation {
+        realm: "t".into(),
+        ..Default::default()
+    };
+    rep.attributes
+        .insert("latchkey.refreshTokenGracePeriod".into(), grace.into());
+    Realm::from_representation("r1".into(), &rep).unwrap()
+}
+
+fn client() -> Client {
+    let rep = ClientRepresentation {
+        client_id: "spa".into(),
+        public_client: Some(true),
+        ..Default::default()
+    };
+    Client::from_representation("c1".into(), "r1".into(), &rep, vec![]).unwrap()
+}
+
+async fn store_with_login(realm: &Realm) -> (Arc<SqliteStore>, String) {
+    let store = Arc::new(SqliteStore::open(&temp_db()).await.unwrap());
+    let key = StoredKey {
+        kid: "h".into(),
+        alg: "HS512".into(),
+        material: vec![1; 64],
+        created_at: 0,
+        active: true,
+    };
+    store
+        .create_realm(NewRealm {
+            realm: realm.clone(),
+            keys: vec![key],
+            clients: vec![client()],
+            users: vec![],
+        })
+        .await
+        .unwrap();
+    let now = crate::sqlite::now();
+    let session = Session {
+        id: "s1".into(),
+        realm_id: "r1".into(),
+        user_id: "u1".into(),
+        offline: false,
+        started_at: now,
+        auth_time: now,
+        last_refresh: now,
+        ended_at: None,
+        end_reason: None,
+    };
+    let cs = ClientSession {
+        id: "cs1".into(),
+        session_id: "s1".into(),
+        client_id: "spa".into(),
+        started_at: now,
+        last_refresh: now,
+        current_jti: Some("t1".into()),
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    let rec = RefreshRecord {
+        jti: "t1".into(),
+        client_session_id: "cs1".into(),
+        parent_jti: None,
+        issued_at: now,
+        expires_at: Some(now + 1800),
+        scope: "profile".into(),
+        offline: false,
+        rotated_at: None,
+        successor_jti: None,
+        use_count: 0,
+    };
+    store
+        .start_grant(NewGrant {
+            session,
+            session_is_new: true,
+            client_session: cs,
+            refresh: Some(rec),
+        })
+        .await
+        .unwrap();
+    (store, "t1".into())
+}
+
+async fn concurrent(grace: &str) -> Vec<RefreshDecision> {
+    let realm = realm(grace);
+    let (store, jti) = store_with_login(&realm).await;
+    let now = crate::sqlite::now();
+    let mut handles = Vec::new();
+    for i in 0..30 {
+        let (store, jti, realm) = (store.clone(), jti.clone(), realm.clone());
+        handles.push(tokio::spawn(async move {
+            let c = client();
+            let decide = Box::new(move |st: &latchkey_domain::policy::RefreshState| {
+                let req = RefreshRequest {
+                    realm: &realm,
+                    client: &c,
+                    now,
+                    new_jti: format!("n{i}"),
+                    scope: "profile".into(),
+                };
+                decide_refresh(&req, st)
+            });
+            match store.refresh(&jti, now, decide).await.unwrap() {
+                RefreshOutcome::Decided { decision, .. } => decision,
+                RefreshOutcome::Unknown => panic!("record vanished"),
+            }
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_converge_on_one_successor() {
+    let decisions = concurrent("10").await;
+    let issued: Vec<_> = decisions
+        .iter()
+        .filter(|d| matches!(d, RefreshDecision::Issue { .. }))
+        .collect();
+    assert_eq!(issued.len(), 1, "exactly one successor is created");
+    let RefreshDecision::Issue { successor, .. } = issued[0] else {
+        unreachable!()
+    };
+    for d in &decisions {
+        match d {
+            RefreshDecision::Issue { .. } => {}
+            RefreshDecision::Replay { successor: s } => assert_eq!(s.jti, successor.jti),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_grace_exactly_one_succeeds_and_the_family_is_revoked() {
+    let decisions = concurrent("0").await;
+    let ok = decisions
+        .iter()
+        .filter(|d| matches!(d, RefreshDecision::Issue { .. }))
+        .count();
+    assert_eq!(ok, 1);
+    assert!(decisions.iter().any(|d| matches!(
+        d,
+        RefreshDecision::Reject {
+            revoke_family: Some(_),
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn reopening_applies_no_migration_twice_and_keeps_data() {
+    let path = temp_db();
+    {
+        let s = SqliteStore::open(&path).await.unwrap();
+        let r = realm("10");
+        s.create_realm(NewRealm {
+            realm: r,
+            keys: vec![],
+            clients: vec![],
+            users: vec![],
+        })
+        .await
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(s.realm_names().await.unwrap(), vec!["t".to_string()]);
+    let dup = s
+        .create_realm(NewRealm {
+            realm: realm("10"),
+            keys: vec![],
+            clients: vec![],
+            users: vec![],
+        })
+        .await;
+    assert!(
+        matches!(dup, Err(crate::StoreError::Conflict(_))),
+        "{dup:?}"
+    );
+}
