@@ -17,7 +17,7 @@ pub mod user;
 pub use client::Client;
 pub use error::{ErrorCode, OAuthError};
 pub use realm::Realm;
-pub use session::{ClientSession, RefreshRecord, Session};
+pub use session::{AuthCode, ClientSession, RefreshRecord, Session};
 pub use user::User;
 
 /// Seconds since the Unix epoch.

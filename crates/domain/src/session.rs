@@ -62,3 +62,25 @@ impl ClientSession {
         self.revoked_at.is_some()
     }
 }
+
+/// An authorization code (RFC 6749 §4.1.2): single-use, short-lived, bound to its client,
+/// redirect URI and PKCE challenge. Stored by the SHA-256 of the code, never the code itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub code_hash: String,
+    pub realm_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub session_id: String,
+    pub user_id: String,
+    pub auth_time: Timestamp,
+    pub expires_at: Timestamp,
+    /// When it was exchanged; a second exchange finds this set.
+    pub used_at: Option<Timestamp>,
+    /// The family its exchange created, revoked if the code is replayed.
+    pub family_id: Option<String>,
+}

@@ -3,11 +3,15 @@
 
 pub mod access;
 pub mod client_auth;
+pub mod cookies;
+pub mod cors;
+pub mod throttle;
 pub mod endpoints;
 pub mod error;
 pub mod form;
 pub mod grants;
 pub mod hashing;
+pub mod pages;
 pub mod provision;
 pub mod realms;
 pub mod router;

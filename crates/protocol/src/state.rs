@@ -21,6 +21,8 @@ pub struct AppState {
     pub passwords: PasswordPool,
     pub master_key: Arc<MasterKey>,
     pub config: Config,
+    pub pages: crate::pages::Pages,
+    pub throttle: crate::throttle::Throttle,
     ready: AtomicBool,
 }
 
@@ -37,6 +39,8 @@ impl AppState {
             passwords,
             master_key,
             config,
+            pages: Default::default(),
+            throttle: Default::default(),
             ready: AtomicBool::new(false),
         })
     }

@@ -8,7 +8,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use latchkey_domain::policy::{RefreshDecision, RefreshState};
-use latchkey_domain::{Client, ClientSession, Realm, RefreshRecord, Session, Timestamp, User};
+use latchkey_domain::{AuthCode, Client, ClientSession, Realm, RefreshRecord, Session, Timestamp, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -134,6 +134,12 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool>;
     async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>>;
+
+    // Authorization codes.
+    async fn insert_code(&self, code: AuthCode) -> Result<()>;
+    /// Marks the code used and returns it as it was before (so `used_at` set means a replay).
+    async fn consume_code(&self, code_hash: &str, now: Timestamp) -> Result<Option<AuthCode>>;
+    async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()>;
 
     async fn record_event(&self, event: Event) -> Result<()>;
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;

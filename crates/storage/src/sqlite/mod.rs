@@ -282,6 +282,17 @@ impl crate::Store for SqliteStore {
         self.read(move |c| sessions::sessions(c, &id, offline))
             .await
     }
+    async fn insert_code(&self, code: latchkey_domain::AuthCode) -> Result<()> {
+        self.write(move |tx| sessions::insert_code(tx, &code)).await
+    }
+    async fn consume_code(&self, code_hash: &str, now: i64) -> Result<Option<latchkey_domain::AuthCode>> {
+        let h = code_hash.to_string();
+        self.write(move |tx| sessions::consume_code(tx, &h, now)).await
+    }
+    async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()> {
+        let (h, f) = (code_hash.to_string(), family_id.to_string());
+        self.write(move |tx| sessions::set_code_family(tx, &h, &f)).await
+    }
     async fn record_event(&self, event: crate::Event) -> Result<()> {
         self.write(move |tx| sessions::insert_event(tx, &event))
             .await

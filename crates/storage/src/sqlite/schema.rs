@@ -83,4 +83,23 @@ CREATE TABLE events (
     detail TEXT NOT NULL
 );
 CREATE INDEX events_realm ON events(realm_id, at);
-"#];
+"#,
+    r#"
+CREATE TABLE auth_codes (
+    code_hash TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL REFERENCES realms(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    redirect_uri_sent INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    nonce TEXT,
+    code_challenge TEXT,
+    session_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    auth_time INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    family_id TEXT
+);
+"#,
+];

@@ -329,3 +329,66 @@ pub fn events(conn: &Connection, realm_id: Option<&str>, limit: usize) -> Result
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
+
+const CODE_COLUMNS: &str = "code_hash, realm_id, client_id, redirect_uri, redirect_uri_sent, scope, nonce, code_challenge, session_id, user_id, auth_time, expires_at, used_at, family_id";
+
+pub fn insert_code(tx: &Connection, c: &latchkey_domain::AuthCode) -> Result<()> {
+    tx.execute(
+        &format!("INSERT INTO auth_codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        params![
+            c.code_hash,
+            c.realm_id,
+            c.client_id,
+            c.redirect_uri,
+            c.redirect_uri_sent,
+            c.scope,
+            c.nonce,
+            c.code_challenge,
+            c.session_id,
+            c.user_id,
+            c.auth_time,
+            c.expires_at,
+            c.used_at,
+            c.family_id
+        ],
+    )
+    .map_err(backend)?;
+    // Codes live for seconds: sweep the long expired ones as new ones arrive.
+    tx.execute("DELETE FROM auth_codes WHERE expires_at < ?1", params![c.expires_at - 3600]).map_err(backend)?;
+    Ok(())
+}
+
+pub fn consume_code(tx: &Connection, hash: &str, now: Timestamp) -> Result<Option<latchkey_domain::AuthCode>> {
+    let row = tx
+        .query_row(&format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?1"), [hash], |r| {
+            Ok(latchkey_domain::AuthCode {
+                code_hash: r.get(0)?,
+                realm_id: r.get(1)?,
+                client_id: r.get(2)?,
+                redirect_uri: r.get(3)?,
+                redirect_uri_sent: r.get(4)?,
+                scope: r.get(5)?,
+                nonce: r.get(6)?,
+                code_challenge: r.get(7)?,
+                session_id: r.get(8)?,
+                user_id: r.get(9)?,
+                auth_time: r.get(10)?,
+                expires_at: r.get(11)?,
+                used_at: r.get(12)?,
+                family_id: r.get(13)?,
+            })
+        })
+        .optional()
+        .map_err(backend)?;
+    if let Some(c) = &row {
+        if c.used_at.is_none() {
+            tx.execute("UPDATE auth_codes SET used_at = ?2 WHERE code_hash = ?1", params![hash, now]).map_err(backend)?;
+        }
+    }
+    Ok(row)
+}
+
+pub fn set_code_family(tx: &Connection, hash: &str, family: &str) -> Result<()> {
+    tx.execute("UPDATE auth_codes SET family_id = ?2 WHERE code_hash = ?1", params![hash, family]).map_err(backend)?;
+    Ok(())
+}
