@@ -46,7 +46,9 @@ pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
         if let (Some(r), Some(q)) = (registered.strip_prefix(host), requested.strip_prefix(host)) {
             let strip_port = |s: &str| -> String {
                 match s.strip_prefix(':') {
-                    Some(rest) => rest.trim_start_matches(|c: char| c.is_ascii_digit()).to_string(),
+                    Some(rest) => rest
+                        .trim_start_matches(|c: char| c.is_ascii_digit())
+                        .to_string(),
                     None => s.to_string(),
                 }
             };
@@ -69,11 +71,15 @@ pub fn registered_redirects(client: &Client) -> Vec<String> {
 }
 
 pub fn valid_redirect(client: &Client, uri: &str) -> bool {
-    registered_redirects(client).iter().any(|r| redirect_uri_matches(r, uri))
+    registered_redirects(client)
+        .iter()
+        .any(|r| redirect_uri_matches(r, uri))
 }
 
 fn pkce_ok(s: &str) -> bool {
-    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// Validates the authorization request. `Err(Ok(page))` must be shown to the user;
@@ -84,8 +90,14 @@ pub fn validate(
 ) -> Result<AuthRequest, Result<PageError, (AuthRequest, OAuthError)>> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let page = |m: String| Err(Ok(PageError(m)));
-    let Some(client_id) = get("client_id") else { return page("the request has no client_id".into()) };
-    let Some(client) = client else { return page(format!("client '{client_id}' is not registered in this realm")) };
+    let Some(client_id) = get("client_id") else {
+        return page("the request has no client_id".into());
+    };
+    let Some(client) = client else {
+        return page(format!(
+            "client '{client_id}' is not registered in this realm"
+        ));
+    };
     if !client.enabled {
         return page(format!("client '{client_id}' is disabled"));
     }
@@ -107,7 +119,9 @@ pub fn validate(
         Some("fragment") => ResponseMode::Fragment,
         Some("form_post") => ResponseMode::FormPost,
         Some(other) => {
-            return page(format!("response_mode '{other}' is not supported (query, fragment or form_post)"));
+            return page(format!(
+                "response_mode '{other}' is not supported (query, fragment or form_post)"
+            ));
         }
     };
     let req = AuthRequest {
@@ -119,7 +133,14 @@ pub fn validate(
         nonce: get("nonce").map(str::to_string),
         response_mode,
         code_challenge: get("code_challenge").map(str::to_string),
-        prompt: get("prompt").map(|p| p.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+        prompt: get("prompt")
+            .map(|p| {
+                p.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
         max_age: None,
         login_hint: get("login_hint").map(str::to_string),
     };
@@ -143,25 +164,41 @@ pub fn validate(
         )));
     }
     if client.bearer_only {
-        return fail(&req, OAuthError::unauthorized_client(format!("client '{client_id}' is bearer-only")));
+        return fail(
+            &req,
+            OAuthError::unauthorized_client(format!("client '{client_id}' is bearer-only")),
+        );
     }
-    let required = client.attribute("pkce.code.challenge.method").filter(|m| !m.is_empty());
+    let required = client
+        .attribute("pkce.code.challenge.method")
+        .filter(|m| !m.is_empty());
     match (&req.code_challenge, get("code_challenge_method")) {
         (Some(c), method) => {
             let method = method.unwrap_or("plain");
             if method != "S256" {
-                return fail(&req, OAuthError::invalid_request(format!(
-                    "code_challenge_method '{method}' is not supported: use S256"
-                )));
+                return fail(
+                    &req,
+                    OAuthError::invalid_request(format!(
+                        "code_challenge_method '{method}' is not supported: use S256"
+                    )),
+                );
             }
             if !pkce_ok(c) {
-                return fail(&req, OAuthError::invalid_request(
-                    "code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~",
-                ));
+                return fail(
+                    &req,
+                    OAuthError::invalid_request(
+                        "code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~",
+                    ),
+                );
             }
         }
         (None, Some(_)) => {
-            return fail(&req, OAuthError::invalid_request("code_challenge_method was sent without code_challenge"))
+            return fail(
+                &req,
+                OAuthError::invalid_request(
+                    "code_challenge_method was sent without code_challenge",
+                ),
+            )
         }
         (None, None) if client.public_client || required.is_some() => {
             return fail(&req, OAuthError::invalid_request(format!(
@@ -171,13 +208,23 @@ pub fn validate(
         (None, None) => {}
     }
     if req.prompt.contains(&"none".to_string()) && req.prompt.len() > 1 {
-        return fail(&req, OAuthError::invalid_request("prompt=none cannot be combined with other prompt values"));
+        return fail(
+            &req,
+            OAuthError::invalid_request("prompt=none cannot be combined with other prompt values"),
+        );
     }
     let mut req = req;
     if let Some(m) = get("max_age") {
         match m.parse::<i64>() {
             Ok(v) if v >= 0 => req.max_age = Some(v),
-            _ => return fail(&req, OAuthError::invalid_request(format!("max_age '{m}' is not a number of seconds"))),
+            _ => {
+                return fail(
+                    &req,
+                    OAuthError::invalid_request(format!(
+                        "max_age '{m}' is not a number of seconds"
+                    )),
+                )
+            }
         }
     }
     if let Err(e) = crate::scope::resolve(client, req.scope.as_deref()) {
@@ -197,14 +244,37 @@ mod tests {
 
     #[test]
     fn exact_matching_and_wildcards() {
-        assert!(redirect_uri_matches("https://app.example/cb", "https://app.example/cb"));
-        for bad in ["https://app.example/cb?x=1", "https://app.example/cb/", "https://APP.example/cb", "https://app.example/cb#f"] {
-            assert!(!redirect_uri_matches("https://app.example/cb", bad), "{bad}");
+        assert!(redirect_uri_matches(
+            "https://app.example/cb",
+            "https://app.example/cb"
+        ));
+        for bad in [
+            "https://app.example/cb?x=1",
+            "https://app.example/cb/",
+            "https://APP.example/cb",
+            "https://app.example/cb#f",
+        ] {
+            assert!(
+                !redirect_uri_matches("https://app.example/cb", bad),
+                "{bad}"
+            );
         }
-        assert!(redirect_uri_matches("http://localhost:3000/*", "http://localhost:3000/any/path?x=1"));
-        assert!(!redirect_uri_matches("http://localhost:3000/*", "http://localhost:30001/"));
-        assert!(redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:5000/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:5000/other"));
+        assert!(redirect_uri_matches(
+            "http://localhost:3000/*",
+            "http://localhost:3000/any/path?x=1"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://localhost:3000/*",
+            "http://localhost:30001/"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5000/other"
+        ));
     }
 
     fn client(public: bool) -> Client {
@@ -218,7 +288,9 @@ mod tests {
     }
 
     fn params(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -226,7 +298,11 @@ mod tests {
     #[test]
     fn public_clients_need_pkce() {
         let c = client(true);
-        let base = [("client_id", "spa"), ("redirect_uri", "https://app.example/cb"), ("response_type", "code")];
+        let base = [
+            ("client_id", "spa"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("response_type", "code"),
+        ];
         let e = validate(Some(&c), &params(&base)).unwrap_err().unwrap_err();
         assert!(e.1.description.contains("PKCE"));
         let mut ok = base.to_vec();
@@ -240,7 +316,11 @@ mod tests {
     #[test]
     fn bad_client_or_redirect_is_a_page() {
         let c = client(false);
-        let p = params(&[("client_id", "spa"), ("redirect_uri", "https://evil.example/cb"), ("response_type", "code")]);
+        let p = params(&[
+            ("client_id", "spa"),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "code"),
+        ]);
         assert!(matches!(validate(Some(&c), &p), Err(Ok(_))));
         assert!(matches!(validate(None, &p), Err(Ok(_))));
     }
@@ -248,7 +328,12 @@ mod tests {
     #[test]
     fn implicit_is_unsupported() {
         let c = client(false);
-        let p = params(&[("client_id", "spa"), ("redirect_uri", "https://app.example/cb"), ("response_type", "token"), ("state", "s")]);
+        let p = params(&[
+            ("client_id", "spa"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("response_type", "token"),
+            ("state", "s"),
+        ]);
         let (req, e) = validate(Some(&c), &p).unwrap_err().unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::UnsupportedResponseType);
         assert_eq!(req.state.as_deref(), Some("s"));

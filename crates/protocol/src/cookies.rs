@@ -32,13 +32,24 @@ fn secure(state: &AppState) -> bool {
     state.config.public_url.starts_with("https://")
 }
 
-fn build(state: &AppState, realm: &str, name: &'static str, value: String, http_only: bool, max_age: Option<i64>) -> HeaderValue {
+fn build(
+    state: &AppState,
+    realm: &str,
+    name: &'static str,
+    value: String,
+    http_only: bool,
+    max_age: Option<i64>,
+) -> HeaderValue {
     let mut c = Cookie::new(name, value);
     c.set_path(path(realm));
     c.set_http_only(http_only);
     if secure(state) {
         c.set_secure(true);
-        c.set_same_site(if name == SESSION { SameSite::None } else { SameSite::Lax });
+        c.set_same_site(if name == SESSION {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        });
     } else {
         c.set_same_site(SameSite::Lax);
     }
@@ -61,10 +72,22 @@ pub fn session_hash(sid: &str) -> String {
 
 /// Set-Cookie headers that establish the SSO session.
 pub fn set_identity(state: &AppState, realm: &str, sid: &str) -> Vec<HeaderValue> {
-    let id = Identity { realm: realm.to_string(), sid: sid.to_string() };
-    let sealed = state.master_key.encrypt(&serde_json::to_vec(&id).expect("serialize"));
+    let id = Identity {
+        realm: realm.to_string(),
+        sid: sid.to_string(),
+    };
+    let sealed = state
+        .master_key
+        .encrypt(&serde_json::to_vec(&id).expect("serialize"));
     vec![
-        build(state, realm, IDENTITY, latchkey_crypto::b64url(sealed), true, None),
+        build(
+            state,
+            realm,
+            IDENTITY,
+            latchkey_crypto::b64url(sealed),
+            true,
+            None,
+        ),
         build(state, realm, SESSION, session_hash(sid), false, None),
     ]
 }
@@ -92,10 +115,16 @@ pub fn set_csrf(state: &AppState, realm: &str, value: &str) -> HeaderValue {
 
 /// Seals a value for a hidden form field (the pending authorization request).
 pub fn seal<T: serde::Serialize>(state: &AppState, value: &T) -> String {
-    latchkey_crypto::b64url(state.master_key.encrypt(&serde_json::to_vec(value).expect("serialize")))
+    latchkey_crypto::b64url(
+        state
+            .master_key
+            .encrypt(&serde_json::to_vec(value).expect("serialize")),
+    )
 }
 
 pub fn unseal<T: serde::de::DeserializeOwned>(state: &AppState, raw: &str) -> Option<T> {
-    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
     serde_json::from_slice(&state.master_key.decrypt(&sealed)?).ok()
 }

@@ -9,7 +9,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-const CORS_ENDPOINTS: [&str; 6] = ["token", "userinfo", "logout", "revoke", "token/introspect", "certs"];
+const CORS_ENDPOINTS: [&str; 6] = [
+    "token",
+    "userinfo",
+    "logout",
+    "revoke",
+    "token/introspect",
+    "certs",
+];
 
 fn realm_of(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("/realms/")?;
@@ -19,26 +26,47 @@ fn realm_of(path: &str) -> Option<&str> {
 }
 
 async fn allowed(state: &AppState, realm: &str, origin: &str) -> bool {
-    let Ok(Some(ctx)) = state.realms.get(realm, || state.issuer(realm)).await else { return false };
-    ctx.clients.values().filter(|c| c.enabled).any(|c| c.resolved_web_origins().iter().any(|o| o == "*" || o == origin))
+    let Ok(Some(ctx)) = state.realms.get(realm, || state.issuer(realm)).await else {
+        return false;
+    };
+    ctx.clients.values().filter(|c| c.enabled).any(|c| {
+        c.resolved_web_origins()
+            .iter()
+            .any(|o| o == "*" || o == origin)
+    })
 }
 
 pub async fn layer(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let realm = realm_of(req.uri().path()).map(str::to_string);
-    let (Some(origin), Some(realm)) = (origin, realm) else { return next.run(req).await };
+    let (Some(origin), Some(realm)) = (origin, realm) else {
+        return next.run(req).await;
+    };
     let ok = allowed(&state, &realm, &origin).await;
     if req.method() == Method::OPTIONS {
         let mut r = StatusCode::NO_CONTENT.into_response();
         if ok {
             let h = r.headers_mut();
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-            let asked = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
+            let asked = req
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .cloned();
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 asked.unwrap_or(HeaderValue::from_static("Authorization, Content-Type")),
             );
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("3600"));
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("3600"),
+            );
             decorate(&mut r, &origin);
         }
         return r;
@@ -55,7 +83,13 @@ fn decorate(r: &mut Response, origin: &str) {
     if let Ok(v) = HeaderValue::from_str(origin) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
-    h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate"),
+    );
 }

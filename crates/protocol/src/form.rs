@@ -24,6 +24,14 @@ impl Params {
             OAuthError::invalid_request(format!("parameter '{name}' is missing: {hint}"))
         })
     }
+    /// All non-empty parameters, ordered.
+    pub fn to_map(&self) -> std::collections::BTreeMap<String, String> {
+        self.map
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }

@@ -5,7 +5,6 @@ pub mod access;
 pub mod client_auth;
 pub mod cookies;
 pub mod cors;
-pub mod throttle;
 pub mod endpoints;
 pub mod error;
 pub mod form;
@@ -16,6 +15,7 @@ pub mod provision;
 pub mod realms;
 pub mod router;
 pub mod state;
+pub mod throttle;
 pub mod tokens;
 
 pub use router::router;

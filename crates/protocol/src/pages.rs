@@ -20,7 +20,10 @@ impl Default for Pages {
             ("error.html", include_str!("../templates/error.html")),
             ("logout.html", include_str!("../templates/logout.html")),
             ("message.html", include_str!("../templates/message.html")),
-            ("form_post.html", include_str!("../templates/form_post.html")),
+            (
+                "form_post.html",
+                include_str!("../templates/form_post.html"),
+            ),
         ] {
             env.add_template(name, src).expect("templates parse");
         }
@@ -35,14 +38,24 @@ pub struct PageOptions<'a> {
 
 impl Pages {
     /// Renders `name` with `ctx` (a map; `nonce` is added).
-    pub fn render(&self, status: StatusCode, name: &str, ctx: Value, opts: PageOptions<'_>) -> Response {
+    pub fn render(
+        &self,
+        status: StatusCode,
+        name: &str,
+        ctx: Value,
+        opts: PageOptions<'_>,
+    ) -> Response {
         let nonce = latchkey_crypto::random_token(16);
         let ctx = minijinja::context! { nonce => nonce.clone(), ..ctx };
         let html = match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, page = name, "template failed");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "page could not be rendered").into_response();
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "page could not be rendered",
+                )
+                    .into_response();
             }
         };
         let mut targets = String::from("'self'");
@@ -60,7 +73,10 @@ impl Pages {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     }
@@ -82,8 +98,15 @@ mod tests {
     #[test]
     fn pages_escape_and_carry_csp() {
         let p = Pages::default();
-        let r = p.error(StatusCode::BAD_REQUEST, "<b>x</b>", "<script>alert(1)</script>");
-        let csp = r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+        let r = p.error(
+            StatusCode::BAD_REQUEST,
+            "<b>x</b>",
+            "<script>alert(1)</script>",
+        );
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(csp.contains("frame-ancestors 'none'"));
         let body = futures_body(r);
         assert!(!body.contains("<script>alert"), "{body}");
@@ -91,8 +114,12 @@ mod tests {
     }
 
     fn futures_body(r: Response) -> String {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let bytes = rt.block_on(axum::body::to_bytes(r.into_body(), 1 << 20)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt
+            .block_on(axum::body::to_bytes(r.into_body(), 1 << 20))
+            .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 }

@@ -1,6 +1,8 @@
 //! The routes, with Keycloak's paths, and the layers every response passes through.
 
-use crate::endpoints::{certs, discovery, health, introspect, logout, revoke, token, userinfo};
+use crate::endpoints::{
+    authorize, certs, discovery, health, introspect, logout, revoke, token, userinfo,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -72,6 +74,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(discovery::openid_configuration),
         )
         .route(&format!("{oidc}/token"), post(token::token))
+        .route(
+            &format!("{oidc}/auth"),
+            get(authorize::auth).post(authorize::auth),
+        )
+        .route(
+            "/realms/{realm}/login-actions/authenticate",
+            post(authorize::login_action),
+        )
+        .route(
+            "/realms/{realm}/login-actions/consent",
+            post(authorize::consent_action),
+        )
         .route(&format!("{oidc}/certs"), get(certs::certs))
         .route(&format!("{oidc}/revoke"), post(revoke::revoke))
         .route(
@@ -84,6 +98,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }

@@ -24,7 +24,10 @@ impl Settings {
     pub fn for_realm(realm: &Realm) -> Settings {
         let num = |k: &str, d: u64| realm.attribute(k).and_then(|v| v.parse().ok()).unwrap_or(d);
         Settings {
-            enabled: realm.attribute("bruteForceProtected").map(|v| v != "false").unwrap_or(true),
+            enabled: realm
+                .attribute("bruteForceProtected")
+                .map(|v| v != "false")
+                .unwrap_or(true),
             failure_factor: num("failureFactor", 30) as u32,
             wait_increment: num("waitIncrementSeconds", 60),
             max_wait: num("maxFailureWaitSeconds", 900),
@@ -61,15 +64,27 @@ pub struct Locked {
 impl Locked {
     pub fn message(&self) -> String {
         if self.by_address {
-            format!("too many failed sign-ins from your address: try again in {} s", self.retry_after)
+            format!(
+                "too many failed sign-ins from your address: try again in {} s",
+                self.retry_after
+            )
         } else {
-            format!("too many failed sign-ins for this account: it is locked for {} s", self.retry_after)
+            format!(
+                "too many failed sign-ins for this account: it is locked for {} s",
+                self.retry_after
+            )
         }
     }
 }
 
 impl Throttle {
-    pub fn check(&self, s: &Settings, realm: &str, username: &str, addr: Option<IpAddr>) -> Result<(), Locked> {
+    pub fn check(
+        &self,
+        s: &Settings,
+        realm: &str,
+        username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), Locked> {
         if !s.enabled {
             return Ok(());
         }
@@ -80,7 +95,10 @@ impl Throttle {
                 if let Some(start) = a.window_start {
                     let elapsed = now.duration_since(start);
                     if elapsed < Duration::from_secs(60) && a.failures >= s.per_address_per_minute {
-                        return Err(Locked { retry_after: 60 - elapsed.as_secs(), by_address: true });
+                        return Err(Locked {
+                            retry_after: 60 - elapsed.as_secs(),
+                            by_address: true,
+                        });
                     }
                 }
             }
@@ -89,7 +107,10 @@ impl Throttle {
         if let Some(u) = users.get(&(realm.to_string(), username.to_lowercase())) {
             if let Some(until) = u.locked_until {
                 if until > now {
-                    return Err(Locked { retry_after: (until - now).as_secs().max(1), by_address: false });
+                    return Err(Locked {
+                        retry_after: (until - now).as_secs().max(1),
+                        by_address: false,
+                    });
                 }
             }
         }
@@ -104,7 +125,10 @@ impl Throttle {
         if let Some(ip) = addr {
             let mut addrs = self.addrs.lock().unwrap_or_else(|p| p.into_inner());
             if addrs.len() > 100_000 {
-                addrs.retain(|_, a| a.window_start.is_some_and(|w| now.duration_since(w) < Duration::from_secs(60)));
+                addrs.retain(|_, a| {
+                    a.window_start
+                        .is_some_and(|w| now.duration_since(w) < Duration::from_secs(60))
+                });
             }
             let a = addrs.entry(ip).or_default();
             match a.window_start {
@@ -116,7 +140,9 @@ impl Throttle {
             }
         }
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        let u = users.entry((realm.to_string(), username.to_lowercase())).or_default();
+        let u = users
+            .entry((realm.to_string(), username.to_lowercase()))
+            .or_default();
         u.failures += 1;
         if u.failures >= s.failure_factor {
             let over = (u.failures - s.failure_factor + 1) as u64;
@@ -126,14 +152,20 @@ impl Throttle {
     }
 
     pub fn success(&self, realm: &str, username: &str) {
-        self.users.lock().unwrap_or_else(|p| p.into_inner()).remove(&(realm.to_string(), username.to_lowercase()));
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(realm.to_string(), username.to_lowercase()));
     }
 
     /// For the admin API: is this user locked now, and how many failures?
     pub fn status(&self, realm: &str, username: &str) -> (u32, bool) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         match users.get(&(realm.to_string(), username.to_lowercase())) {
-            Some(u) => (u.failures, u.locked_until.is_some_and(|t| t > Instant::now())),
+            Some(u) => (
+                u.failures,
+                u.locked_until.is_some_and(|t| t > Instant::now()),
+            ),
             None => (0, false),
         }
     }
@@ -144,7 +176,13 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings { enabled: true, failure_factor: 3, wait_increment: 60, max_wait: 900, per_address_per_minute: 5 }
+        Settings {
+            enabled: true,
+            failure_factor: 3,
+            wait_increment: 60,
+            max_wait: 900,
+            per_address_per_minute: 5,
+        }
     }
 
     #[test]
@@ -170,7 +208,13 @@ mod tests {
         for i in 0..5 {
             t.failure(&s, "r", &format!("u{i}"), Some(ip));
         }
-        assert!(t.check(&s, "r", "someone-else", Some(ip)).unwrap_err().by_address);
-        assert!(t.check(&s, "r", "someone-else", Some("10.0.0.2".parse().unwrap())).is_ok());
+        assert!(
+            t.check(&s, "r", "someone-else", Some(ip))
+                .unwrap_err()
+                .by_address
+        );
+        assert!(t
+            .check(&s, "r", "someone-else", Some("10.0.0.2".parse().unwrap()))
+            .is_ok());
     }
 }

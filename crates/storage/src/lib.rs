@@ -8,7 +8,9 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use latchkey_domain::policy::{RefreshDecision, RefreshState};
-use latchkey_domain::{AuthCode, Client, ClientSession, Realm, RefreshRecord, Session, Timestamp, User};
+use latchkey_domain::{
+    AuthCode, Client, ClientSession, Realm, RefreshRecord, Session, Timestamp, User,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -115,6 +117,10 @@ pub trait Store: Send + Sync + 'static {
 
     // Sessions and refresh-token families.
     async fn start_grant(&self, grant: NewGrant) -> Result<()>;
+    /// A browser sign-in's SSO session, before any client holds tokens in it.
+    async fn create_session(&self, session: Session) -> Result<()>;
+    /// Slides an SSO session's idle window (a browser reusing its session).
+    async fn touch_session(&self, id: &str, now: Timestamp) -> Result<()>;
     /// Reads the state of refresh token `jti`, runs `decide` on it and applies the decision,
     /// all in one transaction. `now` is the time of the request.
     async fn refresh(&self, jti: &str, now: Timestamp, decide: Decide) -> Result<RefreshOutcome>;

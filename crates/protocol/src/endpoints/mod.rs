@@ -1,5 +1,6 @@
 //! HTTP endpoints under `/realms/{realm}` and `/health`.
 
+pub mod authorize;
 pub mod certs;
 pub mod discovery;
 pub mod health;
@@ -49,5 +50,23 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RealmName {
             )
             .into()),
         }
+    }
+}
+
+/// The peer address of the connection (for per-address throttling), when the server records it.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(ip))
     }
 }

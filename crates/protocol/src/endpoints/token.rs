@@ -13,7 +13,12 @@ use axum::response::{IntoResponse, Response};
 use latchkey_domain::{ErrorCode, OAuthError};
 use std::sync::Arc;
 
-pub const GRANT_TYPES: [&str; 3] = ["password", "client_credentials", "refresh_token"];
+pub const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "password",
+    "client_credentials",
+    "refresh_token",
+];
 
 pub async fn token(
     State(state): State<Arc<AppState>>,
@@ -49,7 +54,7 @@ async fn handle(
     let grant_type = params
         .require(
             "grant_type",
-            "use one of password, client_credentials, refresh_token",
+            "use one of authorization_code, password, client_credentials, refresh_token",
         )?
         .to_string();
     if !GRANT_TYPES.contains(&grant_type.as_str()) {
@@ -64,6 +69,9 @@ async fn handle(
     }
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     let resp = match grant_type.as_str() {
+        "authorization_code" => {
+            grants::authorization_code::grant(state, &ctx, &client, &params).await?
+        }
         "password" => grants::password::grant(state, &ctx, &client, &params).await?,
         "client_credentials" => {
             grants::client_credentials::grant(state, &ctx, &client, &params).await?

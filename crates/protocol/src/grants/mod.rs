@@ -1,5 +1,6 @@
 //! The grants of the token endpoint, one module each.
 
+pub mod authorization_code;
 pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
@@ -16,6 +17,8 @@ use latchkey_storage::NewGrant;
 pub struct Started {
     pub session: Session,
     pub refresh: Option<RefreshRecord>,
+    /// The client session (family) id.
+    pub family: String,
 }
 
 /// Persists a new login of `user` at `client`: a session (offline when `offline_access` was
@@ -30,18 +33,54 @@ pub async fn start_login(
     issue_refresh: bool,
     now: i64,
 ) -> ApiResult<Started> {
-    let offline = scopes.offline();
-    let session = Session {
+    let session = new_session(ctx, user, scopes.offline(), now, now);
+    start_family(
+        state,
+        ctx,
+        client,
+        session,
+        true,
+        scopes,
+        issue_refresh,
+        now,
+    )
+    .await
+}
+
+pub fn new_session(
+    ctx: &RealmContext,
+    user: &User,
+    offline: bool,
+    auth_time: i64,
+    now: i64,
+) -> Session {
+    Session {
         id: new_id(),
         realm_id: ctx.realm.id.clone(),
         user_id: user.id.clone(),
         offline,
         started_at: now,
-        auth_time: now,
+        auth_time,
         last_refresh: now,
         ended_at: None,
         end_reason: None,
-    };
+    }
+}
+
+/// A new refresh-token family for `client` in `session` (created with it when `is_new`).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_family(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Client,
+    mut session: Session,
+    is_new: bool,
+    scopes: &Scopes,
+    issue_refresh: bool,
+    now: i64,
+) -> ApiResult<Started> {
+    session.last_refresh = now;
+    let offline = session.offline;
     let mut cs = ClientSession {
         id: new_id(),
         session_id: session.id.clone(),
@@ -65,14 +104,19 @@ pub async fn start_login(
         use_count: 0,
     });
     cs.current_jti = refresh.as_ref().map(|r| r.jti.clone());
+    let family = cs.id.clone();
     state
         .store
         .start_grant(NewGrant {
             session: session.clone(),
-            session_is_new: true,
+            session_is_new: is_new,
             client_session: cs,
             refresh: refresh.clone(),
         })
         .await?;
-    Ok(Started { session, refresh })
+    Ok(Started {
+        session,
+        refresh,
+        family,
+    })
 }

@@ -225,6 +225,22 @@ impl crate::Store for SqliteStore {
         self.write(move |tx| sessions::start_grant(tx, &grant))
             .await
     }
+    async fn create_session(&self, session: latchkey_domain::Session) -> Result<()> {
+        self.write(move |tx| sessions::insert_session(tx, &session))
+            .await
+    }
+    async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE sessions SET last_refresh = ?2 WHERE id = ?1",
+                rusqlite::params![id, now],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
     async fn refresh(
         &self,
         jti: &str,
@@ -285,13 +301,19 @@ impl crate::Store for SqliteStore {
     async fn insert_code(&self, code: latchkey_domain::AuthCode) -> Result<()> {
         self.write(move |tx| sessions::insert_code(tx, &code)).await
     }
-    async fn consume_code(&self, code_hash: &str, now: i64) -> Result<Option<latchkey_domain::AuthCode>> {
+    async fn consume_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<latchkey_domain::AuthCode>> {
         let h = code_hash.to_string();
-        self.write(move |tx| sessions::consume_code(tx, &h, now)).await
+        self.write(move |tx| sessions::consume_code(tx, &h, now))
+            .await
     }
     async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()> {
         let (h, f) = (code_hash.to_string(), family_id.to_string());
-        self.write(move |tx| sessions::set_code_family(tx, &h, &f)).await
+        self.write(move |tx| sessions::set_code_family(tx, &h, &f))
+            .await
     }
     async fn record_event(&self, event: crate::Event) -> Result<()> {
         self.write(move |tx| sessions::insert_event(tx, &event))

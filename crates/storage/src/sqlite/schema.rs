@@ -1,6 +1,7 @@
 //! Schema migrations, applied in order at start; `PRAGMA user_version` records the last one.
 
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE realms (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,

@@ -113,15 +113,20 @@ fn insert_record(conn: &Connection, r: &RefreshRecord) -> Result<()> {
     Ok(())
 }
 
+pub fn insert_session(tx: &Connection, s: &Session) -> Result<()> {
+    tx.execute(
+        "INSERT INTO sessions (id, realm_id, user_id, offline, started_at, auth_time, last_refresh, ended_at, end_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL)",
+        params![s.id, s.realm_id, s.user_id, s.offline, s.started_at, s.auth_time, s.last_refresh],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 pub fn start_grant(tx: &Connection, g: &NewGrant) -> Result<()> {
     let s = &g.session;
     if g.session_is_new {
-        tx.execute(
-            "INSERT INTO sessions (id, realm_id, user_id, offline, started_at, auth_time, last_refresh, ended_at, end_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL)",
-            params![s.id, s.realm_id, s.user_id, s.offline, s.started_at, s.auth_time, s.last_refresh],
-        )
-        .map_err(backend)?;
+        insert_session(tx, s)?;
     } else {
         tx.execute(
             "UPDATE sessions SET last_refresh = ?2 WHERE id = ?1",
@@ -354,41 +359,61 @@ pub fn insert_code(tx: &Connection, c: &latchkey_domain::AuthCode) -> Result<()>
     )
     .map_err(backend)?;
     // Codes live for seconds: sweep the long expired ones as new ones arrive.
-    tx.execute("DELETE FROM auth_codes WHERE expires_at < ?1", params![c.expires_at - 3600]).map_err(backend)?;
+    tx.execute(
+        "DELETE FROM auth_codes WHERE expires_at < ?1",
+        params![c.expires_at - 3600],
+    )
+    .map_err(backend)?;
     Ok(())
 }
 
-pub fn consume_code(tx: &Connection, hash: &str, now: Timestamp) -> Result<Option<latchkey_domain::AuthCode>> {
+pub fn consume_code(
+    tx: &Connection,
+    hash: &str,
+    now: Timestamp,
+) -> Result<Option<latchkey_domain::AuthCode>> {
     let row = tx
-        .query_row(&format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?1"), [hash], |r| {
-            Ok(latchkey_domain::AuthCode {
-                code_hash: r.get(0)?,
-                realm_id: r.get(1)?,
-                client_id: r.get(2)?,
-                redirect_uri: r.get(3)?,
-                redirect_uri_sent: r.get(4)?,
-                scope: r.get(5)?,
-                nonce: r.get(6)?,
-                code_challenge: r.get(7)?,
-                session_id: r.get(8)?,
-                user_id: r.get(9)?,
-                auth_time: r.get(10)?,
-                expires_at: r.get(11)?,
-                used_at: r.get(12)?,
-                family_id: r.get(13)?,
-            })
-        })
+        .query_row(
+            &format!("SELECT {CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?1"),
+            [hash],
+            |r| {
+                Ok(latchkey_domain::AuthCode {
+                    code_hash: r.get(0)?,
+                    realm_id: r.get(1)?,
+                    client_id: r.get(2)?,
+                    redirect_uri: r.get(3)?,
+                    redirect_uri_sent: r.get(4)?,
+                    scope: r.get(5)?,
+                    nonce: r.get(6)?,
+                    code_challenge: r.get(7)?,
+                    session_id: r.get(8)?,
+                    user_id: r.get(9)?,
+                    auth_time: r.get(10)?,
+                    expires_at: r.get(11)?,
+                    used_at: r.get(12)?,
+                    family_id: r.get(13)?,
+                })
+            },
+        )
         .optional()
         .map_err(backend)?;
     if let Some(c) = &row {
         if c.used_at.is_none() {
-            tx.execute("UPDATE auth_codes SET used_at = ?2 WHERE code_hash = ?1", params![hash, now]).map_err(backend)?;
+            tx.execute(
+                "UPDATE auth_codes SET used_at = ?2 WHERE code_hash = ?1",
+                params![hash, now],
+            )
+            .map_err(backend)?;
         }
     }
     Ok(row)
 }
 
 pub fn set_code_family(tx: &Connection, hash: &str, family: &str) -> Result<()> {
-    tx.execute("UPDATE auth_codes SET family_id = ?2 WHERE code_hash = ?1", params![hash, family]).map_err(backend)?;
+    tx.execute(
+        "UPDATE auth_codes SET family_id = ?2 WHERE code_hash = ?1",
+        params![hash, family],
+    )
+    .map_err(backend)?;
     Ok(())
 }

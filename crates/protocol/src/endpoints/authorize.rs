@@ -1,0 +1,577 @@
+//! The authorization endpoint (RFC 6749 §4.1.1-4.1.2, OIDC Core §3.1.2) and the hosted login
+//! and consent pages. A bad client or redirect URI gets an error page, never a redirect; every
+//! other error goes back to the client with `state` and `iss` (RFC 9207).
+
+use super::{realm, ClientAddr, RealmName};
+use crate::cookies;
+use crate::error::ApiError;
+use crate::form::{self, Params};
+use crate::pages::PageOptions;
+use crate::realms::RealmContext;
+use crate::state::AppState;
+use crate::throttle::Settings;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use latchkey_crypto::password::Verification;
+use latchkey_domain::authorize::{self, AuthRequest, ResponseMode};
+use latchkey_domain::client::origin_of;
+use latchkey_domain::{scope, Client, ErrorCode, OAuthError, Session};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A sign-in in progress, sealed into the page's hidden `request` field.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    req: AuthRequest,
+    csrf: String,
+    issued: i64,
+    /// Set once the user has signed in (for the consent step).
+    sid: Option<String>,
+}
+
+const PENDING_LIFETIME: i64 = 1800;
+
+pub async fn auth(
+    State(state): State<Arc<AppState>>,
+    RealmName(realm_name): RealmName,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ctx = match realm(&state, &realm_name).await {
+        Ok(c) => c,
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
+        }
+    };
+    let params = if method == Method::POST {
+        form::read_form(&headers, body, state.config.body_limit)
+            .await
+            .map_err(|e| e.error)
+    } else {
+        Params::parse(uri.query().unwrap_or("").as_bytes())
+    };
+    let params = match params {
+        Ok(p) => p.to_map(),
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::BAD_REQUEST, &title(&ctx), &e.description)
+        }
+    };
+    let client = params
+        .get("client_id")
+        .and_then(|id| ctx.client(id))
+        .cloned();
+    let req = match authorize::validate(client.as_deref(), &params) {
+        Ok(r) => r,
+        Err(Ok(page)) => {
+            return state
+                .pages
+                .error(StatusCode::BAD_REQUEST, &title(&ctx), &page.0)
+        }
+        Err(Err((req, e))) => return redirect_error(&state, &ctx, &req, e, false),
+    };
+    let client = client.expect("validated");
+    let now = crate::now();
+    let sso = sso_session(&state, &ctx, &headers, now).await;
+    let force_login = req.prompt.iter().any(|p| p == "login")
+        || matches!((&sso, req.max_age), (Some(s), Some(max)) if now - s.auth_time > max);
+    match sso {
+        Some(session) if !force_login => {
+            let _ = state.store.touch_session(&session.id, now).await;
+            after_sign_in(&state, &ctx, &client, req, session, &headers, false).await
+        }
+        _ if req.prompt.iter().any(|p| p == "none") => redirect_error(
+            &state,
+            &ctx,
+            &req,
+            OAuthError::new(
+                ErrorCode::LoginRequired,
+                "prompt=none but the user is not signed in",
+            ),
+            false,
+        ),
+        _ => login_page(&state, &ctx, &client, req, None, StatusCode::OK, None),
+    }
+}
+
+fn title(ctx: &RealmContext) -> String {
+    ctx.realm
+        .display_name
+        .clone()
+        .unwrap_or_else(|| ctx.realm.name.clone())
+}
+
+fn form_targets(req: &AuthRequest) -> Vec<String> {
+    origin_of(&req.redirect_uri).into_iter().collect()
+}
+
+fn login_page(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Client,
+    req: AuthRequest,
+    error: Option<String>,
+    status: StatusCode,
+    username: Option<String>,
+) -> Response {
+    let csrf = latchkey_crypto::random_token(24);
+    let targets = form_targets(&req);
+    let username = username
+        .or_else(|| req.login_hint.clone())
+        .unwrap_or_default();
+    let pending = Pending {
+        req,
+        csrf: csrf.clone(),
+        issued: crate::now(),
+        sid: None,
+    };
+    let mut r = state.pages.render(
+        status,
+        "login.html",
+        context! {
+            realm_title => title(ctx),
+            client_name => client.name.clone().filter(|n| !n.starts_with("${")).unwrap_or_else(|| client.client_id.clone()),
+            action => format!("/realms/{}/login-actions/authenticate", ctx.realm.name),
+            csrf => csrf.clone(),
+            request => cookies::seal(state, &pending),
+            error => error,
+            username => username,
+        },
+        PageOptions { form_targets: &targets },
+    );
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set_csrf(state, &ctx.realm.name, &csrf),
+    );
+    r
+}
+
+/// The SSO session the browser holds, if it is still alive.
+async fn sso_session(
+    state: &AppState,
+    ctx: &RealmContext,
+    headers: &HeaderMap,
+    now: i64,
+) -> Option<Session> {
+    let id = cookies::identity(state, headers, &ctx.realm.name)?;
+    let s = state.store.session(&id.sid).await.ok()??;
+    let r = &ctx.realm;
+    let alive = s.is_active()
+        && !s.offline
+        && (r.sso_session_idle_timeout == 0 || now < s.last_refresh + r.sso_session_idle_timeout)
+        && (r.sso_session_max_lifespan == 0 || now < s.started_at + r.sso_session_max_lifespan);
+    let user = state.store.user_by_id(&r.id, &s.user_id).await.ok()??;
+    (alive && user.enabled).then_some(s)
+}
+
+/// Reads and checks a sealed pending sign-in against the CSRF cookie.
+fn pending_from(
+    state: &AppState,
+    ctx: &RealmContext,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Pending, String> {
+    let sealed = params
+        .get("request")
+        .ok_or("the form is incomplete: start signing in again from the application")?;
+    let pending: Pending = cookies::unseal(state, sealed)
+        .ok_or("the sign-in form was altered: start again from the application")?;
+    let cookie = cookies::get(headers, cookies::CSRF).unwrap_or_default();
+    let field = params.get("csrf").unwrap_or("");
+    if cookie.is_empty()
+        || !latchkey_crypto::ct_eq(cookie.as_bytes(), pending.csrf.as_bytes())
+        || !latchkey_crypto::ct_eq(field.as_bytes(), pending.csrf.as_bytes())
+    {
+        return Err("the sign-in form could not be verified (CSRF check failed): enable cookies and start again".into());
+    }
+    if crate::now() - pending.issued > PENDING_LIFETIME {
+        return Err("the sign-in page expired: start again from the application".into());
+    }
+    let _ = ctx;
+    Ok(pending)
+}
+
+pub async fn login_action(
+    State(state): State<Arc<AppState>>,
+    RealmName(realm_name): RealmName,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ctx = match realm(&state, &realm_name).await {
+        Ok(c) => c,
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
+        }
+    };
+    let params = match form::read_form(&headers, body, state.config.body_limit).await {
+        Ok(p) => p,
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::BAD_REQUEST, &title(&ctx), &e.error.description)
+        }
+    };
+    let pending = match pending_from(&state, &ctx, &headers, &params) {
+        Ok(p) => p,
+        Err(m) => return state.pages.error(StatusCode::BAD_REQUEST, &title(&ctx), &m),
+    };
+    let Some(client) = ctx.client(&pending.req.client_id).cloned() else {
+        return state.pages.error(
+            StatusCode::BAD_REQUEST,
+            &title(&ctx),
+            "the client of this sign-in no longer exists",
+        );
+    };
+    let username = params.get("username").unwrap_or("").trim().to_string();
+    let password = params.get("password").unwrap_or("").to_string();
+    let req = pending.req;
+    let settings = Settings::for_realm(&ctx.realm);
+    if let Err(locked) = state
+        .throttle
+        .check(&settings, &ctx.realm.name, &username, addr)
+    {
+        return login_page(
+            &state,
+            &ctx,
+            &client,
+            req,
+            Some(locked.message()),
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(username),
+        );
+    }
+    let bad = "Invalid username or password.".to_string();
+    if username.is_empty() || password.is_empty() {
+        return login_page(
+            &state,
+            &ctx,
+            &client,
+            req,
+            Some(bad),
+            StatusCode::UNAUTHORIZED,
+            Some(username),
+        );
+    }
+    let found = match find_user(&state, &ctx, &username).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let verified = match found.as_ref().and_then(|u| u.password_hash.clone()) {
+        Some(hash) => matches!(
+            state.passwords.verify(password.clone(), hash).await,
+            Ok(Verification::Match { .. })
+        ),
+        None => {
+            state.passwords.verify_dummy(password.clone()).await;
+            false
+        }
+    };
+    let user = match found {
+        Some(u) if verified => u.user,
+        _ => {
+            state
+                .throttle
+                .failure(&settings, &ctx.realm.name, &username, addr);
+            return login_page(
+                &state,
+                &ctx,
+                &client,
+                req,
+                Some(bad),
+                StatusCode::UNAUTHORIZED,
+                Some(username),
+            );
+        }
+    };
+    state.throttle.success(&ctx.realm.name, &username);
+    if !user.enabled {
+        return login_page(
+            &state,
+            &ctx,
+            &client,
+            req,
+            Some("This account is disabled.".into()),
+            StatusCode::FORBIDDEN,
+            Some(username),
+        );
+    }
+    let now = crate::now();
+    let session = super::super::grants::new_session(&ctx, &user, false, now, now);
+    if let Err(e) = state.store.create_session(session.clone()).await {
+        return ApiError::from(e).into_response();
+    }
+    let mut r = after_sign_in(&state, &ctx, &client, req, session.clone(), &headers, true).await;
+    for c in cookies::set_identity(&state, &ctx.realm.name, &session.id) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+async fn find_user(
+    state: &AppState,
+    ctx: &RealmContext,
+    username: &str,
+) -> Result<Option<latchkey_storage::UserWithCredential>, ApiError> {
+    Ok(state
+        .store
+        .user_by_username(&ctx.realm.id, username)
+        .await?)
+}
+
+fn needs_consent(client: &Client, req: &AuthRequest) -> bool {
+    let offline = req
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.split(' ').any(|x| x == "offline_access"));
+    client.consent_required || offline
+}
+
+/// The user is signed in: ask for consent when needed, else issue the code.
+async fn after_sign_in(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Client,
+    req: AuthRequest,
+    session: Session,
+    _headers: &HeaderMap,
+    posted: bool,
+) -> Response {
+    let consent_asked = req.prompt.iter().any(|p| p == "consent");
+    if needs_consent(client, &req) || consent_asked {
+        if req.prompt.iter().any(|p| p == "none") {
+            return redirect_error(
+                state,
+                ctx,
+                &req,
+                OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "the user must grant this client access first",
+                ),
+                posted,
+            );
+        }
+        let csrf = latchkey_crypto::random_token(24);
+        let scopes = scope::resolve(client, req.scope.as_deref())
+            .map(|s| s.to_scope_string())
+            .unwrap_or_default();
+        let labels: Vec<String> = scopes
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| match s {
+                "openid" => "Your identity".to_string(),
+                "profile" => "Your profile: name and username".to_string(),
+                "email" => "Your email address".to_string(),
+                "offline_access" => {
+                    "Offline access: staying signed in even after you sign out here".to_string()
+                }
+                other => other.to_string(),
+            })
+            .collect();
+        let targets = form_targets(&req);
+        let pending = Pending {
+            req,
+            csrf: csrf.clone(),
+            issued: crate::now(),
+            sid: Some(session.id.clone()),
+        };
+        let mut r = state.pages.render(
+            StatusCode::OK,
+            "consent.html",
+            context! {
+                realm_title => title(ctx),
+                client_name => client.name.clone().filter(|n| !n.starts_with("${")).unwrap_or_else(|| client.client_id.clone()),
+                scopes => labels,
+                action => format!("/realms/{}/login-actions/consent", ctx.realm.name),
+                csrf => csrf.clone(),
+                request => cookies::seal(state, &pending),
+            },
+            PageOptions { form_targets: &targets },
+        );
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set_csrf(state, &ctx.realm.name, &csrf),
+        );
+        return r;
+    }
+    issue_code(state, ctx, &req, &session, posted).await
+}
+
+pub async fn consent_action(
+    State(state): State<Arc<AppState>>,
+    RealmName(realm_name): RealmName,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ctx = match realm(&state, &realm_name).await {
+        Ok(c) => c,
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
+        }
+    };
+    let params = match form::read_form(&headers, body, state.config.body_limit).await {
+        Ok(p) => p,
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::BAD_REQUEST, &title(&ctx), &e.error.description)
+        }
+    };
+    let pending = match pending_from(&state, &ctx, &headers, &params) {
+        Ok(p) => p,
+        Err(m) => return state.pages.error(StatusCode::BAD_REQUEST, &title(&ctx), &m),
+    };
+    let Some(sid) = pending.sid.clone() else {
+        return state.pages.error(
+            StatusCode::BAD_REQUEST,
+            &title(&ctx),
+            "this consent form has no sign-in: start again",
+        );
+    };
+    if params.get("decision") != Some("accept") {
+        return redirect_error(
+            &state,
+            &ctx,
+            &pending.req,
+            OAuthError::new(ErrorCode::AccessDenied, "the user denied access"),
+            true,
+        );
+    }
+    match state.store.session(&sid).await {
+        Ok(Some(s)) if s.is_active() => issue_code(&state, &ctx, &pending.req, &s, true).await,
+        Ok(_) => state.pages.error(
+            StatusCode::BAD_REQUEST,
+            &title(&ctx),
+            "your session ended: sign in again",
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn issue_code(
+    state: &AppState,
+    ctx: &RealmContext,
+    req: &AuthRequest,
+    session: &Session,
+    posted: bool,
+) -> Response {
+    let code = latchkey_crypto::random_token(32);
+    let now = crate::now();
+    let client = ctx.client(&req.client_id);
+    let scope = client
+        .and_then(|c| scope::resolve(c, req.scope.as_deref()).ok())
+        .map(|s| s.to_scope_string())
+        .unwrap_or_default();
+    let rec = latchkey_domain::AuthCode {
+        code_hash: crate::grants::authorization_code::code_hash(&code),
+        realm_id: ctx.realm.id.clone(),
+        client_id: req.client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        redirect_uri_sent: req.redirect_uri_sent,
+        scope,
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        session_id: session.id.clone(),
+        user_id: session.user_id.clone(),
+        auth_time: session.auth_time,
+        expires_at: now + ctx.realm.access_code_lifespan.clamp(1, 60),
+        used_at: None,
+        family_id: None,
+    };
+    if let Err(e) = state.store.insert_code(rec).await {
+        return ApiError::from(e).into_response();
+    }
+    let mut fields = vec![("code".to_string(), code)];
+    if let Some(s) = &req.state {
+        fields.push(("state".into(), s.clone()));
+    }
+    fields.push(("session_state".into(), session.id.clone()));
+    fields.push(("iss".into(), ctx.issuer.clone()));
+    respond(state, req, fields, posted)
+}
+
+/// Sends an error back to the client's redirect URI (§4.1.2.1).
+fn redirect_error(
+    state: &AppState,
+    ctx: &RealmContext,
+    req: &AuthRequest,
+    e: OAuthError,
+    posted: bool,
+) -> Response {
+    let mut fields = vec![
+        ("error".to_string(), e.code.as_str().to_string()),
+        (
+            "error_description".to_string(),
+            crate::error::sanitize(&e.description),
+        ),
+    ];
+    if let Some(s) = &req.state {
+        fields.push(("state".into(), s.clone()));
+    }
+    fields.push(("iss".into(), ctx.issuer.clone()));
+    respond(state, req, fields, posted)
+}
+
+fn respond(
+    state: &AppState,
+    req: &AuthRequest,
+    fields: Vec<(String, String)>,
+    posted: bool,
+) -> Response {
+    let encoded = || {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter())
+            .finish()
+    };
+    let location = match req.response_mode {
+        ResponseMode::Query => {
+            let sep = if req.redirect_uri.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{}{sep}{}", req.redirect_uri, encoded())
+        }
+        ResponseMode::Fragment => format!("{}#{}", req.redirect_uri, encoded()),
+        ResponseMode::FormPost => {
+            let targets = form_targets(req);
+            let list: Vec<Vec<String>> = fields
+                .iter()
+                .map(|(k, v)| vec![k.clone(), v.clone()])
+                .collect();
+            return state.pages.render(
+                StatusCode::OK,
+                "form_post.html",
+                context! { action => req.redirect_uri.clone(), fields => list },
+                PageOptions {
+                    form_targets: &targets,
+                },
+            );
+        }
+    };
+    // After a credential POST, 303 (RFC 9700 §4.12); 302 otherwise.
+    let status = if posted {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
+    let mut r = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
