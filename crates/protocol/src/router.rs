@@ -92,7 +92,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             &format!("{oidc}/token/introspect"),
             post(introspect::introspect),
         )
-        .route(&format!("{oidc}/logout"), post(logout::logout))
+        .route(
+            &format!("{oidc}/logout"),
+            get(logout::logout).post(logout::logout),
+        )
         .route(
             &format!("{oidc}/userinfo"),
             get(userinfo::userinfo).post(userinfo::userinfo),

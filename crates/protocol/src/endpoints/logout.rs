@@ -3,26 +3,42 @@
 //! tokens; offline sessions are separate and survive the logout of the browser session.
 
 use super::{realm, RealmName};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::grants::refresh_token;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::OAuthError;
 use latchkey_storage::Event;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// `…/logout`: POST with a `refresh_token` is the non-browser logout; anything else is the
+/// browser's RP-initiated logout (see `rp_logout`).
 pub async fn logout(
     State(state): State<Arc<AppState>>,
     RealmName(realm_name): RealmName,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, &realm_name, &headers, body).await {
+    let parsed = if method == Method::POST {
+        form::read_form(&headers, body, state.config.body_limit).await
+    } else {
+        form::Params::parse(uri.query().unwrap_or("").as_bytes()).map_err(ApiError::from)
+    };
+    let params = match parsed {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    if method != Method::POST || !params.contains("refresh_token") {
+        return super::rp_logout::logout(&state, &realm_name, &headers, &params).await;
+    }
+    match handle(&state, &realm_name, &headers, &params).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     }
@@ -32,11 +48,10 @@ async fn handle(
     state: &AppState,
     realm_name: &str,
     headers: &HeaderMap,
-    body: Body,
+    params: &form::Params,
 ) -> ApiResult<()> {
-    let params = form::read_form(headers, body, state.config.body_limit).await?;
     let ctx = realm(state, realm_name).await?;
-    let client = client_auth::authenticate(&ctx, headers, &params)?;
+    let client = client_auth::authenticate(&ctx, headers, params)?;
     let token = params.require(
         "refresh_token",
         "send the refresh_token of the session to end",

@@ -7,6 +7,8 @@ pub mod health;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;
+pub mod rp_logout;
+pub mod session_iframe;
 pub mod token;
 pub mod userinfo;
 

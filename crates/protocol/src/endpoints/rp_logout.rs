@@ -1,0 +1,207 @@
+//! RP-Initiated Logout 1.0 at the `end_session_endpoint`: `id_token_hint`,
+//! `post_logout_redirect_uri` (matched against the client's `post.logout.redirect.uris`: `+` =
+//! its redirect URIs, a trailing `*` matches a prefix, `##` separates entries), `client_id`,
+//! `state`. Without a hint the user confirms on a page first. Ends the SSO session and its
+//! online refresh tokens; offline sessions live on.
+
+use super::realm;
+use crate::cookies;
+use crate::form::Params;
+use crate::pages::PageOptions;
+use crate::realms::RealmContext;
+use crate::state::AppState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_crypto::jws;
+use latchkey_domain::authorize::{redirect_uri_matches, registered_redirects};
+use latchkey_domain::Client;
+use latchkey_storage::Event;
+use minijinja::context;
+use serde_json::{json, Value};
+
+fn title(ctx: &RealmContext) -> String {
+    ctx.realm
+        .display_name
+        .clone()
+        .unwrap_or_else(|| ctx.realm.name.clone())
+}
+
+/// The client's allowed post-logout redirect URIs.
+pub fn post_logout_uris(client: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in client
+        .attribute("post.logout.redirect.uris")
+        .unwrap_or("")
+        .split("##")
+        .filter(|s| !s.is_empty())
+    {
+        if entry == "+" {
+            out.extend(registered_redirects(client));
+        } else {
+            out.push(entry.to_string());
+        }
+    }
+    out
+}
+
+/// Verifies an ID token this realm issued; an expired one is accepted (RP-Initiated Logout §2).
+fn verify_hint(ctx: &RealmContext, hint: &str) -> Result<serde_json::Map<String, Value>, String> {
+    let parsed = jws::parse(hint).map_err(|e| e.to_string())?;
+    let kid = parsed.kid().unwrap_or("").to_string();
+    let key = ctx
+        .keys
+        .by_kid(&kid)
+        .ok_or_else(|| format!("it was signed with key '{kid}', which this realm does not have"))?;
+    let claims = parsed.verify_asym(key).map_err(|e| e.to_string())?.claims;
+    if claims.get("iss").and_then(Value::as_str) != Some(ctx.issuer.as_str()) {
+        return Err("it was issued by another realm or server".into());
+    }
+    if claims.get("typ").and_then(Value::as_str) != Some("ID") {
+        return Err("it is not an ID token".into());
+    }
+    Ok(claims)
+}
+
+pub async fn logout(
+    state: &AppState,
+    realm_name: &str,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Response {
+    let ctx = match realm(state, realm_name).await {
+        Ok(c) => c,
+        Err(e) => {
+            return state
+                .pages
+                .error(StatusCode::NOT_FOUND, realm_name, &e.error.description)
+        }
+    };
+    let page_error = |m: String| state.pages.error(StatusCode::BAD_REQUEST, &title(&ctx), &m);
+    let hint = match params.get("id_token_hint") {
+        Some(h) => match verify_hint(&ctx, h) {
+            Ok(c) => Some(c),
+            Err(e) => return page_error(format!("id_token_hint is not valid: {e}")),
+        },
+        None => None,
+    };
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.get("azp").and_then(Value::as_str))
+        .map(str::to_string);
+    let client_id = match (params.get("client_id"), hinted_client) {
+        (Some(a), Some(b)) if a != b => {
+            return page_error(format!(
+                "client_id '{a}' does not match the id_token_hint's client '{b}'"
+            ))
+        }
+        (Some(a), _) => Some(a.to_string()),
+        (None, b) => b,
+    };
+    let client = client_id.as_deref().and_then(|id| ctx.client(id)).cloned();
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let Some(c) = &client else {
+                return page_error(
+                    "post_logout_redirect_uri needs id_token_hint or client_id".into(),
+                );
+            };
+            if !post_logout_uris(c)
+                .iter()
+                .any(|r| redirect_uri_matches(r, uri))
+            {
+                return page_error(format!(
+                    "post_logout_redirect_uri '{uri}' is not registered for client '{}' (post.logout.redirect.uris)",
+                    c.client_id
+                ));
+            }
+            Some(uri.to_string())
+        }
+    };
+    let confirmed = params.get("confirm") == Some("yes") && {
+        let cookie = cookies::get(headers, cookies::CSRF).unwrap_or_default();
+        !cookie.is_empty()
+            && latchkey_crypto::ct_eq(
+                cookie.as_bytes(),
+                params.get("csrf").unwrap_or("").as_bytes(),
+            )
+    };
+    if hint.is_none() && !confirmed {
+        let csrf = latchkey_crypto::random_token(24);
+        let mut r = state.pages.render(
+            StatusCode::OK,
+            "logout.html",
+            context! {
+                realm_title => title(&ctx),
+                action => format!("/realms/{}/protocol/openid-connect/logout", ctx.realm.name),
+                csrf => csrf.clone(),
+                redirect => redirect.clone(),
+                client_id => client_id.clone(),
+                state => params.get("state"),
+            },
+            PageOptions {
+                form_targets: &redirect
+                    .iter()
+                    .filter_map(|r| latchkey_domain::client::origin_of(r))
+                    .collect::<Vec<_>>(),
+            },
+        );
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set_csrf(state, &ctx.realm.name, &csrf),
+        );
+        return r;
+    }
+    // The session to end: the hint's, else the browser's.
+    let sid = hint
+        .as_ref()
+        .and_then(|c| c.get("sid").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| cookies::identity(state, headers, &ctx.realm.name).map(|i| i.sid));
+    let now = crate::now();
+    if let Some(sid) = &sid {
+        match state
+            .store
+            .end_session(sid, now, "logged out (RP-initiated logout)")
+            .await
+        {
+            Ok(true) => {
+                let _ = state
+                    .store
+                    .record_event(Event {
+                        realm_id: Some(ctx.realm.id.clone()),
+                        at: now,
+                        kind: "LOGOUT".into(),
+                        detail: json!({"sid": sid, "client_id": client_id, "rp_initiated": true}),
+                    })
+                    .await;
+            }
+            Ok(false) => {}
+            Err(e) => return crate::error::ApiError::from(e).into_response(),
+        }
+    }
+    let mut r = match redirect {
+        Some(uri) => {
+            let mut target = uri.clone();
+            if let Some(s) = params.get("state") {
+                let sep = if target.contains('?') { '&' } else { '?' };
+                let q = form_urlencoded::Serializer::new(String::new()).append_pair("state", s).finish();
+                target = format!("{target}{sep}{q}");
+            }
+            let mut r = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        None => state.pages.render(
+            StatusCode::OK,
+            "message.html",
+            context! { realm_title => title(&ctx), heading => "You are signed out", message => "You can close this window." },
+            PageOptions { form_targets: &[] },
+        ),
+    };
+    for c in cookies::clear_identity(state, &ctx.realm.name) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
