@@ -9,8 +9,11 @@ export CARGO_TERM_COLOR=never
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  echo "== apt-get install ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 echo "== cargo fmt / clippy"
@@ -31,6 +34,16 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
   echo "$want" > "$stamp"
 fi
+
+echo "== browser packages (tests/browser/node_modules)"
+lock_sum=$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)
+if [ "$(cat tests/browser/node_modules/.lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --silent)
+  echo "$lock_sum" > tests/browser/node_modules/.lock.sha256
+fi
+
+echo "== browser end-to-end tests (Chromium, keycloak-js, oidc-client-ts)"
+LATCHKEY_BIN="$PWD/target/debug/latchkey" node --test tests/browser/
 
 echo "== integration and interop tests (real binary over HTTP)"
 LATCHKEY_BIN="$PWD/target/debug/latchkey" .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"

@@ -32,6 +32,13 @@ pub struct AuthRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageError(pub String);
 
+/// A refused authorization request: shown on a page, or sent back to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    Page(PageError),
+    Redirect(Box<AuthRequest>, OAuthError),
+}
+
 /// Exact matching, with Keycloak's one extension: a registered URI ending in `*` matches any
 /// URI starting with what precedes it. Loopback IP redirects may use any port (RFC 8252 §7.3).
 pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
@@ -82,14 +89,14 @@ fn pkce_ok(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// Validates the authorization request. `Err(Ok(page))` must be shown to the user;
-/// `Err(Err(oauth))` is redirected back with the request's `state`.
+/// Validates the authorization request. A [`Rejection::Page`] must be shown to the user; a
+/// [`Rejection::Redirect`] goes back to the client with the request's `state`.
 pub fn validate(
     client: Option<&Client>,
     params: &BTreeMap<String, String>,
-) -> Result<AuthRequest, Result<PageError, (AuthRequest, OAuthError)>> {
+) -> Result<AuthRequest, Rejection> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let page = |m: String| Err(Ok(PageError(m)));
+    let page = |m: String| Err(Rejection::Page(PageError(m)));
     let Some(client_id) = get("client_id") else {
         return page("the request has no client_id".into());
     };
@@ -144,7 +151,8 @@ pub fn validate(
         max_age: None,
         login_hint: get("login_hint").map(str::to_string),
     };
-    let fail = |req: &AuthRequest, e: OAuthError| Err(Err((req.clone(), e)));
+    let fail =
+        |req: &AuthRequest, e: OAuthError| Err(Rejection::Redirect(Box::new(req.clone()), e));
     match get("response_type") {
         Some("code") => {}
         None => return fail(&req, OAuthError::invalid_request("response_type is missing: latchkey supports 'code'")),
@@ -303,8 +311,10 @@ mod tests {
             ("redirect_uri", "https://app.example/cb"),
             ("response_type", "code"),
         ];
-        let e = validate(Some(&c), &params(&base)).unwrap_err().unwrap_err();
-        assert!(e.1.description.contains("PKCE"));
+        let Rejection::Redirect(_, e) = validate(Some(&c), &params(&base)).unwrap_err() else {
+            panic!()
+        };
+        assert!(e.description.contains("PKCE"));
         let mut ok = base.to_vec();
         ok.extend([("code_challenge", CH), ("code_challenge_method", "S256")]);
         assert!(validate(Some(&c), &params(&ok)).is_ok());
@@ -321,8 +331,8 @@ mod tests {
             ("redirect_uri", "https://evil.example/cb"),
             ("response_type", "code"),
         ]);
-        assert!(matches!(validate(Some(&c), &p), Err(Ok(_))));
-        assert!(matches!(validate(None, &p), Err(Ok(_))));
+        assert!(matches!(validate(Some(&c), &p), Err(Rejection::Page(_))));
+        assert!(matches!(validate(None, &p), Err(Rejection::Page(_))));
     }
 
     #[test]
@@ -334,7 +344,9 @@ mod tests {
             ("response_type", "token"),
             ("state", "s"),
         ]);
-        let (req, e) = validate(Some(&c), &p).unwrap_err().unwrap_err();
+        let Rejection::Redirect(req, e) = validate(Some(&c), &p).unwrap_err() else {
+            panic!()
+        };
         assert_eq!(e.code, crate::ErrorCode::UnsupportedResponseType);
         assert_eq!(req.state.as_deref(), Some("s"));
     }

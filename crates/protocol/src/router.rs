@@ -1,7 +1,8 @@
 //! The routes, with Keycloak's paths, and the layers every response passes through.
 
 use crate::endpoints::{
-    authorize, certs, discovery, health, introspect, logout, revoke, token, userinfo,
+    authorize, certs, discovery, health, introspect, logout, revoke, session_iframe, token,
+    userinfo,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -55,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
         .route("/health/live", get(health::live))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/health/ready", get(health::ready))
         .route("/realms/{realm}", get(discovery::realm_info))
         .route(
@@ -77,6 +79,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             &format!("{oidc}/auth"),
             get(authorize::auth).post(authorize::auth),
+        )
+        .route(
+            &format!("{oidc}/3p-cookies/step1.html"),
+            get(session_iframe::step1),
+        )
+        .route(
+            &format!("{oidc}/3p-cookies/step2.html"),
+            get(session_iframe::step2),
+        )
+        .route(
+            &format!("{oidc}/login-status-iframe.html"),
+            get(session_iframe::login_status_iframe),
+        )
+        .route(
+            &format!("{oidc}/login-status-iframe.html/init"),
+            get(session_iframe::login_status_init),
         )
         .route(
             "/realms/{realm}/login-actions/authenticate",

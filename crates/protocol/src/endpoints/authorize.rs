@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use latchkey_crypto::password::Verification;
-use latchkey_domain::authorize::{self, AuthRequest, ResponseMode};
+use latchkey_domain::authorize::{self, AuthRequest, Rejection, ResponseMode};
 use latchkey_domain::client::origin_of;
 use latchkey_domain::{scope, Client, ErrorCode, OAuthError, Session};
 use minijinja::context;
@@ -71,12 +71,12 @@ pub async fn auth(
         .cloned();
     let req = match authorize::validate(client.as_deref(), &params) {
         Ok(r) => r,
-        Err(Ok(page)) => {
+        Err(Rejection::Page(page)) => {
             return state
                 .pages
                 .error(StatusCode::BAD_REQUEST, &title(&ctx), &page.0)
         }
-        Err(Err((req, e))) => return redirect_error(&state, &ctx, &req, e, false),
+        Err(Rejection::Redirect(req, e)) => return redirect_error(&state, &ctx, &req, e, false),
     };
     let client = client.expect("validated");
     let now = crate::now();

@@ -1,7 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): form-encoded POST, client authentication, then the
 //! grant the request names.
 
-use super::{realm, RealmName};
+use super::{realm, ClientAddr, RealmName};
 use crate::error::{ApiError, ApiResult};
 use crate::grants;
 use crate::state::AppState;
@@ -23,11 +23,12 @@ pub const GRANT_TYPES: [&str; 4] = [
 pub async fn token(
     State(state): State<Arc<AppState>>,
     RealmName(realm_name): RealmName,
+    ClientAddr(addr): ClientAddr,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, &realm_name, &uri, &headers, body).await {
+    match handle(&state, &realm_name, addr, &uri, &headers, body).await {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
     }
@@ -36,6 +37,7 @@ pub async fn token(
 async fn handle(
     state: &AppState,
     realm_name: &str,
+    addr: Option<std::net::IpAddr>,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
@@ -72,7 +74,7 @@ async fn handle(
         "authorization_code" => {
             grants::authorization_code::grant(state, &ctx, &client, &params).await?
         }
-        "password" => grants::password::grant(state, &ctx, &client, &params).await?,
+        "password" => grants::password::grant(state, &ctx, &client, &params, addr).await?,
         "client_credentials" => {
             grants::client_credentials::grant(state, &ctx, &client, &params).await?
         }

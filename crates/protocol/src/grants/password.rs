@@ -15,6 +15,7 @@ pub async fn grant(
     ctx: &RealmContext,
     client: &Client,
     params: &Params,
+    addr: Option<std::net::IpAddr>,
 ) -> ApiResult<TokenResponse> {
     // §4.3.2: the client must be allowed to use this grant.
     if !client.direct_access_grants_enabled {
@@ -28,12 +29,25 @@ pub async fn grant(
     let password = params.require("password", "the password grant needs username and password")?;
     let scopes = scope::resolve(client, params.get("scope"))?;
 
-    // §4.3.2: validate the resource owner credentials.
+    // §4.3.2: validate the resource owner credentials, with brute-force protection (§4.3.2, RFC 9700 §2.4).
+    let throttle = crate::throttle::Settings::for_realm(&ctx.realm);
+    if let Err(locked) = state
+        .throttle
+        .check(&throttle, &ctx.realm.name, username, addr)
+    {
+        return Err(OAuthError::invalid_grant(locked.message()).into());
+    }
+    let fail = |state: &AppState| {
+        state
+            .throttle
+            .failure(&throttle, &ctx.realm.name, username, addr)
+    };
     let found = state
         .store
         .user_by_username(&ctx.realm.id, username)
         .await?;
     let bad_credentials = || -> ApiError {
+        fail(state);
         OAuthError::invalid_grant("invalid user credentials: the username or the password is wrong")
             .with_status(401)
             .into()
@@ -51,6 +65,9 @@ pub async fn grant(
         bad_credentials()
     })?;
     let user = found.user;
+    if matches!(verdict, Verification::Match { .. }) {
+        state.throttle.success(&ctx.realm.name, username);
+    }
     match verdict {
         Verification::Mismatch => return Err(bad_credentials()),
         Verification::Match { needs_rehash } => {
