@@ -85,6 +85,19 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
+/// A user search, as Keycloak's `GET /users` takes it.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Substring of username, email, first or last name.
+    pub search: Option<String>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// `username`/`email` match exactly instead of as substrings.
+    pub exact: bool,
+    pub first: i64,
+    pub max: i64,
+}
+
 /// A session with what it holds, for listing.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
@@ -114,6 +127,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<UserWithCredential>>;
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()>;
+
+    // Administration (the admin API and CLI). Each call is one transaction.
+    async fn update_realm(&self, realm: Realm) -> Result<()>;
+    /// Deletes a realm and everything in it. Returns false when it did not exist.
+    async fn delete_realm(&self, realm_id: &str) -> Result<bool>;
+    async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>>;
+    async fn create_client(&self, client: Client) -> Result<()>;
+    /// Replaces a client (secret included).
+    async fn update_client(&self, client: Client) -> Result<()>;
+    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool>;
+    async fn update_user(&self, user: User) -> Result<()>;
+    /// Deletes a user and their sessions.
+    async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool>;
+    async fn users(&self, realm_id: &str, query: UserQuery) -> Result<Vec<User>>;
+    async fn count_users(&self, realm_id: &str, query: UserQuery) -> Result<i64>;
 
     // Sessions and refresh-token families.
     async fn start_grant(&self, grant: NewGrant) -> Result<()>;

@@ -232,3 +232,130 @@ pub fn username_of(conn: &Connection, user_id: &str) -> Result<String> {
     .map_err(backend)
     .map(|u| u.unwrap_or_else(|| format!("(deleted user {user_id})")))
 }
+
+pub fn update_realm(tx: &Connection, realm: &Realm) -> Result<()> {
+    let rep = serde_json::to_string(&realm.to_representation()).expect("serialize");
+    let n = tx
+        .execute("UPDATE realms SET name = ?2, representation = ?3 WHERE id = ?1", params![realm.id, realm.name, rep])
+        .map_err(|e| match backend(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("realm '{}'", realm.name)),
+            other => other,
+        })?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("realm '{}'", realm.name)));
+    }
+    Ok(())
+}
+
+pub fn delete_realm(tx: &Connection, id: &str) -> Result<bool> {
+    Ok(tx.execute("DELETE FROM realms WHERE id = ?1", [id]).map_err(backend)? > 0)
+}
+
+pub fn client_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<Client>> {
+    let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND id = ?2");
+    let row = conn.query_row(&sql, [realm_id, id], client_from_row).optional().map_err(backend)?;
+    row.map(to_client).transpose()
+}
+
+pub fn update_client(tx: &Connection, c: &Client) -> Result<()> {
+    let rep = serde_json::to_string(&c.to_representation()).expect("serialize");
+    let roles = serde_json::to_string(&c.client_roles).expect("serialize");
+    let n = tx
+        .execute(
+            "UPDATE clients SET client_id = ?3, representation = ?4, roles = ?5, secret_digest = ?6, secret_sealed = ?7
+             WHERE id = ?1 AND realm_id = ?2",
+            params![
+                c.id,
+                c.realm_id,
+                c.client_id,
+                rep,
+                roles,
+                c.secret.as_ref().map(|s| s.digest.clone()),
+                c.secret.as_ref().map(|s| s.encrypted.clone())
+            ],
+        )
+        .map_err(|e| match backend(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("client '{}'", c.client_id)),
+            other => other,
+        })?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("client '{}'", c.client_id)));
+    }
+    Ok(())
+}
+
+pub fn delete_client(tx: &Connection, realm_id: &str, id: &str) -> Result<bool> {
+    Ok(tx.execute("DELETE FROM clients WHERE realm_id = ?1 AND id = ?2", [realm_id, id]).map_err(backend)? > 0)
+}
+
+pub fn update_user(tx: &Connection, u: &User) -> Result<()> {
+    let rep = serde_json::to_string(&u.to_representation()).expect("serialize");
+    let n = tx
+        .execute(
+            "UPDATE users SET username = ?3, email = ?4, representation = ?5 WHERE id = ?1 AND realm_id = ?2",
+            params![u.id, u.realm_id, u.username, u.email, rep],
+        )
+        .map_err(|e| match backend(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("user '{}'", u.username)),
+            other => other,
+        })?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("user '{}'", u.username)));
+    }
+    Ok(())
+}
+
+pub fn delete_user(tx: &Connection, realm_id: &str, id: &str) -> Result<bool> {
+    tx.execute("DELETE FROM sessions WHERE realm_id = ?1 AND user_id = ?2", [realm_id, id]).map_err(backend)?;
+    Ok(tx.execute("DELETE FROM users WHERE realm_id = ?1 AND id = ?2", [realm_id, id]).map_err(backend)? > 0)
+}
+
+fn user_filter(q: &crate::UserQuery) -> (String, Vec<String>) {
+    let mut clauses = vec!["realm_id = ?1".to_string()];
+    let mut args = Vec::new();
+    let like = |s: &str| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    if let Some(u) = &q.username {
+        args.push(if q.exact { u.to_lowercase() } else { like(u) });
+        clauses.push(format!("username {} ?{}", if q.exact { "=" } else { "LIKE" }, args.len() + 1) + if q.exact { "" } else { " ESCAPE '\\'" });
+    }
+    if let Some(e) = &q.email {
+        args.push(if q.exact { e.to_lowercase() } else { like(e) });
+        clauses.push(format!("lower(email) {} ?{}", if q.exact { "=" } else { "LIKE" }, args.len() + 1) + if q.exact { "" } else { " ESCAPE '\\'" });
+    }
+    if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty() && *s != "*") {
+        args.push(like(s.trim_matches('*')));
+        let n = args.len() + 1;
+        clauses.push(format!(
+            "(username LIKE ?{n} ESCAPE '\\' OR lower(coalesce(email, '')) LIKE ?{n} ESCAPE '\\' OR lower(representation) LIKE ?{n} ESCAPE '\\')"
+        ));
+    }
+    (clauses.join(" AND "), args)
+}
+
+pub fn users(conn: &Connection, realm_id: &str, q: &crate::UserQuery) -> Result<Vec<User>> {
+    let (filter, args) = user_filter(q);
+    let sql = format!(
+        "SELECT id, realm_id, representation FROM users WHERE {filter} AND representation NOT LIKE '%\"serviceAccountClientId\"%' ORDER BY username LIMIT {} OFFSET {}",
+        if q.max > 0 { q.max } else { 100 },
+        q.first.max(0)
+    );
+    let mut st = conn.prepare(&sql).map_err(backend)?;
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&realm_id];
+    for a in &args {
+        all.push(a);
+    }
+    let rows = st
+        .query_map(all.as_slice(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(|(i, re, rep)| to_user(i, re, rep))).collect()
+}
+
+pub fn count_users(conn: &Connection, realm_id: &str, q: &crate::UserQuery) -> Result<i64> {
+    let (filter, args) = user_filter(q);
+    let sql = format!("SELECT count(*) FROM users WHERE {filter} AND representation NOT LIKE '%\"serviceAccountClientId\"%'");
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&realm_id];
+    for a in &args {
+        all.push(a);
+    }
+    conn.query_row(&sql, all.as_slice(), |r| r.get(0)).map_err(backend)
+}

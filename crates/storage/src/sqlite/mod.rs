@@ -221,6 +221,42 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
+        self.write(move |tx| config::update_realm(tx, &realm)).await
+    }
+    async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
+        let id = realm_id.to_string();
+        self.write(move |tx| config::delete_realm(tx, &id)).await
+    }
+    async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<latchkey_domain::Client>> {
+        let (r, i) = (realm_id.to_string(), id.to_string());
+        self.read(move |c| config::client_by_id(c, &r, &i)).await
+    }
+    async fn create_client(&self, client: latchkey_domain::Client) -> Result<()> {
+        self.write(move |tx| config::insert_client(tx, &client)).await
+    }
+    async fn update_client(&self, client: latchkey_domain::Client) -> Result<()> {
+        self.write(move |tx| config::update_client(tx, &client)).await
+    }
+    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
+        let (r, i) = (realm_id.to_string(), id.to_string());
+        self.write(move |tx| config::delete_client(tx, &r, &i)).await
+    }
+    async fn update_user(&self, user: latchkey_domain::User) -> Result<()> {
+        self.write(move |tx| config::update_user(tx, &user)).await
+    }
+    async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool> {
+        let (r, i) = (realm_id.to_string(), id.to_string());
+        self.write(move |tx| config::delete_user(tx, &r, &i)).await
+    }
+    async fn users(&self, realm_id: &str, query: crate::UserQuery) -> Result<Vec<latchkey_domain::User>> {
+        let r = realm_id.to_string();
+        self.read(move |c| config::users(c, &r, &query)).await
+    }
+    async fn count_users(&self, realm_id: &str, query: crate::UserQuery) -> Result<i64> {
+        let r = realm_id.to_string();
+        self.read(move |c| config::count_users(c, &r, &query)).await
+    }
     async fn start_grant(&self, grant: crate::NewGrant) -> Result<()> {
         self.write(move |tx| sessions::start_grant(tx, &grant))
             .await
