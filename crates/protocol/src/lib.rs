@@ -2,6 +2,7 @@
 //! module under `grants/`, written to read like its RFC section.
 
 pub mod access;
+pub mod admin;
 pub mod client_auth;
 pub mod cookies;
 pub mod cors;

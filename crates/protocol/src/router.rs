@@ -53,6 +53,18 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let admin = crate::admin::routes::build();
+    let doc = Arc::new(crate::admin::openapi::document(
+        &admin.ops,
+        &state.config.public_url,
+    ));
+    let admin_router = admin.router.route(
+        "/admin/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json((*doc).clone()) }
+        }),
+    );
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
         .route("/health/live", get(health::live))
@@ -118,6 +130,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             &format!("{oidc}/userinfo"),
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .merge(admin_router)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

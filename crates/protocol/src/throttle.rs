@@ -158,6 +158,14 @@ impl Throttle {
             .remove(&(realm.to_string(), username.to_lowercase()));
     }
 
+    /// Clears every user's failures in a realm.
+    pub fn reset_realm(&self, realm: &str) {
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(r, _), _| r != realm);
+    }
+
     /// For the admin API: is this user locked now, and how many failures?
     pub fn status(&self, realm: &str, username: &str) -> (u32, bool) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());

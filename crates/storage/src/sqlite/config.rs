@@ -236,7 +236,10 @@ pub fn username_of(conn: &Connection, user_id: &str) -> Result<String> {
 pub fn update_realm(tx: &Connection, realm: &Realm) -> Result<()> {
     let rep = serde_json::to_string(&realm.to_representation()).expect("serialize");
     let n = tx
-        .execute("UPDATE realms SET name = ?2, representation = ?3 WHERE id = ?1", params![realm.id, realm.name, rep])
+        .execute(
+            "UPDATE realms SET name = ?2, representation = ?3 WHERE id = ?1",
+            params![realm.id, realm.name, rep],
+        )
         .map_err(|e| match backend(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!("realm '{}'", realm.name)),
             other => other,
@@ -248,12 +251,18 @@ pub fn update_realm(tx: &Connection, realm: &Realm) -> Result<()> {
 }
 
 pub fn delete_realm(tx: &Connection, id: &str) -> Result<bool> {
-    Ok(tx.execute("DELETE FROM realms WHERE id = ?1", [id]).map_err(backend)? > 0)
+    Ok(tx
+        .execute("DELETE FROM realms WHERE id = ?1", [id])
+        .map_err(backend)?
+        > 0)
 }
 
 pub fn client_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<Client>> {
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND id = ?2");
-    let row = conn.query_row(&sql, [realm_id, id], client_from_row).optional().map_err(backend)?;
+    let row = conn
+        .query_row(&sql, [realm_id, id], client_from_row)
+        .optional()
+        .map_err(backend)?;
     row.map(to_client).transpose()
 }
 
@@ -285,7 +294,13 @@ pub fn update_client(tx: &Connection, c: &Client) -> Result<()> {
 }
 
 pub fn delete_client(tx: &Connection, realm_id: &str, id: &str) -> Result<bool> {
-    Ok(tx.execute("DELETE FROM clients WHERE realm_id = ?1 AND id = ?2", [realm_id, id]).map_err(backend)? > 0)
+    Ok(tx
+        .execute(
+            "DELETE FROM clients WHERE realm_id = ?1 AND id = ?2",
+            [realm_id, id],
+        )
+        .map_err(backend)?
+        > 0)
 }
 
 pub fn update_user(tx: &Connection, u: &User) -> Result<()> {
@@ -306,21 +321,51 @@ pub fn update_user(tx: &Connection, u: &User) -> Result<()> {
 }
 
 pub fn delete_user(tx: &Connection, realm_id: &str, id: &str) -> Result<bool> {
-    tx.execute("DELETE FROM sessions WHERE realm_id = ?1 AND user_id = ?2", [realm_id, id]).map_err(backend)?;
-    Ok(tx.execute("DELETE FROM users WHERE realm_id = ?1 AND id = ?2", [realm_id, id]).map_err(backend)? > 0)
+    tx.execute(
+        "DELETE FROM sessions WHERE realm_id = ?1 AND user_id = ?2",
+        [realm_id, id],
+    )
+    .map_err(backend)?;
+    Ok(tx
+        .execute(
+            "DELETE FROM users WHERE realm_id = ?1 AND id = ?2",
+            [realm_id, id],
+        )
+        .map_err(backend)?
+        > 0)
 }
 
 fn user_filter(q: &crate::UserQuery) -> (String, Vec<String>) {
     let mut clauses = vec!["realm_id = ?1".to_string()];
     let mut args = Vec::new();
-    let like = |s: &str| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let like = |s: &str| {
+        format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    };
     if let Some(u) = &q.username {
         args.push(if q.exact { u.to_lowercase() } else { like(u) });
-        clauses.push(format!("username {} ?{}", if q.exact { "=" } else { "LIKE" }, args.len() + 1) + if q.exact { "" } else { " ESCAPE '\\'" });
+        clauses.push(
+            format!(
+                "username {} ?{}",
+                if q.exact { "=" } else { "LIKE" },
+                args.len() + 1
+            ) + if q.exact { "" } else { " ESCAPE '\\'" },
+        );
     }
     if let Some(e) = &q.email {
         args.push(if q.exact { e.to_lowercase() } else { like(e) });
-        clauses.push(format!("lower(email) {} ?{}", if q.exact { "=" } else { "LIKE" }, args.len() + 1) + if q.exact { "" } else { " ESCAPE '\\'" });
+        clauses.push(
+            format!(
+                "lower(email) {} ?{}",
+                if q.exact { "=" } else { "LIKE" },
+                args.len() + 1
+            ) + if q.exact { "" } else { " ESCAPE '\\'" },
+        );
     }
     if let Some(s) = q.search.as_deref().filter(|s| !s.is_empty() && *s != "*") {
         args.push(like(s.trim_matches('*')));
@@ -345,9 +390,19 @@ pub fn users(conn: &Connection, realm_id: &str, q: &crate::UserQuery) -> Result<
         all.push(a);
     }
     let rows = st
-        .query_map(all.as_slice(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .query_map(all.as_slice(), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
         .map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(|(i, re, rep)| to_user(i, re, rep))).collect()
+    rows.map(|r| {
+        r.map_err(backend)
+            .and_then(|(i, re, rep)| to_user(i, re, rep))
+    })
+    .collect()
 }
 
 pub fn count_users(conn: &Connection, realm_id: &str, q: &crate::UserQuery) -> Result<i64> {
@@ -357,5 +412,6 @@ pub fn count_users(conn: &Connection, realm_id: &str, q: &crate::UserQuery) -> R
     for a in &args {
         all.push(a);
     }
-    conn.query_row(&sql, all.as_slice(), |r| r.get(0)).map_err(backend)
+    conn.query_row(&sql, all.as_slice(), |r| r.get(0))
+        .map_err(backend)
 }

@@ -228,19 +228,26 @@ impl crate::Store for SqliteStore {
         let id = realm_id.to_string();
         self.write(move |tx| config::delete_realm(tx, &id)).await
     }
-    async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<latchkey_domain::Client>> {
+    async fn client_by_id(
+        &self,
+        realm_id: &str,
+        id: &str,
+    ) -> Result<Option<latchkey_domain::Client>> {
         let (r, i) = (realm_id.to_string(), id.to_string());
         self.read(move |c| config::client_by_id(c, &r, &i)).await
     }
     async fn create_client(&self, client: latchkey_domain::Client) -> Result<()> {
-        self.write(move |tx| config::insert_client(tx, &client)).await
+        self.write(move |tx| config::insert_client(tx, &client))
+            .await
     }
     async fn update_client(&self, client: latchkey_domain::Client) -> Result<()> {
-        self.write(move |tx| config::update_client(tx, &client)).await
+        self.write(move |tx| config::update_client(tx, &client))
+            .await
     }
     async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
         let (r, i) = (realm_id.to_string(), id.to_string());
-        self.write(move |tx| config::delete_client(tx, &r, &i)).await
+        self.write(move |tx| config::delete_client(tx, &r, &i))
+            .await
     }
     async fn update_user(&self, user: latchkey_domain::User) -> Result<()> {
         self.write(move |tx| config::update_user(tx, &user)).await
@@ -249,7 +256,11 @@ impl crate::Store for SqliteStore {
         let (r, i) = (realm_id.to_string(), id.to_string());
         self.write(move |tx| config::delete_user(tx, &r, &i)).await
     }
-    async fn users(&self, realm_id: &str, query: crate::UserQuery) -> Result<Vec<latchkey_domain::User>> {
+    async fn users(
+        &self,
+        realm_id: &str,
+        query: crate::UserQuery,
+    ) -> Result<Vec<latchkey_domain::User>> {
         let r = realm_id.to_string();
         self.read(move |c| config::users(c, &r, &query)).await
     }

@@ -1,0 +1,167 @@
+//! `/admin/realms` and `/admin/realms/{realm}`.
+
+use super::auth::Admin;
+use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
+use crate::realms::RealmContext;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use latchkey_domain::keycloak::RealmRepresentation;
+use latchkey_domain::Realm;
+use latchkey_storage::Event;
+use serde_json::json;
+use std::sync::Arc;
+
+pub async fn body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> AdminResult<axum::body::Bytes> {
+    crate::form::read_body(headers, body, state.config.body_limit)
+        .await
+        .map_err(|e| {
+            AdminError::new(
+                axum::http::StatusCode::from_u16(e.error.status())
+                    .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+                e.error.description,
+            )
+        })
+}
+
+/// The realm a path names, or 404.
+pub async fn find(state: &AppState, name: &str) -> AdminResult<Arc<RealmContext>> {
+    state
+        .realms
+        .get(name, || state.issuer(name))
+        .await?
+        .ok_or_else(|| {
+            AdminError::not_found(format!(
+                "realm '{}' not found",
+                crate::error::sanitize(name)
+            ))
+        })
+}
+
+/// Records an admin action as an audit event.
+pub async fn audit(
+    state: &AppState,
+    admin: &Admin,
+    realm_id: Option<&str>,
+    op: &str,
+    resource: &str,
+    id: &str,
+) {
+    let event = Event {
+        realm_id: realm_id.map(str::to_string),
+        at: crate::now(),
+        kind: format!("ADMIN_{op}"),
+        detail: json!({"admin": admin.username, "adminId": admin.user_id, "resource": resource, "id": id}),
+    };
+    if let Err(e) = state.store.record_event(event).await {
+        tracing::warn!(error = %e, "could not record admin event");
+    }
+}
+
+pub async fn list(State(state): State<Arc<AppState>>, _admin: Admin) -> AdminResult<Response> {
+    let mut out = Vec::new();
+    for name in state.store.realm_names().await? {
+        if let Some(r) = state.store.realm_by_name(&name).await? {
+            out.push(r.to_representation());
+        }
+    }
+    Ok(axum::Json(out).into_response())
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    headers: HeaderMap,
+    b: Body,
+) -> AdminResult<Response> {
+    let bytes = body(&state, &headers, b).await?;
+    let rep: RealmRepresentation = parse_json(&bytes)?;
+    if state.store.realm_by_name(&rep.realm).await?.is_some() {
+        return Err(AdminError::conflict(format!(
+            "Conflict detected. See logs for details: realm '{}' already exists",
+            rep.realm
+        )));
+    }
+    let new = crate::provision::realm(&rep, &state.master_key, &state.passwords, crate::now())
+        .await
+        .map_err(AdminError::bad_request)?;
+    let id = new.realm.id.clone();
+    state.store.create_realm(new).await?;
+    state.realms.invalidate(&rep.realm);
+    audit(&state, &admin, Some(&id), "CREATE", "realm", &rep.realm).await;
+    Ok(created(format!(
+        "{}/admin/realms/{}",
+        state.config.public_url, rep.realm
+    )))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    super::routes::RealmPath(name): super::routes::RealmPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &name).await?;
+    Ok(axum::Json(ctx.realm.to_representation()).into_response())
+}
+
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    super::routes::RealmPath(name): super::routes::RealmPath,
+    headers: HeaderMap,
+    b: Body,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &name).await?;
+    let bytes = body(&state, &headers, b).await?;
+    let patch: serde_json::Value = parse_json(&bytes)?;
+    if !patch.is_object() {
+        return Err(AdminError::bad_request(
+            "body: expected a realm representation (a JSON object)",
+        ));
+    }
+    let current = serde_json::to_value(ctx.realm.to_representation()).expect("serialize");
+    let merged = merge(current, patch);
+    let rep: RealmRepresentation = parse_json(merged.to_string().as_bytes())?;
+    if rep.clients.is_some() || rep.users.is_some() {
+        tracing::info!("PUT realm ignores 'clients' and 'users': use their own endpoints");
+    }
+    let realm =
+        Realm::from_representation(ctx.realm.id.clone(), &rep).map_err(AdminError::bad_request)?;
+    if realm.name != ctx.realm.name && ctx.realm.name == "master" {
+        return Err(AdminError::bad_request("realm 'master' cannot be renamed"));
+    }
+    state.store.update_realm(realm.clone()).await?;
+    state.realms.invalidate(&name);
+    state.realms.invalidate(&realm.name);
+    audit(
+        &state,
+        &admin,
+        Some(&realm.id),
+        "UPDATE",
+        "realm",
+        &realm.name,
+    )
+    .await;
+    Ok(no_content())
+}
+
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    super::routes::RealmPath(name): super::routes::RealmPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &name).await?;
+    if name == "master" {
+        return Err(AdminError::bad_request("realm 'master' cannot be deleted"));
+    }
+    state.store.delete_realm(&ctx.realm.id).await?;
+    state.realms.invalidate(&name);
+    audit(&state, &admin, None, "DELETE", "realm", &name).await;
+    Ok(no_content())
+}

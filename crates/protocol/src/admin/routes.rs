@@ -1,0 +1,441 @@
+//! The admin API's routes. Each is registered through [`Builder::add`], which also records it for
+//! the OpenAPI document, so the document is generated from the same table the router is.
+
+use super::{clients, realms, sessions, users, AdminError};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use std::sync::Arc;
+
+/// One documented operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// The JSON schema of the request body, if any.
+    pub body: Option<&'static str>,
+    /// The success status and the schema of its body, if any.
+    pub ok: (u16, Option<&'static str>),
+    pub query: &'static [&'static str],
+}
+
+pub struct Builder {
+    pub router: Router<Arc<AppState>>,
+    pub ops: Vec<Op>,
+}
+
+impl Builder {
+    pub fn add<H, T>(mut self, op: Op, handler: H) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let filter = match op.method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            _ => MethodFilter::DELETE,
+        };
+        self.router = self.router.route(op.path, on(filter, handler));
+        self.ops.push(op);
+        self
+    }
+}
+
+fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+    ok: (u16, Option<&'static str>),
+    query: &'static [&'static str],
+) -> Op {
+    Op {
+        method,
+        path,
+        summary,
+        body,
+        ok,
+        query,
+    }
+}
+
+pub fn build() -> Builder {
+    let b = Builder {
+        router: Router::new(),
+        ops: Vec::new(),
+    };
+    b.add(
+        op(
+            "GET",
+            "/admin/realms",
+            "List realms",
+            None,
+            (200, Some("RealmList")),
+            &[],
+        ),
+        realms::list,
+    )
+    .add(
+        op(
+            "POST",
+            "/admin/realms",
+            "Create a realm (the full import representation)",
+            Some("Realm"),
+            (201, None),
+            &[],
+        ),
+        realms::create,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}",
+            "Get a realm",
+            None,
+            (200, Some("Realm")),
+            &[],
+        ),
+        realms::get,
+    )
+    .add(
+        op(
+            "PUT",
+            "/admin/realms/{realm}",
+            "Update a realm (fields present replace)",
+            Some("Realm"),
+            (204, None),
+            &[],
+        ),
+        realms::update,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}",
+            "Delete a realm",
+            None,
+            (204, None),
+            &[],
+        ),
+        realms::delete,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/clients",
+            "List clients",
+            None,
+            (200, Some("ClientList")),
+            &["clientId", "search", "first", "max"],
+        ),
+        clients::list,
+    )
+    .add(
+        op(
+            "POST",
+            "/admin/realms/{realm}/clients",
+            "Create a client",
+            Some("Client"),
+            (201, None),
+            &[],
+        ),
+        clients::create,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/clients/{id}",
+            "Get a client",
+            None,
+            (200, Some("Client")),
+            &[],
+        ),
+        clients::get,
+    )
+    .add(
+        op(
+            "PUT",
+            "/admin/realms/{realm}/clients/{id}",
+            "Update a client",
+            Some("Client"),
+            (204, None),
+            &[],
+        ),
+        clients::update,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/clients/{id}",
+            "Delete a client",
+            None,
+            (204, None),
+            &[],
+        ),
+        clients::delete,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/clients/{id}/client-secret",
+            "Get the client secret",
+            None,
+            (200, Some("Credential")),
+            &[],
+        ),
+        clients::get_secret,
+    )
+    .add(
+        op(
+            "POST",
+            "/admin/realms/{realm}/clients/{id}/client-secret",
+            "Regenerate the client secret",
+            None,
+            (200, Some("Credential")),
+            &[],
+        ),
+        clients::regenerate_secret,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/clients/{id}/service-account-user",
+            "The client's service-account user",
+            None,
+            (200, Some("User")),
+            &[],
+        ),
+        clients::service_account_user,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/users",
+            "List or search users",
+            None,
+            (200, Some("UserList")),
+            &[
+                "username",
+                "email",
+                "search",
+                "exact",
+                "first",
+                "max",
+                "briefRepresentation",
+            ],
+        ),
+        users::list,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/users/count",
+            "Count users",
+            None,
+            (200, Some("Count")),
+            &["username", "email", "search", "exact"],
+        ),
+        users::count,
+    )
+    .add(
+        op(
+            "POST",
+            "/admin/realms/{realm}/users",
+            "Create a user (with credentials)",
+            Some("User"),
+            (201, None),
+            &[],
+        ),
+        users::create,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/users/{id}",
+            "Get a user",
+            None,
+            (200, Some("User")),
+            &[],
+        ),
+        users::get,
+    )
+    .add(
+        op(
+            "PUT",
+            "/admin/realms/{realm}/users/{id}",
+            "Update a user",
+            Some("User"),
+            (204, None),
+            &[],
+        ),
+        users::update,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/users/{id}",
+            "Delete a user",
+            None,
+            (204, None),
+            &[],
+        ),
+        users::delete,
+    )
+    .add(
+        op(
+            "PUT",
+            "/admin/realms/{realm}/users/{id}/reset-password",
+            "Set a user's password",
+            Some("Credential"),
+            (204, None),
+            &[],
+        ),
+        users::reset_password,
+    )
+    .add(
+        op(
+            "POST",
+            "/admin/realms/{realm}/users/{id}/logout",
+            "End the user's sessions",
+            None,
+            (204, None),
+            &[],
+        ),
+        users::logout,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/users/{id}/sessions",
+            "The user's sessions",
+            None,
+            (200, Some("SessionList")),
+            &[],
+        ),
+        users::sessions,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/users/{id}/offline-sessions/{client}",
+            "The user's offline sessions of a client",
+            None,
+            (200, Some("SessionList")),
+            &[],
+        ),
+        users::offline_sessions,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/sessions",
+            "The realm's active sessions",
+            None,
+            (200, Some("SessionList")),
+            &["offline"],
+        ),
+        sessions::list,
+    )
+    .add(
+        op(
+            "POST",
+            "/admin/realms/{realm}/logout-all",
+            "End every session of the realm",
+            None,
+            (200, Some("GlobalRequestResult")),
+            &[],
+        ),
+        sessions::logout_all,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/sessions/{id}",
+            "End one session",
+            None,
+            (204, None),
+            &[],
+        ),
+        sessions::delete,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/attack-detection/brute-force/users/{id}",
+            "Brute-force status of a user",
+            None,
+            (200, Some("BruteForceStatus")),
+            &[],
+        ),
+        sessions::brute_force_status,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/attack-detection/brute-force/users/{id}",
+            "Clear a user's login failures",
+            None,
+            (204, None),
+            &[],
+        ),
+        sessions::brute_force_reset,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/attack-detection/brute-force/users",
+            "Clear every user's login failures",
+            None,
+            (204, None),
+            &[],
+        ),
+        sessions::brute_force_reset_all,
+    )
+}
+
+fn bad_path() -> AdminError {
+    AdminError::not_found("the path contains a segment that is not valid UTF-8")
+}
+
+/// `{realm}`.
+pub struct RealmPath(pub String);
+/// `{realm}` and `{id}`.
+pub struct RealmIdPath(pub String, pub String);
+/// `{realm}`, `{id}` and `{client}`.
+pub struct RealmIdClientPath(pub String, pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RealmPath {
+    type Rejection = AdminError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(realm) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| bad_path())?;
+        Ok(RealmPath(realm))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RealmIdPath {
+    type Rejection = AdminError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((realm, id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| bad_path())?;
+        Ok(RealmIdPath(realm, id))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RealmIdClientPath {
+    type Rejection = AdminError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((realm, id, client)) =
+            Path::<(String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| bad_path())?;
+        Ok(RealmIdClientPath(realm, id, client))
+    }
+}

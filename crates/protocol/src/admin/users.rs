@@ -1,0 +1,353 @@
+//! `/admin/realms/{realm}/users…`.
+
+use super::auth::Admin;
+use super::realms::{audit, body, find};
+use super::routes::{RealmIdClientPath, RealmIdPath, RealmPath};
+use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
+use crate::realms::RealmContext;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use latchkey_domain::keycloak::{CredentialRepresentation, UserRepresentation};
+use latchkey_domain::User;
+use latchkey_storage::{SessionInfo, UserQuery};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Keycloak's user representation, with the fields its admin clients expect.
+pub fn representation(u: &User) -> Value {
+    let mut v = serde_json::to_value(u.to_representation()).expect("serialize");
+    let o = v.as_object_mut().expect("object");
+    o.remove("realmRoles");
+    o.insert("totp".into(), json!(false));
+    o.insert("disableableCredentialTypes".into(), json!([]));
+    o.insert("requiredActions".into(), json!([]));
+    o.insert("notBefore".into(), json!(0));
+    o.insert("access".into(), json!({"manage": true, "impersonate": false, "manageGroupMembership": true, "view": true, "mapRoles": true}));
+    v
+}
+
+fn query(q: &HashMap<String, String>) -> UserQuery {
+    let int = |k: &str, d: i64| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(d);
+    UserQuery {
+        search: q.get("search").cloned().filter(|s| !s.is_empty()),
+        username: q.get("username").cloned().filter(|s| !s.is_empty()),
+        email: q.get("email").cloned().filter(|s| !s.is_empty()),
+        exact: q.get("exact").is_some_and(|v| v == "true"),
+        first: int("first", 0).max(0),
+        max: int("max", 100).clamp(1, 10_000),
+    }
+}
+
+pub async fn user_of(state: &AppState, ctx: &RealmContext, id: &str) -> AdminResult<User> {
+    state
+        .store
+        .user_by_id(&ctx.realm.id, id)
+        .await?
+        .ok_or_else(|| {
+            AdminError::not_found(format!(
+                "user with id '{}' not found",
+                crate::error::sanitize(id)
+            ))
+        })
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    RealmPath(realm): RealmPath,
+    Query(q): Query<HashMap<String, String>>,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let users = state.store.users(&ctx.realm.id, query(&q)).await?;
+    Ok(axum::Json(users.iter().map(representation).collect::<Vec<_>>()).into_response())
+}
+
+pub async fn count(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    RealmPath(realm): RealmPath,
+    Query(q): Query<HashMap<String, String>>,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    Ok(axum::Json(state.store.count_users(&ctx.realm.id, query(&q)).await?).into_response())
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    RealmPath(realm): RealmPath,
+    headers: HeaderMap,
+    b: Body,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let bytes = body(&state, &headers, b).await?;
+    let rep: UserRepresentation = parse_json(&bytes)?;
+    if state
+        .store
+        .user_by_username(&ctx.realm.id, &rep.username)
+        .await?
+        .is_some()
+    {
+        return Err(AdminError::conflict("User exists with same username"));
+    }
+    let user = crate::provision::user(&ctx.realm, &rep, &state.passwords, crate::now())
+        .await
+        .map_err(AdminError::bad_request)?;
+    let id = user.user.id.clone();
+    let name = user.user.username.clone();
+    state.store.create_user(user).await?;
+    audit(&state, &admin, Some(&ctx.realm.id), "CREATE", "user", &name).await;
+    Ok(created(format!(
+        "{}/admin/realms/{realm}/users/{id}",
+        state.config.public_url
+    )))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    Ok(axum::Json(representation(&user_of(&state, &ctx, &id).await?)).into_response())
+}
+
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+    headers: HeaderMap,
+    b: Body,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let existing = user_of(&state, &ctx, &id).await?;
+    let bytes = body(&state, &headers, b).await?;
+    let patch: Value = parse_json(&bytes)?;
+    if !patch.is_object() {
+        return Err(AdminError::bad_request(
+            "body: expected a user representation (a JSON object)",
+        ));
+    }
+    let merged = merge(
+        serde_json::to_value(existing.to_representation()).expect("serialize"),
+        patch,
+    );
+    let rep: UserRepresentation = parse_json(merged.to_string().as_bytes())?;
+    if rep.id.as_deref().is_some_and(|i| i != id) {
+        return Err(AdminError::bad_request(
+            "field 'id': the id of a user cannot change",
+        ));
+    }
+    let mut user =
+        User::from_representation(id.clone(), ctx.realm.id.clone(), &rep, existing.created_at)
+            .map_err(AdminError::bad_request)?;
+    user.created_at = existing.created_at;
+    if user.username != existing.username
+        && state
+            .store
+            .user_by_username(&ctx.realm.id, &user.username)
+            .await?
+            .is_some()
+    {
+        return Err(AdminError::conflict("User exists with same username"));
+    }
+    if rep.credentials.as_ref().is_some_and(|c| !c.is_empty()) {
+        let with = crate::provision::user(&ctx.realm, &rep, &state.passwords, crate::now())
+            .await
+            .map_err(AdminError::bad_request)?;
+        if let Some(h) = with.password_hash {
+            state.store.set_password_hash(&id, &h).await?;
+        }
+    }
+    let disabled_now = existing.enabled && !user.enabled;
+    state.store.update_user(user.clone()).await?;
+    if disabled_now {
+        end_sessions(&state, &ctx, &id, None, "user disabled by an administrator").await?;
+    }
+    audit(
+        &state,
+        &admin,
+        Some(&ctx.realm.id),
+        "UPDATE",
+        "user",
+        &user.username,
+    )
+    .await;
+    Ok(no_content())
+}
+
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let user = user_of(&state, &ctx, &id).await?;
+    state.store.delete_user(&ctx.realm.id, &id).await?;
+    audit(
+        &state,
+        &admin,
+        Some(&ctx.realm.id),
+        "DELETE",
+        "user",
+        &user.username,
+    )
+    .await;
+    Ok(no_content())
+}
+
+pub async fn reset_password(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+    headers: HeaderMap,
+    b: Body,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let user = user_of(&state, &ctx, &id).await?;
+    let bytes = body(&state, &headers, b).await?;
+    let cred: CredentialRepresentation = parse_json(&bytes)?;
+    if cred.kind.as_deref().is_some_and(|k| k != "password") {
+        return Err(AdminError::bad_request(
+            "field 'type': only 'password' credentials can be reset",
+        ));
+    }
+    let Some(value) = cred.value.filter(|v| !v.is_empty()) else {
+        return Err(AdminError::bad_request(
+            "field 'value': the new password is missing",
+        ));
+    };
+    let hash = state
+        .passwords
+        .hash(value)
+        .await
+        .map_err(|e| AdminError::bad_request(e.to_string()))?;
+    state.store.set_password_hash(&id, &hash).await?;
+    audit(
+        &state,
+        &admin,
+        Some(&ctx.realm.id),
+        "RESET_PASSWORD",
+        "user",
+        &user.username,
+    )
+    .await;
+    Ok(no_content())
+}
+
+/// Ends a user's sessions (`offline`: only those of that kind; `None`: online only).
+pub async fn end_sessions(
+    state: &AppState,
+    ctx: &RealmContext,
+    user_id: &str,
+    offline: Option<bool>,
+    reason: &str,
+) -> AdminResult<usize> {
+    let now = crate::now();
+    let mut n = 0;
+    for s in state
+        .store
+        .sessions(&ctx.realm.id, Some(offline.unwrap_or(false)))
+        .await?
+    {
+        if s.session.user_id == user_id
+            && state.store.end_session(&s.session.id, now, reason).await?
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let user = user_of(&state, &ctx, &id).await?;
+    end_sessions(&state, &ctx, &id, None, "logged out by an administrator").await?;
+    audit(
+        &state,
+        &admin,
+        Some(&ctx.realm.id),
+        "LOGOUT",
+        "user",
+        &user.username,
+    )
+    .await;
+    Ok(no_content())
+}
+
+/// Keycloak's UserSessionRepresentation.
+pub fn session_rep(s: &SessionInfo, ctx: &RealmContext) -> Value {
+    let clients: serde_json::Map<String, Value> = s
+        .clients
+        .iter()
+        .filter(|c| c.revoked_at.is_none())
+        .map(|c| {
+            let uuid = ctx
+                .client(&c.client_id)
+                .map(|x| x.id.clone())
+                .unwrap_or_else(|| c.client_id.clone());
+            (uuid, json!(c.client_id))
+        })
+        .collect();
+    json!({
+        "id": s.session.id,
+        "username": s.username,
+        "userId": s.session.user_id,
+        "ipAddress": "",
+        "start": s.session.started_at * 1000,
+        "lastAccess": s.session.last_refresh * 1000,
+        "rememberMe": false,
+        "offline": s.session.offline,
+        "clients": clients,
+    })
+}
+
+pub async fn sessions(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    user_of(&state, &ctx, &id).await?;
+    let list: Vec<Value> = state
+        .store
+        .sessions(&ctx.realm.id, Some(false))
+        .await?
+        .iter()
+        .filter(|s| s.session.user_id == id)
+        .map(|s| session_rep(s, &ctx))
+        .collect();
+    Ok(axum::Json(list).into_response())
+}
+
+pub async fn offline_sessions(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    RealmIdClientPath(realm, id, client): RealmIdClientPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    user_of(&state, &ctx, &id).await?;
+    let client = super::clients::client_of(&ctx, &client)?;
+    let list: Vec<Value> = state
+        .store
+        .sessions(&ctx.realm.id, Some(true))
+        .await?
+        .iter()
+        .filter(|s| {
+            s.session.user_id == id
+                && s.clients
+                    .iter()
+                    .any(|c| c.client_id == client.client_id && c.revoked_at.is_none())
+        })
+        .map(|s| session_rep(s, &ctx))
+        .collect();
+    Ok(axum::Json(list).into_response())
+}
