@@ -297,3 +297,77 @@ mod tests {
         assert!(verify("x", "$kc-pbkdf2-sha256$x$y", FAST).is_err());
     }
 }
+
+/// The inverse of [`import_keycloak`]: a stored hash as Keycloak's `secretData` and
+/// `credentialData`, so an export can be imported by latchkey or Keycloak.
+pub fn export_keycloak(stored: &str) -> Option<(String, String)> {
+    let std = base64::engine::general_purpose::STANDARD;
+    if let Some(rest) = stored.strip_prefix("$kc-pbkdf2-") {
+        let mut it = rest.split('$');
+        let (alg, iter, salt, hash) = (it.next()?, it.next()?, it.next()?, it.next()?);
+        let secret = serde_json::json!({"value": hash, "salt": salt, "additionalParameters": {}});
+        let cred = serde_json::json!({"hashIterations": iter.parse::<i64>().ok()?, "algorithm": format!("pbkdf2-{alg}"), "additionalParameters": {}});
+        return Some((secret.to_string(), cred.to_string()));
+    }
+    let parsed = PasswordHash::new(stored).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    let kind = parsed
+        .algorithm
+        .as_str()
+        .strip_prefix("argon2")?
+        .to_string();
+    let salt = parsed.salt?;
+    let salt_bytes: &[u8] = salt.as_ref();
+    let hash = parsed.hash?;
+    let version = if parsed.version == Some(16) {
+        "1.0"
+    } else {
+        "1.3"
+    };
+    let secret = serde_json::json!({"value": std.encode(hash.as_bytes()), "salt": std.encode(salt_bytes), "additionalParameters": {}});
+    let cred = serde_json::json!({
+        "hashIterations": params.t_cost(),
+        "algorithm": "argon2",
+        "additionalParameters": {
+            "hashLength": [hash.len().to_string()],
+            "memory": [params.m_cost().to_string()],
+            "type": [kind],
+            "version": [version],
+            "parallelism": [params.p_cost().to_string()],
+        }
+    });
+    Some((secret.to_string(), cred.to_string()))
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    #[test]
+    fn export_then_import_verifies() {
+        let params = HashParams {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+        };
+        let stored = hash("pw", params).unwrap();
+        let (s, c) = export_keycloak(&stored).unwrap();
+        let back = import_keycloak(&s, &c).unwrap();
+        assert!(matches!(
+            verify("pw", &back, params).unwrap(),
+            Verification::Match { .. }
+        ));
+        assert_eq!(verify("px", &back, params).unwrap(), Verification::Mismatch);
+        let kc = import_keycloak(
+            &format!(
+                r#"{{"value":"{}","salt":"{}"}}"#,
+                base64::engine::general_purpose::STANDARD.encode([1u8; 64]),
+                base64::engine::general_purpose::STANDARD.encode([2u8; 16])
+            ),
+            r#"{"hashIterations":1000,"algorithm":"pbkdf2-sha256"}"#,
+        )
+        .unwrap();
+        let (s, c) = export_keycloak(&kc).unwrap();
+        assert_eq!(import_keycloak(&s, &c).unwrap(), kc);
+    }
+}

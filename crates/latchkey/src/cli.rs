@@ -59,6 +59,40 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Manage realms through the admin API of a running server.
+    Realm {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::admin_cli::RealmCmd,
+    },
+    /// Manage clients through the admin API of a running server.
+    Client {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::admin_cli::ClientCmd,
+    },
+    /// Manage users through the admin API of a running server.
+    User {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::admin_cli::UserCmd,
+    },
+    /// Write a realm as Keycloak realm-export JSON (from the store; server running or not).
+    Export {
+        #[arg(long)]
+        realm: String,
+        /// Include client secrets (decrypted with the master key).
+        #[arg(long)]
+        include_secrets: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// See and end sessions and offline sessions.
     Sessions {
         #[command(subcommand)]
@@ -107,6 +141,31 @@ pub enum SessionsCommand {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => crate::serve::serve(args).await,
+        Command::Realm { conn, command } => crate::admin_cli::realm(conn, command).await,
+        Command::Client { conn, command } => crate::admin_cli::client(conn, command).await,
+        Command::User { conn, command } => crate::admin_cli::user(conn, command).await,
+        Command::Export {
+            realm,
+            include_secrets,
+            file,
+            db,
+        } => {
+            let store = latchkey_storage::open(&db.db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let master = if include_secrets {
+                Some(crate::serve::master_key(&db.db)?)
+            } else {
+                None
+            };
+            let rep = crate::export::realm(store.as_ref(), master.as_ref(), &realm).await?;
+            let text = serde_json::to_string_pretty(&rep)?;
+            match file {
+                Some(f) => std::fs::write(&f, text + "\n")?,
+                None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain { token, db } => crate::explain::explain(&db.db, &token).await,
         Command::Sessions { command } => match command {
             SessionsCommand::List {

@@ -1,8 +1,10 @@
 //! The `latchkey` binary: command line, configuration and start-up.
 
+mod admin_cli;
 mod bootstrap;
 mod cli;
 mod explain;
+mod export;
 mod import;
 mod serve;
 mod sessions;

@@ -96,6 +96,8 @@ pub struct UserQuery {
     pub exact: bool,
     pub first: i64,
     pub max: i64,
+    /// Include clients' service-account users (Keycloak's search leaves them out).
+    pub service_accounts: bool,
 }
 
 /// A session with what it holds, for listing.

@@ -39,6 +39,7 @@ fn query(q: &HashMap<String, String>) -> UserQuery {
         exact: q.get("exact").is_some_and(|v| v == "true"),
         first: int("first", 0).max(0),
         max: int("max", 100).clamp(1, 10_000),
+        service_accounts: false,
     }
 }
 

@@ -380,7 +380,8 @@ fn user_filter(q: &crate::UserQuery) -> (String, Vec<String>) {
 pub fn users(conn: &Connection, realm_id: &str, q: &crate::UserQuery) -> Result<Vec<User>> {
     let (filter, args) = user_filter(q);
     let sql = format!(
-        "SELECT id, realm_id, representation FROM users WHERE {filter} AND representation NOT LIKE '%\"serviceAccountClientId\"%' ORDER BY username LIMIT {} OFFSET {}",
+        "SELECT id, realm_id, representation FROM users WHERE {filter} AND ({} OR representation NOT LIKE '%\"serviceAccountClientId\"%') ORDER BY username LIMIT {} OFFSET {}",
+        if q.service_accounts { "1" } else { "0" },
         if q.max > 0 { q.max } else { 100 },
         q.first.max(0)
     );
