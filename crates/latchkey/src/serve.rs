@@ -86,6 +86,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         },
     );
 
+    state.watch_changes();
     if let Some(path) = &args.import_realm {
         crate::import::import(&state, path).await?;
     }

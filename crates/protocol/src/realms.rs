@@ -56,6 +56,13 @@ impl RealmCache {
         }
     }
 
+    pub fn invalidate_all(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     pub fn invalidate(&self, realm: &str) {
         self.entries
             .write()

@@ -44,6 +44,27 @@ impl AppState {
             ready: AtomicBool::new(false),
         })
     }
+    /// Drops cached realm configuration whenever another node (sharing the store) changes it.
+    pub fn watch_changes(self: &Arc<Self>) {
+        let Some(mut rx) = self.store.changes() else {
+            return;
+        };
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let closed = matches!(
+                    rx.recv().await,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed)
+                );
+                let Some(state) = state.upgrade() else { break };
+                state.realms.invalidate_all();
+                if closed {
+                    break;
+                }
+            }
+        });
+    }
+
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::SeqCst);
     }

@@ -4,6 +4,7 @@
 //! refresh decision), the store calls the domain's pure function there, so that check and
 //! rotation are one atomic step on every backend.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -143,6 +144,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user and their sessions.
     async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool>;
     async fn users(&self, realm_id: &str, query: UserQuery) -> Result<Vec<User>>;
+    /// Adds a signing key to a realm (key rotation): the newest active key of an algorithm signs.
+    async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()>;
+    /// Configuration changes made by any node sharing this store, as they happen (realm names,
+    /// or "*" for "anything may have changed"). `None` when the store has a single node.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
     async fn count_users(&self, realm_id: &str, query: UserQuery) -> Result<i64>;
 
     // Sessions and refresh-token families.
@@ -188,9 +196,8 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
         return Ok(std::sync::Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Backend(
-            "PostgreSQL is not available in this build yet: use sqlite://PATH".into(),
-        ));
+        let store = postgres::PgStore::open(url).await?;
+        return Ok(std::sync::Arc::new(store));
     }
     Err(StoreError::Backend(format!(
         "unsupported database URL '{url}': use sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db)"

@@ -221,6 +221,18 @@ impl crate::Store for SqliteStore {
         .await
     }
 
+    async fn add_key(&self, realm_id: &str, key: crate::StoredKey) -> Result<()> {
+        let r = realm_id.to_string();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO realm_keys (kid, realm_id, alg, material, created_at, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![key.kid, r, key.alg, key.material, key.created_at, key.active],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
     async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
         self.write(move |tx| config::update_realm(tx, &realm)).await
     }

@@ -1,0 +1,235 @@
+//! [`crate::Store`] for [`PgStore`]: reads on a pooled connection, writes in a transaction;
+//! configuration writes notify every node.
+
+use super::{backend, config, sessions, PgStore};
+use crate::{
+    Decide, Event, NewGrant, NewRealm, RefreshOutcome, Result, SessionInfo, StoredKey, UserQuery,
+    UserWithCredential,
+};
+use latchkey_domain::policy::RefreshState;
+use latchkey_domain::{AuthCode, Client, ClientSession, Realm, Session, Timestamp, User};
+
+macro_rules! tx {
+    ($self:ident, |$t:ident| $body:expr) => {{
+        let mut conn = $self.client().await?;
+        let $t = conn.transaction().await.map_err(backend)?;
+        let out = $body;
+        $t.commit().await.map_err(backend)?;
+        out
+    }};
+}
+
+#[async_trait::async_trait]
+impl crate::Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        self.client()
+            .await?
+            .execute("SELECT 1", &[])
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    async fn create_realm(&self, new: NewRealm) -> Result<()> {
+        tx!(self, |t| config::insert_realm(&t, &new, super::now())
+            .await?);
+        self.notify(&new.realm.name).await;
+        Ok(())
+    }
+    async fn realm_by_name(&self, name: &str) -> Result<Option<Realm>> {
+        config::realm_where(&self.client().await?, "name", name).await
+    }
+    async fn realm_by_id(&self, id: &str) -> Result<Option<Realm>> {
+        config::realm_where(&self.client().await?, "id", id).await
+    }
+    async fn realm_names(&self) -> Result<Vec<String>> {
+        config::realm_names(&self.client().await?).await
+    }
+    async fn realm_keys(&self, realm_id: &str) -> Result<Vec<StoredKey>> {
+        config::realm_keys(&self.client().await?, realm_id).await
+    }
+    async fn clients(&self, realm_id: &str) -> Result<Vec<Client>> {
+        config::clients(&self.client().await?, realm_id).await
+    }
+    async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>> {
+        config::client_where(&self.client().await?, realm_id, "client_id", client_id).await
+    }
+    async fn create_user(&self, user: UserWithCredential) -> Result<()> {
+        config::insert_user(&self.client().await?, &user).await
+    }
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> Result<Option<UserWithCredential>> {
+        config::user_by_username(&self.client().await?, realm_id, username).await
+    }
+    async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>> {
+        config::user_by_id(&self.client().await?, realm_id, id).await
+    }
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                &[&user_id, &hash],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    async fn update_realm(&self, realm: Realm) -> Result<()> {
+        config::update_realm(&self.client().await?, &realm).await?;
+        self.notify("*").await;
+        Ok(())
+    }
+    async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute("DELETE FROM realms WHERE id = $1", &[&realm_id])
+            .await
+            .map_err(backend)?;
+        self.notify("*").await;
+        Ok(n > 0)
+    }
+    async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>> {
+        config::client_where(&self.client().await?, realm_id, "id", id).await
+    }
+    async fn create_client(&self, client: Client) -> Result<()> {
+        config::insert_client(&self.client().await?, &client).await?;
+        self.notify("*").await;
+        Ok(())
+    }
+    async fn update_client(&self, client: Client) -> Result<()> {
+        config::update_client(&self.client().await?, &client).await?;
+        self.notify("*").await;
+        Ok(())
+    }
+    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
+                &[&realm_id, &id],
+            )
+            .await
+            .map_err(backend)?;
+        self.notify("*").await;
+        Ok(n > 0)
+    }
+    async fn update_user(&self, user: User) -> Result<()> {
+        config::update_user(&self.client().await?, &user).await
+    }
+    async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool> {
+        Ok(tx!(self, |t| {
+            t.execute(
+                "DELETE FROM sessions WHERE realm_id = $1 AND user_id = $2",
+                &[&realm_id, &id],
+            )
+            .await
+            .map_err(backend)?;
+            t.execute(
+                "DELETE FROM users WHERE realm_id = $1 AND id = $2",
+                &[&realm_id, &id],
+            )
+            .await
+            .map_err(backend)?
+                > 0
+        }))
+    }
+    async fn users(&self, realm_id: &str, query: UserQuery) -> Result<Vec<User>> {
+        config::users(&self.client().await?, realm_id, &query).await
+    }
+    async fn count_users(&self, realm_id: &str, query: UserQuery) -> Result<i64> {
+        config::count_users(&self.client().await?, realm_id, &query).await
+    }
+    async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()> {
+        config::insert_key(&self.client().await?, realm_id, &key).await?;
+        self.notify("*").await;
+        Ok(())
+    }
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        Some(self.subscribe())
+    }
+
+    async fn start_grant(&self, grant: NewGrant) -> Result<()> {
+        tx!(self, |t| sessions::start_grant(&t, &grant).await?);
+        Ok(())
+    }
+    async fn create_session(&self, session: Session) -> Result<()> {
+        sessions::insert_session(&self.client().await?, &session).await
+    }
+    async fn touch_session(&self, id: &str, now: Timestamp) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sessions SET last_refresh = $2 WHERE id = $1",
+                &[&id, &now],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    async fn refresh(&self, jti: &str, now: Timestamp, decide: Decide) -> Result<RefreshOutcome> {
+        Ok(tx!(self, |t| sessions::refresh(&t, jti, now, decide).await?))
+    }
+    async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>> {
+        sessions::refresh_state(&self.client().await?, jti, false).await
+    }
+    async fn session(&self, id: &str) -> Result<Option<Session>> {
+        sessions::session(&self.client().await?, id).await
+    }
+    async fn client_sessions(&self, session_id: &str) -> Result<Vec<ClientSession>> {
+        sessions::client_sessions(&self.client().await?, session_id).await
+    }
+    async fn end_session(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
+        Ok(tx!(self, |t| sessions::end_session(&t, id, now, reason).await?))
+    }
+    async fn revoke_family(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
+        sessions::revoke_family(&self.client().await?, id, now, reason).await
+    }
+    async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()> {
+        self.client()
+            .await?
+            .execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", &[&jti, &expires_at])
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt("SELECT 1 FROM revoked_tokens WHERE jti = $1", &[&jti])
+            .await
+            .map_err(backend)?
+            .is_some())
+    }
+    async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>> {
+        sessions::sessions(&self.client().await?, realm_id, offline).await
+    }
+    async fn insert_code(&self, code: AuthCode) -> Result<()> {
+        sessions::insert_code(&self.client().await?, &code).await
+    }
+    async fn consume_code(&self, code_hash: &str, now: Timestamp) -> Result<Option<AuthCode>> {
+        Ok(tx!(self, |t| sessions::consume_code(&t, code_hash, now).await?))
+    }
+    async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE auth_codes SET family_id = $2 WHERE code_hash = $1",
+                &[&code_hash, &family_id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    async fn record_event(&self, event: Event) -> Result<()> {
+        sessions::insert_event(&self.client().await?, &event).await
+    }
+    async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>> {
+        sessions::events(&self.client().await?, realm_id, limit).await
+    }
+}
