@@ -45,5 +45,11 @@ fi
 echo "== browser end-to-end tests (Chromium, keycloak-js, oidc-client-ts)"
 LATCHKEY_BIN="$PWD/target/debug/latchkey" node --test tests/browser/
 
-echo "== integration and interop tests (real binary over HTTP)"
+# CI must not skip the PostgreSQL run silently.
+if [ "${CI:-}" = "true" ]; then export LATCHKEY_REQUIRE_POSTGRES=1; fi
+
+echo "== integration and interop tests on PostgreSQL (real binary over HTTP)"
+LATCHKEY_TEST_STORE=postgres LATCHKEY_BIN="$PWD/target/debug/latchkey" .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
+
+echo "== integration and interop tests on SQLite (real binary over HTTP)"
 LATCHKEY_BIN="$PWD/target/debug/latchkey" .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"

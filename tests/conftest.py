@@ -15,6 +15,59 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 BIN = os.environ.get("LATCHKEY_BIN", str(ROOT / "target" / "debug" / "latchkey"))
 
+# Which store the suite runs against: "sqlite" (default) or "postgres" (PostgreSQL at
+# LATCHKEY_TEST_PG, default 127.0.0.1:5432 database test; each server gets a database of its own,
+# dropped at the end).
+STORE = os.environ.get("LATCHKEY_TEST_STORE", "sqlite")
+PG_ADMIN = os.environ.get("LATCHKEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+_created_databases = []
+
+
+def pg_available():
+    try:
+        import psycopg
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def new_db(tmp, name="latchkey"):
+    """A fresh store URL for one server: a SQLite file under `tmp`, or a new PostgreSQL database."""
+    if STORE != "postgres":
+        return f"sqlite://{tmp}/{name}.db"
+    import uuid
+    import psycopg
+    db = f"lk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{db}"')
+    _created_databases.append(db)
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return f"{base}/{db}"
+
+
+def drop_databases():
+    if not _created_databases:
+        return
+    import psycopg
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        for db in _created_databases:
+            c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    _created_databases.clear()
+
+
+def pytest_sessionstart(session):
+    if STORE == "postgres" and not pg_available():
+        if os.environ.get("LATCHKEY_REQUIRE_POSTGRES") == "1":
+            raise pytest.UsageError(f"PostgreSQL at {PG_ADMIN} is required (LATCHKEY_REQUIRE_POSTGRES=1) but not reachable")
+        print(f"\n*** PostgreSQL at {PG_ADMIN} is not reachable: the PostgreSQL run is SKIPPED ***\n", flush=True)
+        pytest.exit("PostgreSQL not reachable; skipped", returncode=0)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if STORE == "postgres":
+        drop_databases()
+
 
 def free_port():
     with socket.socket() as s:
@@ -28,7 +81,7 @@ class Server:
     def __init__(self, tmp, import_realm=None, env=None, port=None, db=None, args=()):
         self.tmp = Path(tmp)
         self.port = port or free_port()
-        self.db = db or f"sqlite://{self.tmp}/latchkey.db"
+        self.db = db or new_db(self.tmp)
         self.import_realm = import_realm
         self.extra_env = env or {}
         self.args = list(args)
@@ -54,6 +107,8 @@ class Server:
     def env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
         env.update({"LATCHKEY_LOG": "info"})
+        if self.db.startswith("postgres"):
+            env["LATCHKEY_MASTER_KEY"] = "test-master-key"
         env.update(self.extra_env)
         return env
 
@@ -75,6 +130,17 @@ class Server:
                 pass
             time.sleep(0.05)
         raise RuntimeError("latchkey did not become ready:\n" + self.read_log())
+
+    def query(self, sql, *args):
+        """Runs a read-only query against this server's store (`?` placeholders)."""
+        if self.db.startswith("postgres"):
+            import psycopg
+            with psycopg.connect(self.db) as c:
+                return c.execute(sql.replace("?", "%s"), args).fetchall()
+        import sqlite3
+        path = self.db[len("sqlite://"):]
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as c:
+            return c.execute(sql, args).fetchall()
 
     def read_log(self):
         try:

@@ -6,7 +6,7 @@ import subprocess
 
 import requests
 
-from conftest import BIN, write_realm
+from conftest import BIN, new_db, write_realm
 
 ADMIN = {"LATCHKEY_ADMIN_USERNAME": "admin", "LATCHKEY_ADMIN_PASSWORD": "admin-password"}
 
@@ -59,6 +59,8 @@ def test_cli_manages_realms_clients_and_users(fresh_server, tmp_path):
 
 def export(s, realm, *extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
+    if s.db.startswith("postgres"):
+        env["LATCHKEY_MASTER_KEY"] = "test-master-key"
     p = subprocess.run([BIN, "export", "--realm", realm, "--db", s.db, *extra], capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
@@ -66,7 +68,7 @@ def export(s, realm, *extra):
 
 def test_export_import_round_trip(fresh_server, tmp_path):
     from conftest import FIXTURES
-    s = fresh_server(db=f"sqlite://{tmp_path}/a.db").start()
+    s = fresh_server(db=new_db(tmp_path, "a")).start()
     # Some state worth carrying: a login re-hashes nothing here, but sessions must not be exported.
     s.password_login()
     first = export(s, "demo", "--include-secrets")
@@ -82,7 +84,7 @@ def test_export_import_round_trip(fresh_server, tmp_path):
     path.write_text(json.dumps(first))
     folder = tmp_path / "b"
     folder.mkdir()
-    s2 = fresh_server(import_realm=path, db=f"sqlite://{folder}/b.db").start()
+    s2 = fresh_server(import_realm=path, db=new_db(folder, "b")).start()
     second = export(s2, "demo", "--include-secrets")
     assert second == first, "an export imports back unchanged"
     # The imported realm works: the password (exported as a Keycloak argon2 credential) and the secret.

@@ -1,7 +1,7 @@
 """Discovery metadata and the JWKS."""
 import requests
 
-from conftest import decode_jwt, header_jwt
+from conftest import decode_jwt, header_jwt, new_db
 
 
 def test_openid_configuration(server):
@@ -58,7 +58,7 @@ def test_default_signature_algorithm_selects_the_key(fresh_server, tmp_path):
     for alg in ("ES256", "EdDSA", "RS256"):
         path = write_realm(tmp_path, {"realm": f"r{alg.lower()}", "defaultSignatureAlgorithm": alg,
                                       "users": [{"username": "u", "credentials": [{"type": "password", "value": "p"}]}]})
-        s = fresh_server(import_realm=path, db=f"sqlite://{tmp_path}/{alg}.db").start()
+        s = fresh_server(import_realm=path, db=new_db(tmp_path, alg)).start()
         r = s.token(f"r{alg.lower()}", grant_type="password", client_id="admin-cli", username="u", password="p", scope="openid")
         assert r.status_code == 200, r.text
         assert header_jwt(r.json()["access_token"])["alg"] == alg

@@ -3,7 +3,6 @@ question (keycloak-refresh-401-question.txt) answered by the response alone."""
 import base64
 import hashlib
 import json
-import sqlite3
 
 import requests
 
@@ -184,8 +183,7 @@ def test_keycloak_hashes_verify_and_are_rehashed(fresh_server, tmp_path):
         assert s.token("kc", grant_type="password", client_id="admin-cli", username=user, password="x").status_code == 401
         r = s.token("kc", grant_type="password", client_id="admin-cli", username=user, password=pw)
         assert r.status_code == 200, r.text
-    db = sqlite3.connect(str(s.tmp / "latchkey.db"))
-    hashes = dict(db.execute("SELECT username, password_hash FROM users WHERE username IN ('s256','s512')").fetchall())
+    hashes = dict(s.query("SELECT username, password_hash FROM users WHERE username IN ('s256','s512')"))
     assert all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in hashes.values()), hashes
     # Still works after the re-hash.
     assert s.token("kc", grant_type="password", client_id="admin-cli", username="s256", password="pw-256").status_code == 200

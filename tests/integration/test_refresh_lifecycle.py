@@ -1,7 +1,6 @@
 """Refresh tokens done right (issue 3): rotation with convergent grace, reuse detection,
 atomic check-and-rotate under real concurrency, lifetimes, offline tokens, scope, revocation,
 introspection, logout, and the CLI's sessions and explain."""
-import sqlite3
 import subprocess
 import threading
 import time
@@ -9,7 +8,7 @@ import time
 import pytest
 import requests
 
-from conftest import BIN, decode_jwt, write_realm
+from conftest import BIN, decode_jwt, new_db, write_realm
 
 USER = {"username": "u", "email": "u@example.com", "firstName": "U", "credentials": [{"type": "password", "value": "p"}]}
 
@@ -27,7 +26,7 @@ def realm(name, attributes=None, clients=None, **settings):
 @pytest.fixture
 def start(fresh_server, tmp_path):
     def go(rep):
-        s = fresh_server(import_realm=write_realm(tmp_path, rep), db=f"sqlite://{tmp_path}/{rep['realm']}.db")
+        s = fresh_server(import_realm=write_realm(tmp_path, rep), db=new_db(tmp_path, rep['realm']))
         s.start()
         s.name = rep["realm"]
         return s
@@ -55,8 +54,7 @@ def userinfo(s, at):
 
 
 def events(s, kind):
-    db = sqlite3.connect(str(s.tmp / f"{s.name}.db"))
-    return db.execute("SELECT detail FROM events WHERE kind = ?", (kind,)).fetchall()
+    return s.query("SELECT detail FROM events WHERE kind = ?", kind)
 
 
 def test_rotation_and_convergent_grace(start):
@@ -121,8 +119,7 @@ def test_fifty_simultaneous_refreshes_converge_on_one_successor(start):
     successors = {body["refresh_token"] for _, body in results}
     assert len(successors) == 1, f"{len(successors)} different successors: the chain forked"
     # Exactly one successor in the store, and it works.
-    db = sqlite3.connect(str(s.tmp / "conv.db"))
-    assert db.execute("SELECT count(*) FROM refresh_tokens WHERE parent_jti = ?", (decode_jwt(t1["refresh_token"])["jti"],)).fetchone()[0] == 1
+    assert s.query("SELECT count(*) FROM refresh_tokens WHERE parent_jti = ?", decode_jwt(t1["refresh_token"])["jti"])[0][0] == 1
     assert refresh(s, successors.pop()).status_code == 200
 
 

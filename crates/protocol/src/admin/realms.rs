@@ -32,6 +32,12 @@ pub async fn body(
 
 /// The realm a path names, or 404.
 pub async fn find(state: &AppState, name: &str) -> AdminResult<Arc<RealmContext>> {
+    if !latchkey_domain::realm::valid_name(name) {
+        return Err(AdminError::not_found(format!(
+            "realm '{}' not found",
+            crate::error::sanitize(name)
+        )));
+    }
     state
         .realms
         .get(name, || state.issuer(name))

@@ -20,6 +20,13 @@ use std::sync::Arc;
 
 /// The realm a path names; 404 when it does not exist or is disabled.
 pub async fn realm(state: &AppState, name: &str) -> ApiResult<Arc<RealmContext>> {
+    if !latchkey_domain::realm::valid_name(name) {
+        return Err(OAuthError::new(
+            ErrorCode::NotFound,
+            format!("realm '{}' does not exist", crate::error::sanitize(name)),
+        )
+        .into());
+    }
     let ctx = state.realms.get(name, || state.issuer(name)).await?;
     match ctx {
         Some(ctx) if ctx.realm.enabled => Ok(ctx),
