@@ -93,10 +93,36 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Copy everything from one store into another (empty) one, e.g. SQLite to PostgreSQL.
+    Migrate {
+        /// Source store URL.
+        #[arg(long)]
+        from: String,
+        /// Target store URL (must hold no realm yet).
+        #[arg(long)]
+        to: String,
+    },
     /// See and end sessions and offline sessions.
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// New signing keys (RS256, ES256, EdDSA, and the refresh-token HMAC key) start signing; the
+    /// old ones stay published until the last token they signed has expired.
+    Rotate {
+        #[arg(long)]
+        realm: String,
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 
@@ -163,6 +189,39 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             match file {
                 Some(f) => std::fs::write(&f, text + "\n")?,
                 None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { realm, db },
+        } => {
+            let store = latchkey_storage::open(&db.db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let r = store
+                .realm_by_name(&realm)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("realm '{realm}' does not exist"))?;
+            let keys = latchkey_protocol::provision::generate_keys(latchkey_protocol::now())
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            for k in keys {
+                println!("new {} key {}", k.alg, k.kid);
+                store
+                    .add_key(&r.id, k)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            println!("realm '{realm}' now signs with the new keys (servers on SQLite pick them up within 30 s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { from, to } => {
+            let counts = latchkey_storage::migrate::migrate(&from, &to)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for (table, n) in counts {
+                println!("{table:16} {n} rows");
             }
             Ok(ExitCode::SUCCESS)
         }

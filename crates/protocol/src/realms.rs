@@ -31,6 +31,8 @@ impl RealmKeys {
 }
 
 pub struct RealmContext {
+    /// When this entry was read from the store.
+    pub loaded: std::time::Instant,
     pub realm: Realm,
     pub keys: RealmKeys,
     pub clients: HashMap<String, Arc<Client>>,
@@ -42,6 +44,11 @@ impl RealmContext {
         self.clients.get(client_id)
     }
 }
+
+/// How long a cached realm is trusted without a change notification. Changes through this node
+/// invalidate at once; PostgreSQL notifies every node at once; this bounds what else may happen
+/// (a CLI writing to a SQLite store the server also uses).
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct RealmCache {
     store: Arc<dyn Store>,
@@ -81,21 +88,30 @@ impl RealmCache {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
+            .filter(|c| c.loaded.elapsed() < CACHE_TTL)
         {
             return Ok(Some(ctx.clone()));
         }
         let Some(realm) = self.store.realm_by_name(name).await? else {
             return Ok(None);
         };
-        let keys = load_keys(self.store.realm_keys(&realm.id).await?)?;
-        let clients = self
+        let clients: HashMap<String, Arc<Client>> = self
             .store
             .clients(&realm.id)
             .await?
             .into_iter()
             .map(|c| (c.client_id.clone(), Arc::new(c)))
             .collect();
+        // A retired key stays published while tokens it signed may still be valid.
+        let longest = clients
+            .values()
+            .filter_map(|c| c.access_token_lifespan())
+            .chain([realm.access_token_lifespan])
+            .max()
+            .unwrap_or(0);
+        let keys = load_keys(self.store.realm_keys(&realm.id).await?, longest + 60, now())?;
         let ctx = Arc::new(RealmContext {
+            loaded: std::time::Instant::now(),
             realm,
             keys,
             clients,
@@ -109,7 +125,35 @@ impl RealmCache {
     }
 }
 
-fn load_keys(stored: Vec<latchkey_storage::StoredKey>) -> Result<RealmKeys, StoreError> {
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Parses the stored keys. The newest key of each algorithm signs; an older one is kept (for
+/// verification and in the JWKS) until `retention` seconds after its successor was created.
+fn load_keys(
+    stored: Vec<latchkey_storage::StoredKey>,
+    retention: i64,
+    now: i64,
+) -> Result<RealmKeys, StoreError> {
+    let mut successor_created: HashMap<String, i64> = HashMap::new();
+    let stored: Vec<_> = {
+        // Keys arrive oldest first; a key's successor is the next key of the same algorithm.
+        let mut kept = Vec::new();
+        for k in stored.iter().rev() {
+            let succ = successor_created.get(&k.alg).copied();
+            successor_created.insert(k.alg.clone(), k.created_at);
+            let retired_out = k.alg != "HS512" && succ.is_some_and(|t| now > t + retention);
+            if !retired_out {
+                kept.push(k.clone());
+            }
+        }
+        kept.reverse();
+        kept
+    };
     let mut active = HashMap::new();
     let mut all = Vec::new();
     let mut hmac_all: Vec<Arc<HmacKey>> = Vec::new();
