@@ -114,7 +114,7 @@ pub async fn realm_names<C: GenericClient>(c: &C) -> Result<Vec<String>> {
 pub async fn realm_keys<C: GenericClient>(c: &C, realm_id: &str) -> Result<Vec<StoredKey>> {
     let rows = c
         .query(
-            "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, kid",
+            "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, seq",
             &[&realm_id],
         )
         .await

@@ -1,7 +1,8 @@
 //! PostgreSQL schema migrations, applied in order at start under an advisory lock so that
 //! several nodes starting at once migrate exactly once.
 
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE realms (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -100,4 +101,8 @@ CREATE TABLE auth_codes (
     used_at BIGINT,
     family_id TEXT
 );
-"#];
+"#,
+    r#"
+ALTER TABLE realm_keys ADD COLUMN seq BIGSERIAL;
+"#,
+];

@@ -111,7 +111,7 @@ pub fn realm_names(conn: &Connection) -> Result<Vec<String>> {
 pub fn realm_keys(conn: &Connection, realm_id: &str) -> Result<Vec<StoredKey>> {
     let mut st = conn
         .prepare_cached(
-            "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = ?1 ORDER BY created_at, kid",
+            "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = ?1 ORDER BY created_at, rowid",
         )
         .map_err(backend)?;
     let rows = st
