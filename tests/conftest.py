@@ -136,7 +136,9 @@ class Server:
         if self.db.startswith("postgres"):
             import psycopg
             with psycopg.connect(self.db) as c:
-                return c.execute(sql.replace("?", "%s"), args).fetchall()
+                if not args:
+                    return c.execute(sql).fetchall()
+                return c.execute(sql.replace("%", "%%").replace("?", "%s"), args).fetchall()
         import sqlite3
         path = self.db[len("sqlite://"):]
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as c:

@@ -40,6 +40,20 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         let Ok(Some(master)) = state.realms.get("master", || state.issuer("master")).await else {
             return Err(forbidden("this server has no 'master' realm: set LATCHKEY_ADMIN_USERNAME and LATCHKEY_ADMIN_PASSWORD to create one".into()));
         };
+        // A token of another realm (genuine or not) is not an admin token: 403, as Keycloak answers.
+        if let Ok(parsed) = latchkey_crypto::jws::parse(token) {
+            let iss = parsed
+                .claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !iss.is_empty() && iss != master.issuer {
+                return Err(forbidden(format!(
+                    "this token was issued by '{iss}': the admin API needs a token from realm 'master' ({})",
+                    master.issuer
+                )));
+            }
+        }
         let claims =
             match access::validate(&master, state.store.as_ref(), token, crate::now()).await {
                 Ok(c) => c,

@@ -314,3 +314,26 @@ pub async fn service_account_user(
         .ok_or_else(|| AdminError::not_found("service-account user not found"))?;
     Ok(axum::Json(super::users::representation(&user.user)).into_response())
 }
+
+/// `GET …/clients/{id}/user-sessions`: the active sessions this client holds tokens in.
+pub async fn user_sessions(
+    State(state): State<Arc<AppState>>,
+    _admin: Admin,
+    RealmIdPath(realm, id): RealmIdPath,
+) -> AdminResult<Response> {
+    let ctx = find(&state, &realm).await?;
+    let client = client_of(&ctx, &id)?;
+    let list: Vec<serde_json::Value> = state
+        .store
+        .sessions(&ctx.realm.id, Some(false))
+        .await?
+        .iter()
+        .filter(|s| {
+            s.clients
+                .iter()
+                .any(|c| c.client_id == client.client_id && c.revoked_at.is_none())
+        })
+        .map(|s| super::users::session_rep(s, &ctx))
+        .collect();
+    Ok(axum::Json(list).into_response())
+}

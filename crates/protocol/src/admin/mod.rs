@@ -97,10 +97,17 @@ pub fn no_content() -> Response {
 
 /// Parses a JSON body into `T`, naming the field that is wrong.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> AdminResult<T> {
+    // serde would also accept a struct written as an array; representations are objects.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AdminError::bad_request(
+            "body: expected a JSON object (a representation)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let v: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
+        let whole = path == "." || path == "?" || e.inner().is_syntax() || e.inner().is_eof();
+        let field = if whole {
             "body".to_string()
         } else {
             format!("field '{path}'")

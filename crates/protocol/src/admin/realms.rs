@@ -89,10 +89,12 @@ pub async fn create(
     let bytes = body(&state, &headers, b).await?;
     let rep: RealmRepresentation = parse_json(&bytes)?;
     if state.store.realm_by_name(&rep.realm).await?.is_some() {
-        return Err(AdminError::conflict(format!(
-            "Conflict detected. See logs for details: realm '{}' already exists",
-            rep.realm
-        )));
+        // Keycloak's exact body: python-keycloak's create_realm(skip_exists=True) matches on it.
+        tracing::info!(realm = %rep.realm, "realm create refused: it already exists");
+        let body = json!({"errorMessage": "Conflict detected. See logs for details"});
+        let mut r = (axum::http::StatusCode::CONFLICT, axum::Json(body)).into_response();
+        crate::error::no_store(&mut r);
+        return Ok(r);
     }
     let new = crate::provision::realm(&rep, &state.master_key, &state.passwords, crate::now())
         .await

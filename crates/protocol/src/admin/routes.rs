@@ -215,6 +215,17 @@ pub fn build() -> Builder {
     .add(
         op(
             "GET",
+            "/admin/realms/{realm}/clients/{id}/user-sessions",
+            "Sessions the client holds tokens in",
+            None,
+            (200, Some("SessionList")),
+            &[],
+        ),
+        clients::user_sessions,
+    )
+    .add(
+        op(
+            "GET",
             "/admin/realms/{realm}/users",
             "List or search users",
             None,

@@ -43,6 +43,38 @@ fn query(q: &HashMap<String, String>) -> UserQuery {
     }
 }
 
+/// Keycloak refuses a second user with the same email unless the realm allows duplicates.
+async fn email_free(
+    state: &AppState,
+    ctx: &RealmContext,
+    email: Option<&str>,
+    except: Option<&str>,
+) -> AdminResult<()> {
+    let Some(email) = email.filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    if ctx.realm.attribute("duplicateEmailsAllowed") == Some("true") {
+        return Ok(());
+    }
+    let q = UserQuery {
+        email: Some(email.to_string()),
+        exact: true,
+        max: 2,
+        service_accounts: true,
+        ..Default::default()
+    };
+    if state
+        .store
+        .users(&ctx.realm.id, q)
+        .await?
+        .iter()
+        .any(|u| Some(u.id.as_str()) != except)
+    {
+        return Err(AdminError::conflict("User exists with same email"));
+    }
+    Ok(())
+}
+
 pub async fn user_of(state: &AppState, ctx: &RealmContext, id: &str) -> AdminResult<User> {
     state
         .store
@@ -95,6 +127,7 @@ pub async fn create(
     {
         return Err(AdminError::conflict("User exists with same username"));
     }
+    email_free(&state, &ctx, rep.email.as_deref(), None).await?;
     let user = crate::provision::user(&ctx.realm, &rep, &state.passwords, crate::now())
         .await
         .map_err(AdminError::bad_request)?;
@@ -156,6 +189,7 @@ pub async fn update(
     {
         return Err(AdminError::conflict("User exists with same username"));
     }
+    email_free(&state, &ctx, user.email.as_deref(), Some(&id)).await?;
     if rep.credentials.as_ref().is_some_and(|c| !c.is_empty()) {
         let with = crate::provision::user(&ctx.realm, &rep, &state.passwords, crate::now())
             .await
