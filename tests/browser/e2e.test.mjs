@@ -74,7 +74,10 @@ test("keycloak-js: login-required with PKCE, updateToken after expiry, login-sta
   assert.deepEqual(errors, [], `console errors: ${errors.join("\n")}`);
 
   // logout(): back on the page, the session is gone and its refresh token refused.
-  await Promise.all([page.waitForURL((u) => u.toString().startsWith(app.base)), page.evaluate(() => kc.logout({ redirectUri: location.href }))]);
+  const loggedOut = page.waitForResponse((r) => r.url().includes("/protocol/openid-connect/logout"));
+  await page.evaluate(() => { kc.logout({ redirectUri: location.href }); });
+  assert.equal((await loggedOut).status(), 302, "logout redirects back to the app");
+  await page.waitForURL((u) => u.toString().startsWith(app.base));
   const r = await refreshWith(second.rt);
   assert.equal(r.status, 400);
   assert.match((await r.json()).error_description, /ended/);
