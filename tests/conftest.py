@@ -46,6 +46,16 @@ def new_db(tmp, name="latchkey"):
     return f"{base}/{db}"
 
 
+def drop_database(url):
+    """Drops one database `new_db` created."""
+    import psycopg
+    db = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    if db in _created_databases:
+        _created_databases.remove(db)
+
+
 def drop_databases():
     if not _created_databases:
         return

@@ -40,7 +40,7 @@ def cluster(tmp_path):
     for s in (a, b):
         s.kill()
     import conftest
-    conftest.drop_databases()
+    conftest.drop_database(url)
 
 
 def refresh_at(s, rt, client="spa"):
@@ -192,4 +192,4 @@ def test_migrate_sqlite_to_postgres(tmp_path):
     finally:
         pg.kill()
         import conftest
-        conftest.drop_databases()
+        conftest.drop_database(target)

@@ -37,8 +37,18 @@ impl User {
             return Err("username: must not contain control characters".into());
         }
         if let Some(e) = &rep.email {
-            if !e.is_empty() && !e.contains('@') {
-                return Err(format!("email: '{e}' is not an email address"));
+            if !e.is_empty()
+                && (!e.contains('@') || e.chars().any(|c| c.is_control() || c.is_whitespace()))
+            {
+                return Err(format!(
+                    "email: '{}' is not an email address",
+                    e.escape_debug()
+                ));
+            }
+        }
+        for (field, v) in [("firstName", &rep.first_name), ("lastName", &rep.last_name)] {
+            if v.as_deref().is_some_and(|s| s.contains('\0')) {
+                return Err(format!("{field}: must not contain NUL characters"));
             }
         }
         Ok(User {

@@ -30,6 +30,9 @@ impl From<OAuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::InvalidInput(m) = &e {
+            return ApiError::from(OAuthError::invalid_request(m.clone()));
+        }
         tracing::error!(error = %e, "store error");
         ApiError::from(OAuthError::new(
             ErrorCode::TemporarilyUnavailable,

@@ -43,6 +43,12 @@ impl Params {
             if k.is_empty() {
                 continue;
             }
+            if k.contains('\0') || v.contains('\0') {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter '{}' contains a NUL character",
+                    crate::error::sanitize(&k)
+                )));
+            }
             if map.contains_key(k.as_ref()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter '{}' was sent more than once; send each parameter once",

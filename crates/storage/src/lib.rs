@@ -24,6 +24,9 @@ pub enum StoreError {
     Backend(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store cannot hold this value (e.g. a NUL character for PostgreSQL).
+    #[error("invalid value: {0}")]
+    InvalidInput(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

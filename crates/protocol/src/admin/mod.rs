@@ -46,6 +46,7 @@ impl From<StoreError> for AdminError {
         match e {
             StoreError::Conflict(what) => AdminError::conflict(format!("{what} already exists")),
             StoreError::NotFound(what) => AdminError::not_found(format!("{what} not found")),
+            StoreError::InvalidInput(m) => AdminError::bad_request(m),
             other => {
                 tracing::error!(error = %other, "admin store error");
                 AdminError::new(

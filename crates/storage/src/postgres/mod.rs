@@ -26,6 +26,13 @@ pub(crate) fn backend(e: tokio_postgres::Error) -> StoreError {
         if db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
             return StoreError::Conflict(db.detail().unwrap_or("row").to_string());
         }
+        if db.code() == &tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE
+            || db.code() == &tokio_postgres::error::SqlState::UNTRANSLATABLE_CHARACTER
+        {
+            return StoreError::InvalidInput(
+                "a text value contains a NUL or invalid character".into(),
+            );
+        }
     }
     StoreError::Backend(e.to_string())
 }
