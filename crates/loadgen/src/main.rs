@@ -12,9 +12,9 @@ use base64::Engine;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,18 @@ enum Scenario {
     ClientCredentials,
     Refresh,
     Password,
+    /// Not a load: the raw per-core rate of one RS256 signature (aws-lc-rs, key parsed once).
+    LimitRs256,
+    /// The raw per-core rate of one ES256 signature.
+    LimitEs256,
+    /// The raw per-core rate of one argon2id hash at m=19 MiB, t=2, p=1.
+    LimitArgon2,
 }
 
 #[derive(Parser, Debug, Clone)]
 struct Args {
     /// Token endpoint URL.
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     url: String,
     #[arg(long, value_enum)]
     scenario: Scenario,
@@ -38,7 +44,7 @@ struct Args {
     /// Seconds of load after warm-up.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     client_id: String,
     /// Client secret (sent with HTTP Basic); omit for a public client.
     #[arg(long)]
@@ -55,15 +61,19 @@ struct Args {
     /// Worker threads of the load generator.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Seconds of load before measuring (not counted).
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type Conn = SendRequest<Full<Bytes>>;
 
 struct Ctx {
     args: Args,
-    client: HttpClient,
     auth: Option<String>,
     uri: hyper::Uri,
+    host: String,
+    addr: String,
 }
 
 fn enc(s: &str) -> String {
@@ -99,8 +109,25 @@ impl Ctx {
         f
     }
 
-    async fn post(&self, body: String) -> Result<(u16, Bytes), String> {
-        let mut req = Request::post(self.uri.clone())
+    /// One keep-alive HTTP/1.1 connection of one client.
+    async fn connect(&self) -> Result<Conn, String> {
+        let tcp = tokio::net::TcpStream::connect(&self.addr)
+            .await
+            .map_err(|e| format!("connect {}: {e}", self.addr))?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(send)
+    }
+
+    async fn post(&self, conn: &mut Conn, body: String) -> Result<(u16, Bytes), String> {
+        conn.ready().await.map_err(|e| e.to_string())?;
+        let mut req = Request::post(self.uri.path())
+            .header("host", self.host.as_str())
             .header("content-type", "application/x-www-form-urlencoded");
         if let Some(a) = &self.auth {
             req = req.header("authorization", a.as_str());
@@ -108,7 +135,7 @@ impl Ctx {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+        let resp = conn.send_request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let body = resp
             .into_body()
@@ -133,11 +160,17 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
-async fn run_client(ctx: Arc<Ctx>, mut token: Option<String>, until: Instant) -> Tally {
+async fn run_client(
+    ctx: Arc<Ctx>,
+    mut token: Option<String>,
+    measure_from: Instant,
+    until: Instant,
+) -> Tally {
     let mut t = Tally {
         latencies_us: Vec::with_capacity(1 << 16),
         ..Default::default()
     };
+    let mut conn = None;
     while Instant::now() < until {
         let body = match ctx.args.scenario {
             Scenario::ClientCredentials => ctx.form("client_credentials", &[]),
@@ -152,14 +185,31 @@ async fn run_client(ctx: Arc<Ctx>, mut token: Option<String>, until: Instant) ->
                 "refresh_token",
                 &[("refresh_token", token.as_deref().unwrap_or(""))],
             ),
+            _ => unreachable!("limit scenarios send no requests"),
         };
         let start = Instant::now();
-        let res = ctx.post(body).await;
+        let counted = start >= measure_from;
+        let res = match conn.as_mut() {
+            Some(c) => ctx.post(c, body).await,
+            None => match ctx.connect().await {
+                Ok(mut c) => {
+                    let r = ctx.post(&mut c, body).await;
+                    conn = Some(c);
+                    r
+                }
+                Err(e) => Err(e),
+            },
+        };
+        if res.is_err() {
+            conn = None; // reconnect on the next request
+        }
         let us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
         match res {
             Ok((200, body)) => {
-                t.ok += 1;
-                t.latencies_us.push(us);
+                if counted {
+                    t.ok += 1;
+                    t.latencies_us.push(us);
+                }
                 if ctx.args.scenario == Scenario::Refresh {
                     match refresh_token_of(&body) {
                         Some(next) => token = Some(next),
@@ -199,11 +249,6 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 async fn main_async(args: Args) -> Result<(), String> {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(args.clients * 2)
-        .build(connector);
     let auth = args.client_secret.as_ref().map(|s| {
         let raw = format!("{}:{}", enc(&args.client_id), enc(s));
         format!(
@@ -212,11 +257,22 @@ async fn main_async(args: Args) -> Result<(), String> {
         )
     });
     let uri: hyper::Uri = args.url.parse().map_err(|e| format!("--url: {e}"))?;
+    let host = uri
+        .authority()
+        .ok_or("--url needs a host")?
+        .as_str()
+        .to_string();
+    let addr = if uri.port().is_some() {
+        host.clone()
+    } else {
+        format!("{host}:80")
+    };
     let ctx = Arc::new(Ctx {
         args: args.clone(),
-        client,
         auth,
         uri,
+        host,
+        addr,
     });
 
     // Each client's starting refresh token.
@@ -238,12 +294,13 @@ async fn main_async(args: Args) -> Result<(), String> {
                 *t = Some(pool[i].to_string());
             }
         } else {
+            let mut conn = ctx.connect().await?;
             for t in tokens.iter_mut() {
                 let body = ctx.form(
                     "password",
                     &[("username", &args.username), ("password", &args.password)],
                 );
-                let (status, body) = ctx.post(body).await?;
+                let (status, body) = ctx.post(&mut conn, body).await?;
                 if status != 200 {
                     return Err(format!(
                         "login failed: {status} {}",
@@ -254,11 +311,11 @@ async fn main_async(args: Args) -> Result<(), String> {
             }
         }
     }
-    let started = Instant::now();
-    let until = started + Duration::from_secs(args.duration);
+    let measure_from = Instant::now() + Duration::from_secs(args.warmup);
+    let until = measure_from + Duration::from_secs(args.duration);
     let handles: Vec<_> = tokens
         .into_iter()
-        .map(|t| tokio::spawn(run_client(ctx.clone(), t, until)))
+        .map(|t| tokio::spawn(run_client(ctx.clone(), t, measure_from, until)))
         .collect();
     let mut all = Tally::default();
     for h in handles {
@@ -270,7 +327,7 @@ async fn main_async(args: Args) -> Result<(), String> {
         }
         all.latencies_us.extend(t.latencies_us);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = args.duration as f64;
     all.latencies_us.sort_unstable();
     let report = serde_json::json!({
         "scenario": format!("{:?}", args.scenario),
@@ -287,13 +344,65 @@ async fn main_async(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Measures a raw per-core rate on this thread for `seconds`.
+fn limit(scenario: Scenario, seconds: u64) {
+    use latchkey_domain::realm::SigningAlg;
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut n: u64 = 0;
+    let msg = vec![b'x'; 600];
+    match scenario {
+        Scenario::LimitRs256 | Scenario::LimitEs256 => {
+            let alg = if scenario == Scenario::LimitRs256 {
+                SigningAlg::RS256
+            } else {
+                SigningAlg::ES256
+            };
+            let (key, _) = latchkey_crypto::SigningKey::generate(alg).expect("key");
+            while Instant::now() < until {
+                for _ in 0..16 {
+                    std::hint::black_box(key.sign(&msg).expect("sign"));
+                }
+                n += 16;
+            }
+        }
+        _ => {
+            let params = latchkey_crypto::password::HashParams::default();
+            while Instant::now() < until {
+                std::hint::black_box(
+                    latchkey_crypto::password::hash("bench-password", params).expect("hash"),
+                );
+                n += 1;
+            }
+        }
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"scenario": format!("{scenario:?}"), "per_second": (rate * 10.0).round() / 10.0})
+    );
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .enable_all()
-        .build()
-        .expect("runtime");
+    if matches!(
+        args.scenario,
+        Scenario::LimitRs256 | Scenario::LimitEs256 | Scenario::LimitArgon2
+    ) {
+        limit(args.scenario, args.duration);
+        return std::process::ExitCode::SUCCESS;
+    }
+    let rt = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    }
+    .expect("runtime");
     match rt.block_on(main_async(args)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -12,8 +12,12 @@ use latchkey_domain::{Client, Realm, User};
 use latchkey_storage::{NewRealm, StoredKey, UserWithCredential};
 use std::collections::HashSet;
 
+/// A new identifier for a stored record: a UUIDv7, whose time-ordered prefix makes every new
+/// row land at the right edge of its index, so a batch of refreshes dirties a handful of pages
+/// instead of one random page each (it mattered: random v4 keys doubled the WAL written per
+/// commit). The 74 random bits keep it unguessable enough for an identifier (it is never a secret).
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// Generates a fresh key of every algorithm plus the HMAC key for refresh tokens.

@@ -92,8 +92,7 @@ fn to_realm(id: String, rep: String) -> Result<Realm> {
 
 pub fn realm_where(conn: &Connection, column: &str, value: &str) -> Result<Option<Realm>> {
     let sql = format!("SELECT id, representation FROM realms WHERE {column} = ?1");
-    let row = conn
-        .query_row(&sql, [value], realm_from_row)
+    let row = super::cached_row(conn, &sql, [value], realm_from_row)
         .optional()
         .map_err(backend)?;
     row.map(|(id, rep)| to_realm(id, rep)).transpose()
@@ -178,8 +177,7 @@ pub fn client_by_client_id(
 ) -> Result<Option<Client>> {
     let sql =
         format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND client_id = ?2");
-    let row = conn
-        .query_row(&sql, [realm_id, client_id], client_from_row)
+    let row = super::cached_row(conn, &sql, [realm_id, client_id], client_from_row)
         .optional()
         .map_err(backend)?;
     row.map(to_client).transpose()
@@ -195,8 +193,7 @@ pub fn user_by_username(
     realm_id: &str,
     username: &str,
 ) -> Result<Option<UserWithCredential>> {
-    let row = conn
-        .query_row(
+    let row = super::cached_row(conn,
             "SELECT id, realm_id, representation, password_hash FROM users WHERE realm_id = ?1 AND username = ?2",
             [realm_id, &username.to_lowercase()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<String>>(3)?)),
@@ -213,14 +210,14 @@ pub fn user_by_username(
 }
 
 pub fn user_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<User>> {
-    let row = conn
-        .query_row(
-            "SELECT id, realm_id, representation FROM users WHERE realm_id = ?1 AND id = ?2",
-            [realm_id, id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(backend)?;
+    let row = super::cached_row(
+        conn,
+        "SELECT id, realm_id, representation FROM users WHERE realm_id = ?1 AND id = ?2",
+        [realm_id, id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+    .map_err(backend)?;
     row.map(|(i, r, rep)| to_user(i, r, rep)).transpose()
 }
 
@@ -259,8 +256,7 @@ pub fn delete_realm(tx: &Connection, id: &str) -> Result<bool> {
 
 pub fn client_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<Client>> {
     let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = ?1 AND id = ?2");
-    let row = conn
-        .query_row(&sql, [realm_id, id], client_from_row)
+    let row = super::cached_row(conn, &sql, [realm_id, id], client_from_row)
         .optional()
         .map_err(backend)?;
     row.map(to_client).transpose()

@@ -1,0 +1,215 @@
+//! Group commit: one thread owns SQLite's one writer connection. Requests queue their write as a
+//! job; the thread takes every job waiting (up to `MAX_BATCH`), runs each inside its own
+//! SAVEPOINT of one IMMEDIATE transaction, commits once — with `synchronous = FULL` that is one
+//! WAL fsync for the whole batch — and only then answers each request. A job that fails rolls
+//! back to its savepoint and leaves the others in the batch untouched; nobody hears "done" about
+//! a write that is not on disk.
+
+use super::backend;
+use crate::{Result, StoreError};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+
+/// Jobs committed together at most; enough to amortise an fsync, small enough to keep latency.
+const MAX_BATCH: usize = 512;
+
+/// What a job hands back after running: whether it succeeded, and how to tell its caller the
+/// outcome once the batch's commit is known.
+pub(crate) struct Ran {
+    ok: bool,
+    answer: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
+
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread; it stops when the `Writer` (the sender) is dropped.
+    pub fn start(conn: Connection) -> Writer {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(conn, queue))
+            .expect("spawn the SQLite writer thread");
+        Writer { jobs }
+    }
+
+    /// Runs `f` in the next batch; resolves after the batch is durably committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let (tell, hear) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |tx| {
+            let out = f(tx);
+            let ok = out.is_ok();
+            Ran {
+                ok,
+                answer: Box::new(move |commit: Result<()>| {
+                    let _ = tell.send(commit.and(out));
+                }),
+            }
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
+        hear.await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                "the write failed inside the store (see the server log)".into(),
+            ))
+        })
+    }
+}
+
+fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, batch);
+    }
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = backend(e);
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            // Dropping the jobs drops their answers: each caller hears a failure.
+            drop(batch);
+            return;
+        }
+    };
+    let alone = batch.len() == 1;
+    let mut lone_failed = false;
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        if !alone && savepoint(&tx, "SAVEPOINT job").is_err() {
+            continue; // the job is dropped: its caller hears a failure
+        }
+        match catch_unwind(AssertUnwindSafe(|| job(&tx))) {
+            Ok(ran) => {
+                if !alone {
+                    let undo = if ran.ok {
+                        savepoint(&tx, "RELEASE job")
+                    } else {
+                        savepoint(&tx, "ROLLBACK TO job")
+                            .and_then(|_| savepoint(&tx, "RELEASE job"))
+                    };
+                    if let Err(e) = undo {
+                        tracing::error!(error = %e, "savepoint failed");
+                    }
+                } else {
+                    lone_failed = !ran.ok;
+                }
+                answers.push(ran.answer);
+            }
+            Err(_) => {
+                tracing::error!("a write job panicked; its changes are rolled back");
+                if alone {
+                    lone_failed = true;
+                } else {
+                    let _ = savepoint(&tx, "ROLLBACK TO job")
+                        .and_then(|_| savepoint(&tx, "RELEASE job"));
+                }
+            }
+        }
+    }
+    // A lone job that failed is rolled back whole; its caller gets its own error.
+    let result = if lone_failed {
+        tx.rollback().map_err(backend)
+    } else {
+        tx.commit().map_err(backend)
+    };
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "commit failed");
+    }
+    for answer in answers {
+        answer(match &result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Backend(e.to_string())),
+        });
+    }
+}
+
+fn savepoint(tx: &Transaction<'_>, sql: &str) -> Result<()> {
+    tx.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (Writer, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("latchkey-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = Connection::open(dir.join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY);")
+            .unwrap();
+        (Writer::start(conn), dir)
+    }
+
+    fn insert(k: &'static str, fail_after: bool) -> impl FnOnce(&Transaction<'_>) -> Result<()> {
+        move |tx| {
+            tx.execute("INSERT INTO t (k) VALUES (?1)", [k])
+                .map_err(backend)?;
+            if fail_after {
+                return Err(StoreError::InvalidInput(format!("{k} refused")));
+            }
+            Ok(())
+        }
+    }
+
+    fn keys(dir: &std::path::Path) -> Vec<String> {
+        let c = Connection::open(dir.join("w.db")).unwrap();
+        let mut st = c.prepare("SELECT k FROM t ORDER BY k").unwrap();
+        let v = st.query_map([], |r| r.get(0)).unwrap();
+        v.map(|r| r.unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_leaves_nothing_and_its_batch_mates_commit() {
+        let (w, dir) = writer();
+        // Many jobs at once so that they share batches.
+        let futs = (0..200).map(|i| {
+            let k: &'static str = Box::leak(format!("k{i:03}").into_boxed_str());
+            w.write(insert(k, i % 10 == 3))
+        });
+        let results = futures_util::future::join_all(futs).await;
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_ok(), i % 10 != 3, "job {i}: {r:?}");
+        }
+        let got = keys(&dir);
+        assert_eq!(got.len(), 180);
+        assert!(!got.contains(&"k003".to_string()));
+        assert!(got.contains(&"k004".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_lone_failed_job_is_rolled_back_and_a_panic_is_an_error() {
+        let (w, dir) = writer();
+        assert!(w.write(insert("a", true)).await.is_err());
+        let r: Result<()> = w
+            .write(|tx| {
+                tx.execute("INSERT INTO t (k) VALUES ('p')", []).unwrap();
+                panic!("boom")
+            })
+            .await;
+        assert!(r.is_err());
+        w.write(insert("b", false)).await.unwrap();
+        assert_eq!(keys(&dir), vec!["b".to_string()]);
+    }
+}
