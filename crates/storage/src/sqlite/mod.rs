@@ -13,7 +13,14 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const READERS: usize = 4;
+/// Reader connections: one per core plus one (point lookups run on the request's own thread),
+/// between 2 and 8.
+fn reader_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() + 1)
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -90,7 +97,7 @@ impl SqliteStore {
         writer
             .execute_batch("PRAGMA synchronous = FULL;")
             .map_err(backend)?;
-        let readers = (0..READERS)
+        let readers = (0..reader_count())
             .map(|_| open_conn(&path, false).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
         Ok(SqliteStore {

@@ -1,0 +1,120 @@
+"""Writes bench/RESULTS.md and bench/results.png from one run of bench/run.sh."""
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SCENARIOS = [
+    ("S1", "client_credentials, RS256 access token", "limit-rs256", 1),
+    ("S2", "client_credentials, ES256 access token", "limit-es256", 1),
+    ("S3", "refresh with rotation, RS256 access + ID token", "limit-rs256", 2),
+    ("S4", "refresh with rotation, ES256 access + ID token", "limit-es256", 2),
+    ("S5", "password grant, argon2id m=19 MiB t=2 p=1", "limit-argon2", 1),
+]
+TARGETS = {
+    "S1": "≥ 0.85 of limit",
+    "S2": "≥ 25,000/s",
+    "S3": "≥ 0.85 of limit",
+    "S4": "≥ 12,000/s",
+    "S5": "≥ 0.9 of limit",
+}
+
+
+def main(run: Path) -> None:
+    rows = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines() if line]
+    limit = {r["id"]: r["per_second"] for r in rows if r["server"] == "limit"}
+    res = {(r["server"], r["id"]): r for r in rows if r["server"] != "limit"}
+    startup = res.get(("latchkey", "startup"), {})
+    machine = (run / "machine.txt").read_text().strip()
+
+    def mb(kb):
+        return f"{kb / 1024:.0f} MB"
+
+    lines = [
+        "# Benchmark results",
+        "",
+        "One run of `bench/run.sh` (the command is below): each server alone on core 0, the load",
+        "generator `latchkey-loadgen` on core 1, one keep-alive connection per client, 2 s of",
+        "warm-up not counted. latchkey runs its release build on SQLite with `synchronous=FULL`:",
+        "every rotation is fsynced before its response is sent (group commit). The peer,",
+        "node-oidc-provider (`../shared/peers/oidc-provider`), keeps everything in memory and",
+        "writes nothing to disk. *Limit* is the raw rate of one core at the signatures or hashes a",
+        "response needs, measured in the same run (`latchkey-loadgen --scenario limit-*`): RS256",
+        f"{limit.get('limit-rs256', 0):,.0f}/s, ES256 {limit.get('limit-es256', 0):,.0f}/s, "
+        f"argon2id {limit.get('limit-argon2', 0):,.1f}/s.",
+        "",
+        "```",
+        machine,
+        "```",
+        "",
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS | latchkey/peer | of limit | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    chart = []
+    for sid, title, lim, per in SCENARIOS:
+        lk = res.get(("latchkey", sid))
+        pr = res.get(("peer", sid))
+        cap = limit.get(lim, 0) / per if limit.get(lim) else None
+        for who, r in (("latchkey", lk), ("peer", pr)):
+            if r is None:
+                if who == "peer":
+                    lines.append(f"| {sid} | peer | — (no password grant) | | | | | | | |")
+                continue
+            ratio = f"{lk['rps'] / pr['rps']:.1f}×" if (who == "latchkey" and lk and pr) else ""
+            of_limit = f"{r['rps'] / cap:.2f}" if cap else ""
+            target = TARGETS[sid] if who == "latchkey" else ""
+            name = f"{sid} {title}" if who == "latchkey" else sid
+            lines.append(
+                f"| {name} | {who} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                f"{r['errors']} | {mb(r['peak_rss_kb'])} | {ratio} | {of_limit} | {target} |"
+            )
+        chart.append((sid, lk["rps"] if lk else 0, pr["rps"] if pr else 0, cap or 0))
+    lines += [
+        "",
+        f"Start-up on an existing store: ready after {startup.get('ready_ms', '?')} ms; "
+        f"idle RSS {mb(startup.get('idle_rss_kb', 0))}.",
+        "",
+        "![requests per second, latchkey beside the peer](results.png)",
+        "",
+        "Raw lines: `results.jsonl` of the run folder (`bench/results/`, not committed).",
+        "",
+    ]
+    out = Path(__file__).parent
+    (out / "RESULTS.md").write_text("\n".join(lines))
+
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    xs = range(len(chart))
+    w = 0.38
+    lk = [c[1] for c in chart]
+    pr = [c[2] for c in chart]
+    ax.bar([x - w / 2 for x in xs], lk, w, label="latchkey (SQLite, fsync per batch)", color="#2b6cb0")
+    ax.bar([x + w / 2 for x in xs], pr, w, label="node-oidc-provider (in memory)", color="#a0aec0")
+    for x, c in zip(xs, chart):
+        if c[3]:
+            ax.plot([x - 0.45, x + 0.45], [c[3], c[3]], color="#c53030", lw=1.2, ls="--")
+    ax.plot([], [], color="#c53030", lw=1.2, ls="--", label="limit: one core's signing / hashing rate")
+    for x, v in zip(xs, lk):
+        ax.text(x - w / 2, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=8)
+    for x, v in zip(xs, pr):
+        if v:
+            ax.text(x + w / 2, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(
+        ["S1 cc RS256", "S2 cc ES256", "S3 refresh RS256", "S4 refresh ES256", "S5 password"]
+    )
+    ax.set_yscale("log")
+    ax.set_ylabel("requests/s, one server core (log scale)")
+    ax.set_title("Token endpoint throughput, server pinned to one core")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+    fig.tight_layout()
+    fig.savefig(out / "results.png")
+    print(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
