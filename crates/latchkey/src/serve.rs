@@ -91,6 +91,10 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         crate::import::import(&state, path).await?;
     }
     crate::bootstrap::admin(&state).await?;
+    crate::purge::spawn(
+        state.store.clone(),
+        std::time::Duration::from_secs(args.purge_interval),
+    );
     state.set_ready();
 
     let app = latchkey_protocol::router(state.clone());

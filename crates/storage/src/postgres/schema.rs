@@ -105,4 +105,10 @@ CREATE TABLE auth_codes (
     r#"
 ALTER TABLE realm_keys ADD COLUMN seq BIGSERIAL;
 "#,
+    r#"
+CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX sessions_ended ON sessions(ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
+CREATE INDEX auth_codes_expiry ON auth_codes(expires_at);
+"#,
 ];

@@ -232,4 +232,7 @@ impl crate::Store for PgStore {
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>> {
         sessions::events(&self.client().await?, realm_id, limit).await
     }
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64> {
+        sessions::purge_expired(&self.client().await?, now, limit).await
+    }
 }

@@ -455,6 +455,10 @@ impl crate::Store for SqliteStore {
         self.read(move |c| sessions::events(c, r.as_deref(), limit))
             .await
     }
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64> {
+        self.write(move |tx| sessions::purge_expired(tx, now, limit))
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -417,3 +417,41 @@ pub fn set_code_family(tx: &Connection, hash: &str, family: &str) -> Result<()> 
     .map_err(backend)?;
     Ok(())
 }
+
+/// See [`crate::Store::purge_expired`]. Each DELETE picks its rows through an expiry index
+/// and a LIMIT, so one call is a short transaction whatever the table sizes.
+pub fn purge_expired(tx: &Connection, now: Timestamp, limit: usize) -> Result<u64> {
+    let limit = limit.max(10) as i64;
+    let ended_before = now - crate::ENDED_SESSION_RETENTION;
+    let steps: [(&str, i64, i64); 4] = [
+        (
+            "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
+            now,
+            limit,
+        ),
+        (
+            "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE ended_at < ?1 LIMIT ?2)",
+            ended_before,
+            (limit / 10).max(1),
+        ),
+        (
+            "DELETE FROM revoked_tokens WHERE rowid IN (SELECT rowid FROM revoked_tokens WHERE expires_at < ?1 LIMIT ?2)",
+            now,
+            limit,
+        ),
+        (
+            "DELETE FROM auth_codes WHERE rowid IN (SELECT rowid FROM auth_codes WHERE expires_at < ?1 LIMIT ?2)",
+            now,
+            limit,
+        ),
+    ];
+    let mut n = 0u64;
+    for (sql, before, max) in steps {
+        n += tx
+            .prepare_cached(sql)
+            .map_err(backend)?
+            .execute(params![before, max])
+            .map_err(backend)? as u64;
+    }
+    Ok(n)
+}

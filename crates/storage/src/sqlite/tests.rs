@@ -192,3 +192,26 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
         "{dup:?}"
     );
 }
+
+#[tokio::test]
+async fn purge_removes_only_what_can_no_longer_be_used() {
+    let realm = realm("10");
+    let (store, jti) = store_with_login(&realm).await;
+    let now = crate::sqlite::now();
+    // The live record stays, whatever the batch size.
+    assert_eq!(store.purge_expired(now, 100).await.unwrap(), 0);
+    assert!(store.refresh_state(&jti).await.unwrap().is_some());
+    // Once its expiry has passed it goes, in batches of the size asked for.
+    assert_eq!(store.purge_expired(now + 1801, 100).await.unwrap(), 1);
+    assert!(store.refresh_state(&jti).await.unwrap().is_none());
+    // An ended session goes (with its family) only after the retention period.
+    store.end_session("s1", now, "logout").await.unwrap();
+    store.purge_expired(now + 10, 100).await.unwrap();
+    assert!(store.session("s1").await.unwrap().is_some());
+    store
+        .purge_expired(now + crate::ENDED_SESSION_RETENTION + 1, 100)
+        .await
+        .unwrap();
+    assert!(store.session("s1").await.unwrap().is_none());
+    assert!(store.client_sessions("s1").await.unwrap().is_empty());
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Refresh latency with few and with many stored token records.
+#
+#   bench/scale.sh [seconds] [clients] [small] [large]     (defaults: 20 s, 32, 10000, 10000000)
+#
+# For each size: a fresh SQLite store gets the bench realm, then that many extra refresh-token
+# records (random v4-style ids, in 100,000 families; one in ten already expired, so the
+# background purge is deleting while the load runs), then latchkey serves S4's load (refresh
+# with rotation, ES256) with the server on core 0 and the load on core 1.
+# Prints and appends to bench/results/scale-<time>.jsonl. Needs ~3 GB of disk for 10 million.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+clients=${2:-32}
+sizes=("${3:-10000}" "${4:-10000000}")
+port=${LATCHKEY_PORT:-8381}
+cargo build --release --quiet -p latchkey -p latchkey-loadgen
+mkdir -p bench/results
+out=bench/results/scale-$(date -u +%Y%m%dT%H%M%SZ).jsonl
+pid=
+stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; fi; }
+trap stop EXIT
+
+start() { # dir [import]
+  taskset -c 0 ./target/release/latchkey serve --db "sqlite://$1/latchkey.db" --listen "127.0.0.1:$port" \
+    ${2:+--import-realm bench/realm-bench.json} >>"$1/latchkey.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready" && return 0; sleep 0.1; done
+  echo "latchkey did not start" >&2
+  exit 1
+}
+
+for n in "${sizes[@]}"; do
+  dir=$(mktemp -d /tmp/latchkey-scale.XXXXXX)
+  start "$dir" import
+  stop
+  echo "filling $n records into $dir ..."
+  t0=$(date +%s)
+  python3 - "$dir/latchkey.db" "$n" <<'EOF'
+import sqlite3, sys, time
+db, n = sys.argv[1], int(sys.argv[2])
+families = min(100_000, max(1, n // 100))
+now = int(time.time())
+c = sqlite3.connect(db)
+c.executescript("PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;")
+realm = c.execute("SELECT id FROM realms WHERE name='bench'").fetchone()[0]
+user = c.execute("SELECT id FROM users WHERE username='bench' AND realm_id=?", (realm,)).fetchone()[0]
+with c:
+    c.execute("""WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM s WHERE i < ?1 - 1)
+        INSERT INTO sessions (id, realm_id, user_id, offline, started_at, auth_time, last_refresh)
+        SELECT 'fill-s-' || i, ?2, ?3, 0, ?4, ?4, ?4 FROM s""", (families, realm, user, now))
+    c.execute("""WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM s WHERE i < ?1 - 1)
+        INSERT INTO client_sessions (id, session_id, client_id, started_at, last_refresh)
+        SELECT 'fill-cs-' || i, 'fill-s-' || i, 'bench-es256', ?2, ?2 FROM s""", (families, now))
+    c.execute("""WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM t WHERE i < ?1 - 1)
+        INSERT INTO refresh_tokens (jti, client_session_id, issued_at, expires_at, scope, offline, rotated_at, use_count)
+        SELECT lower(hex(randomblob(16))), 'fill-cs-' || (i % ?2), ?3,
+               CASE WHEN i % 10 = 0 THEN ?3 - 60 ELSE ?3 + 86400 END, 'openid profile email', 0, ?3, 1
+        FROM t""", (n, families, now))
+print(c.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0], "records")
+c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+EOF
+  echo "filled in $(( $(date +%s) - t0 )) s; store $(du -sh "$dir" | cut -f1)"
+  start "$dir"
+  r=$(taskset -c 1 ./target/release/latchkey-loadgen --url "http://127.0.0.1:$port/realms/bench/protocol/openid-connect/token" \
+    --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 \
+    --client-secret bench-secret-0123456789abcdef --username bench --password bench-password --scope openid)
+  stop
+  left=$(python3 -c 'import sqlite3,sys,time; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM refresh_tokens WHERE expires_at < ?", (int(time.time()),)).fetchone()[0])' "$dir/latchkey.db")
+  line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(records=int(sys.argv[2]), expired_at_start=int(sys.argv[2])//10, expired_left=int(sys.argv[3])); print(json.dumps(r))' "$r" "$n" "$left")
+  echo "$line" | tee -a "$out"
+  rm -rf "$dir"
+done
