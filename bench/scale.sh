@@ -4,9 +4,9 @@
 #   bench/scale.sh [seconds] [clients] [small] [large]     (defaults: 20 s, 32, 10000, 10000000)
 #
 # For each size: a fresh SQLite store gets the bench realm, then that many extra refresh-token
-# records (random v4-style ids, in 100,000 families; one in ten already expired, so the
-# background purge is deleting while the load runs), then latchkey serves S4's load (refresh
-# with rotation, ES256) with the server on core 0 and the load on core 1.
+# records laid out as latchkey writes them (time-ordered ids, in 100,000 families; the oldest
+# tenth expired, so the background purge is deleting while the load runs), then latchkey serves
+# S4's load (refresh with rotation, ES256) with the server on core 0 and the load on core 1.
 # Prints and appends to bench/results/scale-<time>.jsonl. Needs ~3 GB of disk for 10 million.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,18 +45,23 @@ c = sqlite3.connect(db)
 c.executescript("PRAGMA synchronous=OFF; PRAGMA cache_size=-1000000;")
 realm = c.execute("SELECT id FROM realms WHERE name='bench'").fetchone()[0]
 user = c.execute("SELECT id FROM users WHERE username='bench' AND realm_id=?", (realm,)).fetchone()[0]
+# As latchkey writes them: ids that grow with time (UUIDv7), families started one after another,
+# records issued over the past day; the oldest tenth expired over two hours ago (the purge's
+# work); the rest live.
+per_family = max(1, n // families)
 with c:
     c.execute("""WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM s WHERE i < ?1 - 1)
         INSERT INTO sessions (id, realm_id, user_id, offline, started_at, auth_time, last_refresh)
-        SELECT 'fill-s-' || i, ?2, ?3, 0, ?4, ?4, ?4 FROM s""", (families, realm, user, now))
+        SELECT printf('0000-s-%09d', i), ?2, ?3, 0, ?4, ?4, ?4 FROM s""", (families, realm, user, now - 86400))
     c.execute("""WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM s WHERE i < ?1 - 1)
         INSERT INTO client_sessions (id, session_id, client_id, started_at, last_refresh)
-        SELECT 'fill-cs-' || i, 'fill-s-' || i, 'bench-es256', ?2, ?2 FROM s""", (families, now))
+        SELECT printf('0000-cs-%09d', i), printf('0000-s-%09d', i), 'bench-es256', ?2, ?2 FROM s""", (families, now - 86400))
     c.execute("""WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM t WHERE i < ?1 - 1)
         INSERT INTO refresh_tokens (jti, client_session_id, issued_at, expires_at, scope, offline, rotated_at, use_count)
-        SELECT lower(hex(randomblob(16))), 'fill-cs-' || (i % ?2), ?3,
-               CASE WHEN i % 10 = 0 THEN ?3 - 60 ELSE ?3 + 86400 END, 'openid profile email', 0, ?3, 1
-        FROM t""", (n, families, now))
+        SELECT printf('0000-%010d-', i) || lower(hex(randomblob(8))),
+               printf('0000-cs-%09d', min(i / ?2, ?3 - 1)), ?4 - 86400 + (i * 86400) / ?1,
+               CASE WHEN i < ?1 / 10 THEN ?4 - 7200 ELSE ?4 + 86400 END, 'openid profile email', 0, ?4, 1
+        FROM t""", (n, per_family, families, now))
 print(c.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0], "records")
 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 EOF

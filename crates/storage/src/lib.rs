@@ -193,9 +193,9 @@ pub trait Store: Send + Sync + 'static {
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;
 
     /// Deletes at most about `limit` rows that can no longer serve any request: refresh-token
-    /// records expired before `now`, sessions ended more than [`ENDED_SESSION_RETENTION`]
-    /// seconds ago (their families and records with them), revoked access-token ids past their
-    /// expiry, authorization codes past theirs. One short transaction; returns the rows
+    /// records expired more than [`EXPIRED_RETENTION`] seconds ago, sessions ended more than
+    /// [`ENDED_SESSION_RETENTION`] seconds ago (their families and records with them), revoked
+    /// access-token ids past their expiry, authorization codes past theirs. One short transaction; returns the rows
     /// deleted, so a caller repeats while that is `limit` or more.
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64>;
 }
@@ -203,6 +203,10 @@ pub trait Store: Send + Sync + 'static {
 /// How long an ended (logged-out) session is kept, so that its tokens are still answered
 /// "session ended" rather than "unknown" for a while.
 pub const ENDED_SESSION_RETENTION: i64 = 24 * 3600;
+
+/// How long an expired refresh-token record is kept, so that presenting it is answered
+/// "expired at …" rather than "not known to this server" for a while.
+pub const EXPIRED_RETENTION: i64 = 3600;
 
 /// Opens the store a `--db` URL names.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {

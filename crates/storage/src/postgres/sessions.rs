@@ -422,10 +422,11 @@ pub async fn consume_code<C: GenericClient>(
 pub async fn purge_expired<C: GenericClient>(c: &C, now: i64, limit: usize) -> Result<u64> {
     let limit = limit.max(10) as i64;
     let ended_before = now - crate::ENDED_SESSION_RETENTION;
+    let expired_before = now - crate::EXPIRED_RETENTION;
     let steps: [(&str, i64, i64); 4] = [
         (
             "DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
-            now,
+            expired_before,
             limit,
         ),
         (

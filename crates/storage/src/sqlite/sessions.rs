@@ -423,10 +423,11 @@ pub fn set_code_family(tx: &Connection, hash: &str, family: &str) -> Result<()> 
 pub fn purge_expired(tx: &Connection, now: Timestamp, limit: usize) -> Result<u64> {
     let limit = limit.max(10) as i64;
     let ended_before = now - crate::ENDED_SESSION_RETENTION;
+    let expired_before = now - crate::EXPIRED_RETENTION;
     let steps: [(&str, i64, i64); 4] = [
         (
             "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
-            now,
+            expired_before,
             limit,
         ),
         (
