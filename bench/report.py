@@ -74,6 +74,32 @@ def main(run: Path) -> None:
                 f"{r['errors']} | {mb(r['peak_rss_kb'])} | {ratio} | {of_limit} | {target} |"
             )
         chart.append((sid, lk["rps"] if lk else 0, pr["rps"] if pr else 0, cap or 0))
+    scale_runs = sorted(Path(__file__).parent.glob("results/scale-*.jsonl"))
+    if scale_runs:
+        srows = [json.loads(x) for x in scale_runs[-1].read_text().splitlines() if x]
+        lines += [
+            "",
+            f"## Scale (`bench/scale.sh`, {scale_runs[-1].name})",
+            "",
+            "S4's load on a store that already holds N refresh-token records laid out as latchkey",
+            "writes them (time-ordered ids); the oldest tenth expired, which the background purge",
+            "deletes while the load runs.",
+            "",
+            "| records | req/s | p50 ms | p99 ms | errors | expired at start | expired left after the run |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in srows:
+            lines.append(
+                f"| {r['records']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                f"{r['errors']} | {r['expired_at_start']:,} | {r['expired_left']:,} |"
+            )
+        if len(srows) >= 2:
+            lines.append("")
+            lines.append(
+                f"p99 with {srows[-1]['records']:,} records is "
+                f"{srows[-1]['p99_ms'] / srows[0]['p99_ms']:.2f}× p99 with {srows[0]['records']:,} "
+                "(target ≤ 1.5×)."
+            )
     lines += [
         "",
         f"Start-up on an existing store: ready after {startup.get('ready_ms', '?')} ms; "

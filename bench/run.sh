@@ -4,8 +4,11 @@
 #   bench/run.sh [seconds-per-scenario] [clients]      (defaults: 15 s, 32 clients)
 #
 # Each server runs alone on core 0 (taskset -c 0), fresh for each scenario; the load generator
-# (latchkey-loadgen, the same for both) runs on core 1. latchkey uses SQLite with every commit
-# fsynced (synchronous=FULL, group commit). The peer keeps its store in memory.
+# (latchkey-loadgen, the same for both) runs on core 1 and polls instead of sleeping (--spin):
+# waking a sleeping load generator on the other core costs the *server's* core an IPI per
+# response, which on this VM was ~9 % of its time — a cost of sharing one machine, not of serving.
+# latchkey uses SQLite with every commit fsynced (synchronous=FULL, group commit). The peer
+# keeps its store in memory.
 # Writes bench/results/<time>/ (raw JSON lines, logs) and, through bench/report.py,
 # bench/RESULTS.md and bench/results.png. Not part of the test command.
 set -euo pipefail
@@ -72,7 +75,7 @@ latchkey_scenario() { # id loadgen-scenario client-id [scope]
   start_latchkey "$dir" import
   local r
   r=$(taskset -c 1 "$loadgen" --url "http://127.0.0.1:$lport/realms/bench/protocol/openid-connect/token" \
-    --scenario "$scenario" --clients "$clients" --duration "$secs" --client-id "$client" \
+    --scenario "$scenario" --clients "$clients" --duration "$secs" --client-id "$client" --spin \
     --client-secret "$secret" --username bench --password bench-password ${scope:+--scope "$scope"})
   record latchkey "$id" "$r" "$(peak_kb "$server_pid")"
   stop_server
@@ -88,7 +91,7 @@ peer_scenario() { # id loadgen-scenario at-alg id-alg [scope]
   wait_for "http://127.0.0.1:$pport/.well-known/openid-configuration"
   local r
   r=$(taskset -c 1 "$loadgen" --url "http://127.0.0.1:$pport/token" --scenario "$scenario" \
-    --clients "$clients" --duration "$secs" --client-id bench --client-secret "$secret" \
+    --clients "$clients" --duration "$secs" --client-id bench --client-secret "$secret" --spin \
     ${scope:+--scope "$scope"} --token-file "$dir/rt_pool.txt")
   record peer "$id" "$r" "$(peak_kb "$server_pid")"
   stop_server

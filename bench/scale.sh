@@ -68,7 +68,7 @@ EOF
   echo "filled in $(( $(date +%s) - t0 )) s; store $(du -sh "$dir" | cut -f1)"
   start "$dir"
   r=$(taskset -c 1 ./target/release/latchkey-loadgen --url "http://127.0.0.1:$port/realms/bench/protocol/openid-connect/token" \
-    --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 \
+    --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 --spin \
     --client-secret bench-secret-0123456789abcdef --username bench --password bench-password --scope openid)
   stop
   left=$(python3 -c 'import sqlite3,sys,time; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM refresh_tokens WHERE expires_at < ?", (int(time.time()),)).fetchone()[0])' "$dir/latchkey.db")

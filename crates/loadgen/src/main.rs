@@ -64,6 +64,9 @@ struct Args {
     /// Seconds of load before measuring (not counted).
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Keep the load generator's thread polling instead of sleeping between responses.
+    #[arg(long)]
+    spin: bool,
 }
 
 type Conn = SendRequest<Full<Bytes>>;
@@ -313,6 +316,13 @@ async fn main_async(args: Args) -> Result<(), String> {
     }
     let measure_from = Instant::now() + Duration::from_secs(args.warmup);
     let until = measure_from + Duration::from_secs(args.duration);
+    if args.spin {
+        tokio::spawn(async move {
+            while Instant::now() < until {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
     let handles: Vec<_> = tokens
         .into_iter()
         .map(|t| tokio::spawn(run_client(ctx.clone(), t, measure_from, until)))

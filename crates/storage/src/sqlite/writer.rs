@@ -10,6 +10,7 @@ use crate::{Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// Jobs committed together at most; enough to amortise an fsync, small enough to keep latency.
 const MAX_BATCH: usize = 512;
@@ -69,13 +70,45 @@ impl Writer {
 fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
+        gather(&queue, &mut batch);
+        commit_batch(&mut conn, batch);
+    }
+}
+
+/// Longest a batch waits for company after its first job.
+const GATHER_WINDOW: Duration = Duration::from_micros(500);
+
+/// Takes every job waiting; then steps aside (`yield_now`) so that request threads sharing
+/// this core can finish the requests they are in the middle of, and takes what they queued —
+/// for as long as each step aside brings more, up to `MAX_BATCH` and `GATHER_WINDOW`. When
+/// nothing else wants the core the step aside returns at once and the batch commits: a lone
+/// write waits one system call, not a timer.
+fn gather(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    let deadline = Instant::now() + GATHER_WINDOW;
+    loop {
+        let before = batch.len();
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(j) => batch.push(j),
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, batch);
+        let first_pass = before == 1 && batch.len() == 1;
+        if batch.len() >= MAX_BATCH || (batch.len() == before && !first_pass) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::yield_now();
+        if first_pass {
+            // One step aside brought nothing: the core is free, commit now.
+            if let Ok(j) = queue.try_recv() {
+                batch.push(j);
+                continue;
+            }
+            return;
+        }
     }
 }
 
