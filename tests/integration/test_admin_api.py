@@ -277,8 +277,17 @@ def test_delete_user_client_realm_then_404(srv):
     uid = admin.get_user_id("carol")
     web_id = admin.get_client_id("shop-web")
     tok = kc_openid(srv, "shop", "shop-web", "shop-web-secret").token("carol", "carol-password")
+    offline = kc_openid(srv, "shop", "shop-web", "shop-web-secret").token(
+        "carol", "carol-password", scope="openid offline_access")
+    assert offline["refresh_expires_in"] == 0  # no expiry: its record lives until its login goes
+    unbounded = "SELECT count(*) FROM refresh_tokens WHERE expires_at IS NULL"
+    assert srv.query(unbounded)[0][0] == 1
 
     admin.delete_user(uid)
+    # The user's logins go with it, and with them every record that would never expire.
+    assert srv.query(unbounded)[0][0] == 0
+    r = refresh(srv, "shop", "shop-web", offline["refresh_token"], "shop-web-secret")
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
     with pytest.raises(KeycloakGetError) as e:
         admin.get_user(uid)
     assert e.value.response_code == 404

@@ -194,7 +194,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes at most about `limit` rows that can no longer serve any request: refresh-token
     /// records expired more than [`EXPIRED_RETENTION`] seconds ago, sessions ended more than
-    /// [`ENDED_SESSION_RETENTION`] seconds ago (their families and records with them), revoked
+    /// [`ENDED_SESSION_RETENTION`] seconds ago (their families with them, and those families'
+    /// records that never expire; the others follow at their expiry), revoked
     /// access-token ids past their expiry, authorization codes past theirs. One short transaction; returns the rows
     /// deleted, so a caller repeats while that is `limit` or more.
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64>;

@@ -111,4 +111,19 @@ CREATE INDEX sessions_ended ON sessions(ended_at) WHERE ended_at IS NOT NULL;
 CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
 CREATE INDEX auth_codes_expiry ON auth_codes(expires_at);
 "#,
+    // As SQLite's migration 4: no family index (a random insert per rotation), no cascade;
+    // records without expiry go with their family through a trigger and a partial index.
+    r#"
+ALTER TABLE refresh_tokens DROP CONSTRAINT IF EXISTS refresh_tokens_client_session_id_fkey;
+DROP INDEX IF EXISTS refresh_tokens_family;
+CREATE INDEX refresh_tokens_unbounded ON refresh_tokens(client_session_id) WHERE expires_at IS NULL;
+CREATE FUNCTION latchkey_drop_unbounded_tokens() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM refresh_tokens WHERE client_session_id = OLD.id AND expires_at IS NULL;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER client_sessions_drop_unbounded_tokens AFTER DELETE ON client_sessions
+    FOR EACH ROW EXECUTE FUNCTION latchkey_drop_unbounded_tokens();
+"#,
 ];

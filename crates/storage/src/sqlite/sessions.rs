@@ -426,7 +426,7 @@ pub fn purge_expired(tx: &Connection, now: Timestamp, limit: usize) -> Result<u6
     let expired_before = now - crate::EXPIRED_RETENTION;
     let steps: [(&str, i64, i64); 4] = [
         (
-            "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
+            "DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)",
             expired_before,
             limit,
         ),

@@ -217,3 +217,111 @@ async fn purge_removes_only_what_can_no_longer_be_used() {
     assert!(store.session("s1").await.unwrap().is_none());
     assert!(store.client_sessions("s1").await.unwrap().is_empty());
 }
+
+fn count(path: &str, sql: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_deleted_family_takes_its_unexpiring_records_and_leaves_the_rest_to_the_purge() {
+    let realm = realm("10");
+    let (store, _) = store_with_login(&realm).await;
+    let path = store.path().to_string_lossy().into_owned();
+    let now = crate::sqlite::now();
+    // An offline login whose token never expires, beside the online one (t1, 30 min).
+    store
+        .start_grant(NewGrant {
+            session: Session {
+                id: "s2".into(),
+                realm_id: "r1".into(),
+                user_id: "u1".into(),
+                offline: true,
+                started_at: now,
+                auth_time: now,
+                last_refresh: now,
+                ended_at: None,
+                end_reason: None,
+            },
+            session_is_new: true,
+            client_session: ClientSession {
+                id: "cs2".into(),
+                session_id: "s2".into(),
+                client_id: "spa".into(),
+                started_at: now,
+                last_refresh: now,
+                current_jti: Some("o1".into()),
+                revoked_at: None,
+                revoke_reason: None,
+            },
+            refresh: Some(RefreshRecord {
+                jti: "o1".into(),
+                client_session_id: "cs2".into(),
+                parent_jti: None,
+                issued_at: now,
+                expires_at: None,
+                scope: "offline_access".into(),
+                offline: true,
+                rotated_at: None,
+                successor_jti: None,
+                use_count: 0,
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM refresh_tokens"), 2);
+    assert!(store.delete_realm("r1").await.unwrap());
+    // The families are gone; so is the record that would never expire. The other one is
+    // unusable (no family) and stays until its expiry has passed the retention period.
+    assert_eq!(count(&path, "SELECT count(*) FROM client_sessions"), 0);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM refresh_tokens WHERE jti = 'o1'"
+        ),
+        0
+    );
+    assert!(store.refresh_state("t1").await.unwrap().is_none());
+    let later = now + 1801 + crate::EXPIRED_RETENTION;
+    assert_eq!(store.purge_expired(later, 100).await.unwrap(), 1);
+    assert_eq!(count(&path, "SELECT count(*) FROM refresh_tokens"), 0);
+}
+
+#[tokio::test]
+async fn migration_4_keeps_the_records_of_a_version_3_store() {
+    let path = temp_db();
+    std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for m in &super::schema::MIGRATIONS[..3] {
+            c.execute_batch(m).unwrap();
+        }
+        c.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO realms VALUES ('r1', 't', '{}', 0);
+             INSERT INTO sessions (id, realm_id, user_id, offline, started_at, auth_time, last_refresh)
+                 VALUES ('s1', 'r1', 'u1', 0, 1, 1, 1);
+             INSERT INTO client_sessions (id, session_id, client_id, started_at, last_refresh, current_jti)
+                 VALUES ('cs1', 's1', 'spa', 1, 1, 't2');
+             INSERT INTO refresh_tokens (jti, client_session_id, parent_jti, issued_at, expires_at, scope, offline, rotated_at, successor_jti, use_count)
+                 VALUES ('t1', 'cs1', NULL, 1, 99, 'profile', 0, 2, 't2', 1),
+                        ('t2', 'cs1', 't1', 2, NULL, 'profile', 0, NULL, NULL, 0);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let st = store.refresh_state("t1").await.unwrap().expect("t1 kept");
+    assert_eq!(st.record.successor_jti.as_deref(), Some("t2"));
+    assert_eq!(st.record.rotated_at, Some(2));
+    assert_eq!(st.current.expect("current record").jti, "t2");
+    assert_eq!(count(&path, "PRAGMA user_version"), 4);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'refresh_tokens_family'"
+        ),
+        0
+    );
+}
