@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # latchkey beside the peer (node-oidc-provider), scenario by scenario, in one run.
 #
-#   bench/run.sh [seconds-per-scenario] [clients]      (defaults: 15 s, 32 clients)
+#   bench/run.sh [seconds-per-scenario] [clients] [rounds]   (defaults: 15 s, 32 clients, 3)
+#
+# A round measures the raw limits, then every scenario on latchkey and then on the peer. This
+# machine is a VM whose speed drifts by a quarter from one minute to the next, so the report
+# takes, for each scenario, the round with the median latchkey rate, and compares it with the
+# peer and the limits of that same round; every round is listed.
 #
 # Each server runs alone on core 0 (taskset -c 0), fresh for each scenario; the load generator
 # (latchkey-loadgen, the same for both) runs on core 1 and polls instead of sleeping (--spin):
@@ -15,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-15}
 clients=${2:-32}
+rounds=${3:-3}
 peer_dir=${PEER_DIR:-../shared/peers/oidc-provider}
 lport=${LATCHKEY_PORT:-8380}
 pport=${PEER_PORT:-3380}
@@ -55,9 +61,9 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # record SERVER SCENARIO LOADGEN-JSON PEAK-KB
 record() {
-  python3 -c 'import json,sys; r=json.loads(sys.argv[3]); r.update(server=sys.argv[1], id=sys.argv[2], peak_rss_kb=int(sys.argv[4])); print(json.dumps(r))' \
-    "$1" "$2" "$3" "$4" >>"$results"
-  echo "$1 $2: $3 peak_rss_kb=$4"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[3]); r.update(server=sys.argv[1], id=sys.argv[2], peak_rss_kb=int(sys.argv[4]), round=int(sys.argv[5])); print(json.dumps(r))' \
+    "$1" "$2" "$3" "$4" "$round" >>"$results"
+  echo "$1 $2 (round $round): $3 peak_rss_kb=$4"
 }
 
 start_latchkey() { # db-dir [import]
@@ -70,7 +76,7 @@ start_latchkey() { # db-dir [import]
 
 latchkey_scenario() { # id loadgen-scenario client-id [scope]
   local id=$1 scenario=$2 client=$3 scope=${4:-}
-  local dir="$out/latchkey-$id"
+  local dir="$out/r$round/latchkey-$id"
   mkdir -p "$dir"
   start_latchkey "$dir" import
   local r
@@ -83,7 +89,7 @@ latchkey_scenario() { # id loadgen-scenario client-id [scope]
 
 peer_scenario() { # id loadgen-scenario at-alg id-alg [scope]
   local id=$1 scenario=$2 at=$3 idalg=$4 scope=${5:-}
-  local dir="$out/peer-$id"
+  local dir="$out/r$round/peer-$id"
   mkdir -p "$dir"
   (cd "$peer_dir" && PORT=$pport AT_FORMAT=jwt AT_ALG=$at ID_ALG=$idalg ROTATE=1 MINT=$clients \
     POOL_FILE="$OLDPWD/$dir/rt_pool.txt" exec taskset -c 0 node server.mjs) >"$dir/peer.log" 2>&1 &
@@ -97,30 +103,31 @@ peer_scenario() { # id loadgen-scenario at-alg id-alg [scope]
   stop_server
 }
 
-echo "== limits: one core, raw signing and hashing rates"
-for l in limit-rs256 limit-es256 limit-argon2; do
-  r=$(taskset -c 0 "$loadgen" --scenario "$l" --duration 5)
-  echo "$r"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2]); print(json.dumps(r))' "$r" "$l" >>"$results"
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds: limits (one core, raw signing and hashing rates)"
+  for l in limit-rs256 limit-es256 limit-argon2; do
+    r=$(taskset -c 0 "$loadgen" --scenario "$l" --duration 5)
+    echo "$r"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2], round=int(sys.argv[3])); print(json.dumps(r))' "$r" "$l" "$round" >>"$results"
+  done
+  echo "== S1 client_credentials, RS256 access token"
+  latchkey_scenario S1 client-credentials bench
+  peer_scenario S1 client-credentials RS256 RS256 api:read
+  echo "== S2 client_credentials, ES256 access token"
+  latchkey_scenario S2 client-credentials bench-es256
+  peer_scenario S2 client-credentials ES256 ES256 api:read
+  echo "== S3 refresh with rotation, RS256 access + ID token"
+  latchkey_scenario S3 refresh bench openid
+  peer_scenario S3 refresh RS256 RS256
+  echo "== S4 refresh with rotation, ES256 access + ID token"
+  latchkey_scenario S4 refresh bench-es256 openid
+  peer_scenario S4 refresh ES256 ES256
+  echo "== S5 password grant, argon2id m=19 MiB t=2 p=1 (the peer has no password grant)"
+  latchkey_scenario S5 password bench
 done
 
-echo "== S1 client_credentials, RS256 access token"
-latchkey_scenario S1 client-credentials bench
-peer_scenario S1 client-credentials RS256 RS256 api:read
-echo "== S2 client_credentials, ES256 access token"
-latchkey_scenario S2 client-credentials bench-es256
-peer_scenario S2 client-credentials ES256 ES256 api:read
-echo "== S3 refresh with rotation, RS256 access + ID token"
-latchkey_scenario S3 refresh bench openid
-peer_scenario S3 refresh RS256 RS256
-echo "== S4 refresh with rotation, ES256 access + ID token"
-latchkey_scenario S4 refresh bench-es256 openid
-peer_scenario S4 refresh ES256 ES256
-echo "== S5 password grant, argon2id m=19 MiB t=2 p=1 (the peer has no password grant)"
-latchkey_scenario S5 password bench
-
 echo "== start-up on an existing store, and idle memory"
-dir="$out/latchkey-S1"
+dir="$out/r1/latchkey-S1"
 start_latchkey "$dir"
 sleep 2
 ready_ms=$(grep -o 'ready_ms[^0-9]*[0-9]*' "$dir/latchkey.log" | tail -1 | grep -o '[0-9]*$')
@@ -133,6 +140,6 @@ echo "ready after ${ready_ms} ms on an existing store; idle RSS ${idle} kB"
 {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024/1024+0.5) " GiB"}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "kernel: $(uname -r); rustc: $(rustc --version); node: $(node --version)"
-  echo "command: bench/run.sh $secs $clients"
+  echo "command: bench/run.sh $secs $clients $rounds"
 } >"$out/machine.txt"
 bench/report.sh "$out"

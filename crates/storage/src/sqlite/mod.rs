@@ -50,6 +50,9 @@ pub(crate) fn cached_row<T, P: rusqlite::Params>(
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// Prepared statements kept per connection: more than latchkey has.
+const STATEMENT_CACHE: usize = 256;
+
 fn open_conn(path: &Path, write: bool) -> Result<Connection> {
     let flags = if write {
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -66,6 +69,17 @@ fn open_conn(path: &Path, write: bool) -> Result<Connection> {
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(backend)?;
+    // Room for every statement latchkey prepares (rusqlite keeps 16 by default; a statement
+    // pushed out of the cache is parsed again at its next use).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Query-planner stability: a statement's plan never depends on the values bound to it.
+    // Without it SQLite marked the refresh read's join "re-prepare whenever ?1 changes", and
+    // every rotation parsed and planned it again (writer time 16 -> 63 µs a rotation).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(backend)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
         .map_err(backend)?;
     if write {

@@ -14,45 +14,64 @@ const RT_COLUMNS: &str =
     "jti, client_session_id, parent_jti, issued_at, expires_at, scope, offline, rotated_at, successor_jti, use_count";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    session_at(r, 0)
+}
+
+/// A `Session` from the row's columns `o..o + 9` (in `SESSION_COLUMNS` order).
+fn session_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Session> {
     Ok(Session {
-        id: r.get(0)?,
-        realm_id: r.get(1)?,
-        user_id: r.get(2)?,
-        offline: r.get(3)?,
-        started_at: r.get(4)?,
-        auth_time: r.get(5)?,
-        last_refresh: r.get(6)?,
-        ended_at: r.get(7)?,
-        end_reason: r.get(8)?,
+        id: r.get(o)?,
+        realm_id: r.get(o + 1)?,
+        user_id: r.get(o + 2)?,
+        offline: r.get(o + 3)?,
+        started_at: r.get(o + 4)?,
+        auth_time: r.get(o + 5)?,
+        last_refresh: r.get(o + 6)?,
+        ended_at: r.get(o + 7)?,
+        end_reason: r.get(o + 8)?,
     })
 }
 
 fn cs_row(r: &Row<'_>) -> rusqlite::Result<ClientSession> {
+    cs_at(r, 0)
+}
+
+/// A `ClientSession` from columns `o..o + 8` (in `CS_COLUMNS` order).
+fn cs_at(r: &Row<'_>, o: usize) -> rusqlite::Result<ClientSession> {
     Ok(ClientSession {
-        id: r.get(0)?,
-        session_id: r.get(1)?,
-        client_id: r.get(2)?,
-        started_at: r.get(3)?,
-        last_refresh: r.get(4)?,
-        current_jti: r.get(5)?,
-        revoked_at: r.get(6)?,
-        revoke_reason: r.get(7)?,
+        id: r.get(o)?,
+        session_id: r.get(o + 1)?,
+        client_id: r.get(o + 2)?,
+        started_at: r.get(o + 3)?,
+        last_refresh: r.get(o + 4)?,
+        current_jti: r.get(o + 5)?,
+        revoked_at: r.get(o + 6)?,
+        revoke_reason: r.get(o + 7)?,
     })
 }
 
-fn rt_row(r: &Row<'_>) -> rusqlite::Result<RefreshRecord> {
+/// A `RefreshRecord` from columns `o..o + 10` (in `RT_COLUMNS` order).
+fn rt_at(r: &Row<'_>, o: usize) -> rusqlite::Result<RefreshRecord> {
     Ok(RefreshRecord {
-        jti: r.get(0)?,
-        client_session_id: r.get(1)?,
-        parent_jti: r.get(2)?,
-        issued_at: r.get(3)?,
-        expires_at: r.get(4)?,
-        scope: r.get(5)?,
-        offline: r.get(6)?,
-        rotated_at: r.get(7)?,
-        successor_jti: r.get(8)?,
-        use_count: r.get(9)?,
+        jti: r.get(o)?,
+        client_session_id: r.get(o + 1)?,
+        parent_jti: r.get(o + 2)?,
+        issued_at: r.get(o + 3)?,
+        expires_at: r.get(o + 4)?,
+        scope: r.get(o + 5)?,
+        offline: r.get(o + 6)?,
+        rotated_at: r.get(o + 7)?,
+        successor_jti: r.get(o + 8)?,
+        use_count: r.get(o + 9)?,
     })
+}
+
+/// `cols` with each column qualified by `alias` ("a, b" -> "t.a, t.b").
+fn qualified(alias: &str, cols: &str) -> String {
+    cols.split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn session(conn: &Connection, id: &str) -> Result<Option<Session>> {
@@ -64,15 +83,6 @@ pub fn session(conn: &Connection, id: &str) -> Result<Option<Session>> {
         .map_err(backend)
 }
 
-fn client_session(conn: &Connection, id: &str) -> Result<Option<ClientSession>> {
-    let sql = format!("SELECT {CS_COLUMNS} FROM client_sessions WHERE id = ?1");
-    conn.prepare_cached(&sql)
-        .map_err(backend)?
-        .query_row([id], cs_row)
-        .optional()
-        .map_err(backend)
-}
-
 pub fn client_sessions(conn: &Connection, session_id: &str) -> Result<Vec<ClientSession>> {
     let sql = format!(
         "SELECT {CS_COLUMNS} FROM client_sessions WHERE session_id = ?1 ORDER BY started_at, id"
@@ -80,15 +90,6 @@ pub fn client_sessions(conn: &Connection, session_id: &str) -> Result<Vec<Client
     let mut st = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = st.query_map([session_id], cs_row).map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
-}
-
-fn record(conn: &Connection, jti: &str) -> Result<Option<RefreshRecord>> {
-    let sql = format!("SELECT {RT_COLUMNS} FROM refresh_tokens WHERE jti = ?1");
-    conn.prepare_cached(&sql)
-        .map_err(backend)?
-        .query_row([jti], rt_row)
-        .optional()
-        .map_err(backend)
 }
 
 fn insert_record(conn: &Connection, r: &RefreshRecord) -> Result<()> {
@@ -148,26 +149,45 @@ pub fn start_grant(tx: &Connection, g: &NewGrant) -> Result<()> {
     Ok(())
 }
 
+/// The statement behind [`refresh_state`].
+pub(super) fn refresh_state_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT {}, {}, {}, {} FROM refresh_tokens rt
+             JOIN client_sessions cs ON cs.id = rt.client_session_id
+             JOIN sessions s ON s.id = cs.session_id
+             LEFT JOIN refresh_tokens cur ON cur.jti = cs.current_jti AND cs.current_jti <> rt.jti
+             WHERE rt.jti = ?1",
+            qualified("rt", RT_COLUMNS),
+            qualified("cs", CS_COLUMNS),
+            qualified("s", SESSION_COLUMNS),
+            qualified("cur", RT_COLUMNS),
+        )
+    })
+}
+
+/// Everything a refresh decision reads — the record, its family, the family's session and the
+/// family's current record when that is another one — in one statement (this runs inside the
+/// writer's transaction for every rotation; four point lookups cost four statement runs).
 pub fn refresh_state(conn: &Connection, jti: &str) -> Result<Option<RefreshState>> {
-    let Some(rec) = record(conn, jti)? else {
-        return Ok(None);
-    };
-    let Some(cs) = client_session(conn, &rec.client_session_id)? else {
-        return Ok(None);
-    };
-    let Some(sess) = session(conn, &cs.session_id)? else {
-        return Ok(None);
-    };
-    let current = match cs.current_jti.as_deref() {
-        Some(c) if c != rec.jti => record(conn, c)?,
-        _ => None,
-    };
-    Ok(Some(RefreshState {
-        record: rec,
-        session: sess,
-        client_session: cs,
-        current,
-    }))
+    let sql = refresh_state_sql();
+    conn.prepare_cached(sql)
+        .map_err(backend)?
+        .query_row([jti], |r| {
+            let current = match r.get::<_, Option<String>>(27)? {
+                Some(_) => Some(rt_at(r, 27)?),
+                None => None,
+            };
+            Ok(RefreshState {
+                record: rt_at(r, 0)?,
+                client_session: cs_at(r, 10)?,
+                session: session_at(r, 18)?,
+                current,
+            })
+        })
+        .optional()
+        .map_err(backend)
 }
 
 pub fn refresh(

@@ -325,3 +325,24 @@ async fn migration_4_keeps_the_records_of_a_version_3_store() {
         0
     );
 }
+
+#[test]
+fn the_refresh_read_is_planned_once_whatever_token_it_is_asked_for() {
+    let path = temp_db();
+    let path = std::path::Path::new(&path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut c = super::open_conn(path, true).unwrap();
+    super::migrate(&mut c).unwrap();
+    for i in 0..5 {
+        super::sessions::refresh_state(&c, &format!("jti-{i}")).unwrap();
+    }
+    let st = c
+        .prepare_cached(super::sessions::refresh_state_sql())
+        .unwrap();
+    // A re-prepare per new value was a parse and a plan on every rotation (63 µs, not 16).
+    assert_eq!(
+        st.get_status(rusqlite::StatementStatus::RePrepare),
+        0,
+        "the statement was prepared again for a new parameter value"
+    );
+}
