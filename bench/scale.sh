@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
 # Refresh latency with few and with many stored token records.
 #
-#   bench/scale.sh [seconds] [clients] [small] [large]     (defaults: 20 s, 32, 10000, 10000000)
+#   bench/scale.sh [seconds] [clients] [small] [large] [rounds]
+#                  (defaults: 20 s, 32 clients, 10000, 10000000, 3 rounds)
 #
-# For each size: a fresh SQLite store gets the bench realm, then that many extra refresh-token
-# records laid out as latchkey writes them (time-ordered ids, in 100,000 families; the oldest
-# tenth expired, so the background purge is deleting while the load runs), then latchkey serves
-# S4's load (refresh with rotation, ES256) with the server on core 0 and the load on core 1.
-# Prints and appends to bench/results/scale-<time>.jsonl. Needs ~3 GB of disk for 10 million.
+# For each size, once: a fresh SQLite store gets the bench realm, then that many extra
+# refresh-token records laid out as latchkey writes them (time-ordered ids, in 100,000
+# families; the oldest tenth expired, so the background purge is deleting a backlog while the
+# load runs), then everything is synced to disk. Then, round by round, small and large take
+# turns (this VM's speed drifts from minute to minute): each run starts from a fresh copy of
+# its filled store, and latchkey serves S4's load (refresh with rotation, ES256) with the
+# server on core 0 and the load on core 1. Prints and appends every run to
+# bench/results/scale-<time>.jsonl; the report compares the median p99 of each size.
+# Needs ~4 GB of disk for 10 million.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 clients=${2:-32}
 sizes=("${3:-10000}" "${4:-10000000}")
+rounds=${5:-3}
 port=${LATCHKEY_PORT:-8381}
 cargo build --release --quiet -p latchkey -p latchkey-loadgen
 mkdir -p bench/results
 out=bench/results/scale-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 pid=
+dirs=()
 stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; fi; }
-trap stop EXIT
+cleanup() { stop; for d in "${dirs[@]}"; do rm -rf "$d"; done; }
+trap cleanup EXIT
 
-start() { # dir [import]
-  taskset -c 0 ./target/release/latchkey serve --db "sqlite://$1/latchkey.db" --listen "127.0.0.1:$port" \
-    ${2:+--import-realm bench/realm-bench.json} >>"$1/latchkey.log" 2>&1 &
+start() { # dir db [import]
+  taskset -c 0 ./target/release/latchkey serve --db "sqlite://$1/$2" --listen "127.0.0.1:$port" \
+    ${3:+--import-realm bench/realm-bench.json} >>"$1/latchkey.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready" && return 0; sleep 0.1; done
   echo "latchkey did not start" >&2
@@ -32,11 +40,12 @@ start() { # dir [import]
 
 for n in "${sizes[@]}"; do
   dir=$(mktemp -d /tmp/latchkey-scale.XXXXXX)
-  start "$dir" import
+  dirs+=("$dir")
+  start "$dir" filled.db import
   stop
   echo "filling $n records into $dir ..."
   t0=$(date +%s)
-  python3 - "$dir/latchkey.db" "$n" <<'EOF'
+  python3 - "$dir/filled.db" "$n" <<'EOF'
 import sqlite3, sys, time
 db, n = sys.argv[1], int(sys.argv[2])
 families = min(100_000, max(1, n // 100))
@@ -65,14 +74,24 @@ with c:
 print(c.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0], "records")
 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 EOF
-  echo "filled in $(( $(date +%s) - t0 )) s; store $(du -sh "$dir" | cut -f1)"
-  start "$dir"
-  r=$(taskset -c 1 ./target/release/latchkey-loadgen --url "http://127.0.0.1:$port/realms/bench/protocol/openid-connect/token" \
-    --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 --spin \
-    --client-secret bench-secret-0123456789abcdef --username bench --password bench-password --scope openid)
-  stop
-  left=$(python3 -c 'import sqlite3,sys,time; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM refresh_tokens WHERE expires_at < ?", (int(time.time()),)).fetchone()[0])' "$dir/latchkey.db")
-  line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(records=int(sys.argv[2]), expired_at_start=int(sys.argv[2])//10, expired_left=int(sys.argv[3])); print(json.dumps(r))' "$r" "$n" "$left")
-  echo "$line" | tee -a "$out"
-  rm -rf "$dir"
+  sync
+  echo "filled in $(( $(date +%s) - t0 )) s; store $(du -sh "$dir/filled.db" | cut -f1)"
+done
+
+for round in $(seq 1 "$rounds"); do
+  for i in "${!sizes[@]}"; do
+    n=${sizes[$i]}
+    dir=${dirs[$i]}
+    rm -f "$dir"/run.db*
+    cp "$dir/filled.db" "$dir/run.db"
+    sync
+    start "$dir" run.db
+    r=$(taskset -c 1 ./target/release/latchkey-loadgen --url "http://127.0.0.1:$port/realms/bench/protocol/openid-connect/token" \
+      --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 --spin \
+      --client-secret bench-secret-0123456789abcdef --username bench --password bench-password --scope openid)
+    stop
+    left=$(python3 -c 'import sqlite3,sys,time; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM refresh_tokens WHERE expires_at < ?", (int(time.time()) - 3600,)).fetchone()[0])' "$dir/run.db")
+    line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(records=int(sys.argv[2]), expired_at_start=int(sys.argv[2])//10, expired_left=int(sys.argv[3]), round=int(sys.argv[4])); print(json.dumps(r))' "$r" "$n" "$left" "$round")
+    echo "$line" | tee -a "$out"
+  done
 done

