@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [seconds-per-scenario] [clients] [rounds]   (defaults: 15 s, 32 clients, 3)
 #
-# A round measures the raw limits, then every scenario on latchkey and then on the peer. This
+# A round runs every scenario on latchkey and then on the peer, each latchkey run right after a
+# 5 s measurement of its limit (one core's raw signing or hashing rate). This
 # machine is a VM whose speed drifts by a quarter from one minute to the next, so the report
 # takes, for each scenario, the round with the median latchkey rate, and compares it with the
 # peer and the limits of that same round; every round is listed.
@@ -74,8 +75,18 @@ start_latchkey() { # db-dir [import]
   wait_for "http://127.0.0.1:$lport/health/ready"
 }
 
-latchkey_scenario() { # id loadgen-scenario client-id [scope]
-  local id=$1 scenario=$2 client=$3 scope=${4:-}
+# limit SCENARIO-ID LIMIT: one core's raw signing or hashing rate, measured just before the
+# scenario so that the ratio compares two figures of the same minute.
+limit() {
+  local r
+  r=$(taskset -c 0 "$loadgen" --scenario "$2" --duration 5)
+  echo "limit $2 before $1 (round $round): $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2], scenario_id=sys.argv[3], round=int(sys.argv[4])); print(json.dumps(r))' "$r" "$2" "$1" "$round" >>"$results"
+}
+
+latchkey_scenario() { # id loadgen-scenario client-id limit [scope]
+  local id=$1 scenario=$2 client=$3 lim=$4 scope=${5:-}
+  limit "$id" "$lim"
   local dir="$out/r$round/latchkey-$id"
   mkdir -p "$dir"
   start_latchkey "$dir" import
@@ -104,26 +115,20 @@ peer_scenario() { # id loadgen-scenario at-alg id-alg [scope]
 }
 
 for round in $(seq 1 "$rounds"); do
-  echo "== round $round of $rounds: limits (one core, raw signing and hashing rates)"
-  for l in limit-rs256 limit-es256 limit-argon2; do
-    r=$(taskset -c 0 "$loadgen" --scenario "$l" --duration 5)
-    echo "$r"
-    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2], round=int(sys.argv[3])); print(json.dumps(r))' "$r" "$l" "$round" >>"$results"
-  done
   echo "== S1 client_credentials, RS256 access token"
-  latchkey_scenario S1 client-credentials bench
+  latchkey_scenario S1 client-credentials bench limit-rs256
   peer_scenario S1 client-credentials RS256 RS256 api:read
   echo "== S2 client_credentials, ES256 access token"
-  latchkey_scenario S2 client-credentials bench-es256
+  latchkey_scenario S2 client-credentials bench-es256 limit-es256
   peer_scenario S2 client-credentials ES256 ES256 api:read
   echo "== S3 refresh with rotation, RS256 access + ID token"
-  latchkey_scenario S3 refresh bench openid
+  latchkey_scenario S3 refresh bench limit-rs256 openid
   peer_scenario S3 refresh RS256 RS256
   echo "== S4 refresh with rotation, ES256 access + ID token"
-  latchkey_scenario S4 refresh bench-es256 openid
+  latchkey_scenario S4 refresh bench-es256 limit-es256 openid
   peer_scenario S4 refresh ES256 ES256
   echo "== S5 password grant, argon2id m=19 MiB t=2 p=1 (the peer has no password grant)"
-  latchkey_scenario S5 password bench
+  latchkey_scenario S5 password bench limit-argon2
 done
 
 echo "== start-up on an existing store, and idle memory"
