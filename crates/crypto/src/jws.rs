@@ -1,6 +1,7 @@
 //! Compact JWS (RFC 7515) for latchkey's own tokens: sign, parse, verify.
 
-use crate::{b64url, b64url_decode, HmacKey, KeyError, SigningKey};
+use crate::{b64url_decode, HmacKey, KeyError, SigningKey};
+use base64::Engine;
 use serde_json::{Map, Value};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -96,12 +97,15 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, JwsError> {
 
 fn signing_input(header: &str, claims: &Map<String, Value>) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
-    let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
-    out.push_str(&b64url(header.as_bytes()));
+    // Room for the header, the payload and the signature, each base64url-encoded in place.
+    let mut out = String::with_capacity((header.len() + payload.len() + 512) * 4 / 3 + 2);
+    B64.encode_string(header, &mut out);
     out.push('.');
-    out.push_str(&b64url(payload));
+    B64.encode_string(payload, &mut out);
     out
 }
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Signs `claims` with an asymmetric realm key. `typ` is the JOSE header's `typ`.
 pub fn sign(key: &SigningKey, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
@@ -112,7 +116,7 @@ pub fn sign(key: &SigningKey, typ: &str, claims: &Map<String, Value>) -> Result<
     let mut out = signing_input(&header, claims);
     let sig = key.sign(out.as_bytes())?;
     out.push('.');
-    out.push_str(&b64url(sig));
+    B64.encode_string(sig, &mut out);
     Ok(out)
 }
 
@@ -122,7 +126,7 @@ pub fn sign_hmac(key: &HmacKey, claims: &Map<String, Value>) -> String {
     let mut out = signing_input(&header, claims);
     let tag = key.sign(out.as_bytes());
     out.push('.');
-    out.push_str(&b64url(tag));
+    B64.encode_string(tag, &mut out);
     out
 }
 
@@ -148,7 +152,7 @@ mod tests {
         let forged = format!(
             "{}.{}.{}",
             parts[0],
-            b64url(br#"{"sub":"admin","n":1}"#),
+            crate::b64url(br#"{"sub":"admin","n":1}"#),
             parts[2]
         );
         assert_eq!(
