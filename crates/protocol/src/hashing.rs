@@ -40,15 +40,17 @@ impl PasswordPool {
         let permit = self.permits.acquire().await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let _permit = permit.expect("semaphore never closed");
-        let mut scratch = self.take_spare();
-        let (out, scratch) = tokio::task::spawn_blocking(move || {
+        // Memory is taken and given back on the blocking thread: wiping 19 MiB is no work for
+        // the async runtime.
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut scratch = pool.take_spare();
             let out = f(&mut scratch);
-            (out, scratch)
+            pool.give_back(scratch);
+            out
         })
         .await
-        .expect("password hashing task panicked");
-        self.give_back(scratch);
-        out
+        .expect("password hashing task panicked")
     }
 
     fn take_spare(&self) -> Scratch {
@@ -57,17 +59,17 @@ impl PasswordPool {
     }
 
     /// Keeps `scratch` for a hash that is waiting; with none waiting, drops it and any other
-    /// kept memory (each is wiped on drop).
+    /// kept memory (each is wiped on drop, outside the lock).
     fn give_back(&self, scratch: Scratch) {
-        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            spare.push(scratch);
-        } else {
-            let idle = std::mem::take(&mut *spare);
-            drop(spare);
-            drop(idle);
-            drop(scratch);
-        }
+        let idle = {
+            let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                spare.push(scratch);
+                return;
+            }
+            std::mem::take(&mut *spare)
+        };
+        drop((idle, scratch));
     }
 
     /// Working memory held for waiting hashes (for tests).

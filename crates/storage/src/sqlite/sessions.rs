@@ -175,10 +175,11 @@ pub fn refresh_state(conn: &Connection, jti: &str) -> Result<Option<RefreshState
     conn.prepare_cached(sql)
         .map_err(backend)?
         .query_row([jti], |r| {
-            let current = match r.get::<_, Option<String>>(27)? {
-                Some(_) => Some(rt_at(r, 27)?),
-                None => None,
-            };
+            // The LEFT JOIN's columns are NULL when there is no other current record.
+            let current = r
+                .get::<_, Option<String>>(27)?
+                .map(|_| rt_at(r, 27))
+                .transpose()?;
             Ok(RefreshState {
                 record: rt_at(r, 0)?,
                 client_session: cs_at(r, 10)?,

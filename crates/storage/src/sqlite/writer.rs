@@ -85,29 +85,22 @@ const GATHER_WINDOW: Duration = Duration::from_micros(500);
 /// write waits one system call, not a timer.
 fn gather(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     let deadline = Instant::now() + GATHER_WINDOW;
-    loop {
+    take_waiting(queue, batch);
+    while batch.len() < MAX_BATCH && Instant::now() < deadline {
         let before = batch.len();
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
-        let first_pass = before == 1 && batch.len() == 1;
-        if batch.len() >= MAX_BATCH || (batch.len() == before && !first_pass) {
-            return;
-        }
-        if Instant::now() >= deadline {
-            return;
-        }
         std::thread::yield_now();
-        if first_pass {
-            // One step aside brought nothing: the core is free, commit now.
-            if let Ok(j) = queue.try_recv() {
-                batch.push(j);
-                continue;
-            }
+        take_waiting(queue, batch);
+        if batch.len() == before {
             return;
+        }
+    }
+}
+
+fn take_waiting(queue: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(j) => batch.push(j),
+            Err(_) => break,
         }
     }
 }
