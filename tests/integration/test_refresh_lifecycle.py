@@ -197,13 +197,16 @@ def test_idle_timeout_names_the_limit(start):
 
 
 def test_distinct_descriptions_for_mismatch_expiry_and_reuse(start):
-    s = start(realm("words", ssoSessionIdleTimeout=1, attributes={"latchkey.refreshTokenGracePeriod": "0"}))
+    # Session times are kept in whole seconds (as Keycloak keeps them), so an idle timeout of
+    # 1 s can end a session a few milliseconds after its last use; 3 s leaves the reuse check
+    # on a slow CI machine well inside the session.
+    s = start(realm("words", ssoSessionIdleTimeout=3, attributes={"latchkey.refreshTokenGracePeriod": "0"}))
     t = login(s)
     mismatch = s.token(s.name, auth=("api", "api-secret"), grant_type="refresh_token", refresh_token=t["refresh_token"]).json()
     refresh(s, t["refresh_token"])
     reuse = refresh(s, t["refresh_token"]).json()
     t2 = login(s)
-    time.sleep(2.1)
+    time.sleep(4.1)
     expiry = refresh(s, t2["refresh_token"]).json()
     descriptions = {mismatch["error_description"], reuse["error_description"], expiry["error_description"]}
     assert len(descriptions) == 3, descriptions
