@@ -389,3 +389,26 @@ def test_explain_says_why(start, tmp_path):
     # Unreadable: non-zero.
     out = cli(s, "explain", "not-a-token")
     assert out.returncode != 0 and "cannot read" in out.stderr
+
+
+def test_sessions_that_idled_out_without_a_logout_are_purged(fresh_server, tmp_path):
+    rep = realm("sweep", ssoSessionIdleTimeout=1800, ssoSessionMaxLifespan=36000)
+    s = fresh_server(import_realm=write_realm(tmp_path, rep), db=new_db(tmp_path, "sweep"),
+                     args=["--purge-interval", "1"])
+    s.start()
+    s.name = "sweep"
+    idle, fresh = login(s), login(s)
+    idle_sid, fresh_sid = decode_jwt(idle["access_token"])["sid"], decode_jwt(fresh["access_token"])["sid"]
+    # One login's session was last used two hours and a bit ago: past the 30 min idle timeout
+    # and the hour for which an expired session is still explained.
+    s.execute("UPDATE sessions SET started_at = started_at - 7300, last_refresh = last_refresh - 7300 WHERE id = ?", idle_sid)
+    deadline = time.time() + 10
+    while time.time() < deadline and s.query("SELECT count(*) FROM sessions WHERE id = ?", idle_sid)[0][0]:
+        time.sleep(0.2)
+    assert s.query("SELECT count(*) FROM sessions WHERE id = ?", idle_sid)[0][0] == 0, "the idle session was not purged"
+    # Its family went with it; the other login is untouched and refreshes.
+    assert s.query("SELECT count(*) FROM client_sessions WHERE session_id = ?", idle_sid)[0][0] == 0
+    assert refresh(s, idle["refresh_token"]).status_code == 400
+    assert s.query("SELECT count(*) FROM sessions WHERE id = ?", fresh_sid)[0][0] == 1
+    assert refresh(s, fresh["refresh_token"]).status_code == 200
+    assert "purged sessions that idled out" in s.read_log()

@@ -95,6 +95,51 @@ pub fn deadlines(
     out
 }
 
+/// The longest a session can go without use (`idle`) and can last at all (`max`), whichever
+/// of the realm's clients it serves: a session past either, by every client's measure, can
+/// never serve a request again. `None`: no such limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionBounds {
+    pub idle: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// [`SessionBounds`] of a realm's online or offline sessions, from the same limits
+/// [`deadlines`] applies. Online sessions end by the realm's SSO limits (a client's own limits
+/// end only its families). Offline sessions take the longest of the realm's and every
+/// client's override; a client without a limit leaves the realm without one.
+pub fn session_bounds(realm: &Realm, clients: &[Client], offline: bool) -> SessionBounds {
+    let positive = |v: i64| (v > 0).then_some(v);
+    if !offline {
+        return SessionBounds {
+            idle: positive(realm.sso_session_idle_timeout),
+            max: positive(realm.sso_session_max_lifespan),
+        };
+    }
+    // The longest of the realm's value and each client's effective one; any 0 means unlimited.
+    let longest = |realm_value: i64, of_client: &dyn Fn(&Client) -> Option<i64>| {
+        clients
+            .iter()
+            .map(|c| of_client(c).unwrap_or(realm_value))
+            .chain([realm_value])
+            .try_fold(0, |acc, v| positive(v).map(|v| acc.max(v)))
+    };
+    SessionBounds {
+        idle: longest(
+            realm.offline_session_idle_timeout,
+            &Client::offline_session_idle_timeout,
+        ),
+        max: if realm.offline_session_max_lifespan_enabled {
+            longest(
+                realm.offline_session_max_lifespan,
+                &Client::offline_session_max_lifespan,
+            )
+        } else {
+            None
+        },
+    }
+}
+
 /// The earliest deadline, if any; `None` means the family lives until revoked.
 pub fn first_deadline(deadlines: &[Deadline]) -> Option<Deadline> {
     deadlines.iter().copied().min_by_key(|d| d.at)

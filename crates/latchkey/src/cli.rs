@@ -47,7 +47,8 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_HASH_WORKERS")]
     pub hash_workers: Option<usize>,
     /// Seconds between sweeps that delete expired refresh-token records, long-ended sessions,
-    /// expired revocations and codes (in small batches); 0 turns the sweep off.
+    /// sessions that idled out or reached their maximum lifespan, expired revocations and
+    /// codes (in small batches); 0 turns the sweep off.
     #[arg(long, env = "LATCHKEY_PURGE_INTERVAL", default_value_t = 60)]
     pub purge_interval: u64,
 }

@@ -1,9 +1,11 @@
 //! Removes records that can no longer serve a request (expired refresh-token records, long
-//! ended sessions, expired revocations and codes) in the background. Each step is one small
+//! ended sessions, sessions that idled out or reached their maximum lifespan without a
+//! logout, expired revocations and codes) in the background. Each step is one small
 //! transaction of at most `BATCH` rows that queues behind requests like any other write, and
 //! the task sleeps between steps, so a backlog of millions drains without stalling anyone.
 
-use latchkey_storage::Store;
+use latchkey_domain::policy::session_bounds;
+use latchkey_storage::{DeadSessions, Store, EXPIRED_RETENTION};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ pub fn spawn(store: Arc<dyn Store>, every: Duration) {
         loop {
             tick.tick().await;
             sweep(store.as_ref()).await;
+            sweep_sessions(store.as_ref()).await;
         }
     });
 }
@@ -55,4 +58,124 @@ pub async fn sweep(store: &dyn Store) -> u64 {
         );
     }
     total
+}
+
+/// One sweep of every realm's sessions, online and offline: each is judged by the realm's
+/// current limits ([`session_bounds`]) and kept [`EXPIRED_RETENTION`] past the moment it
+/// could last have been used, so that its holder still hears why. A page of `BATCH`
+/// candidates a step, `PAUSE` apart. Returns the sessions removed.
+pub async fn sweep_sessions(store: &dyn Store) -> u64 {
+    let started = std::time::Instant::now();
+    let mut total = 0;
+    if let Err(e) = sweep_sessions_into(store, &mut total).await {
+        tracing::warn!(error = %e, "purging ended sessions failed; will retry at the next sweep");
+    }
+    if total > 0 {
+        tracing::info!(
+            sessions = total,
+            ms = started.elapsed().as_millis() as u64,
+            "purged sessions that idled out or reached their maximum lifespan"
+        );
+    }
+    total
+}
+
+async fn sweep_sessions_into(store: &dyn Store, total: &mut u64) -> latchkey_storage::Result<()> {
+    for name in store.realm_names().await? {
+        let Some(realm) = store.realm_by_name(&name).await? else {
+            continue; // deleted meanwhile
+        };
+        let clients = store.clients(&realm.id).await?;
+        for offline in [false, true] {
+            let bounds = session_bounds(&realm, &clients, offline);
+            let now = latchkey_protocol::now();
+            let which = DeadSessions {
+                realm_id: realm.id.clone(),
+                offline,
+                idle_before: bounds.idle.map(|s| now - s - EXPIRED_RETENTION),
+                started_before: bounds.max.map(|s| now - s - EXPIRED_RETENTION),
+            };
+            let mut after = None;
+            loop {
+                let (n, next) = store.purge_dead_sessions(&which, after, BATCH).await?;
+                *total += n;
+                match next {
+                    Some(cursor) => after = Some(cursor),
+                    None => break,
+                }
+                tokio::time::sleep(PAUSE).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_domain::keycloak::RealmRepresentation;
+    use latchkey_domain::{Realm, Session};
+    use latchkey_storage::NewRealm;
+
+    fn session(id: &str, offline: bool, started_at: i64, last_refresh: i64) -> Session {
+        Session {
+            id: id.into(),
+            realm_id: "r1".into(),
+            user_id: "u1".into(),
+            offline,
+            started_at,
+            auth_time: started_at,
+            last_refresh,
+            ended_at: None,
+            end_reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_removes_the_sessions_the_realm_limits_have_ended() {
+        let dir = std::env::temp_dir().join(format!("latchkey-purge-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = latchkey_storage::open(&format!("sqlite://{}/p.db", dir.display()))
+            .await
+            .unwrap();
+        let rep = RealmRepresentation {
+            realm: "p".into(),
+            sso_session_idle_timeout: Some(1800),
+            sso_session_max_lifespan: Some(36_000),
+            offline_session_idle_timeout: Some(2_592_000),
+            ..Default::default()
+        };
+        let realm = Realm::from_representation("r1".into(), &rep).unwrap();
+        store
+            .create_realm(NewRealm {
+                realm,
+                keys: vec![],
+                clients: vec![],
+                users: vec![],
+            })
+            .await
+            .unwrap();
+        let now = latchkey_protocol::now();
+        let past_idle = now - 1800 - EXPIRED_RETENTION - 5;
+        let past_max = now - 36_000 - EXPIRED_RETENTION - 5;
+        for s in [
+            session("idled-out", false, past_idle, past_idle),
+            session("idle-but-within-retention", false, now - 1900, now - 1900),
+            session("ran-out", false, past_max, now),
+            session("in-use", false, past_max + 10, now),
+            session("offline-in-use", true, past_max, past_idle),
+            session("offline-idled-out", true, now - 3_000_000, now - 3_000_000),
+        ] {
+            store.create_session(s).await.unwrap();
+        }
+        assert_eq!(sweep_sessions(store.as_ref()).await, 3);
+        for gone in ["idled-out", "ran-out", "offline-idled-out"] {
+            assert!(store.session(gone).await.unwrap().is_none(), "{gone}");
+        }
+        for kept in ["idle-but-within-retention", "in-use", "offline-in-use"] {
+            assert!(store.session(kept).await.unwrap().is_some(), "{kept}");
+        }
+        assert_eq!(sweep_sessions(store.as_ref()).await, 0);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

@@ -6,7 +6,10 @@
 
 pub mod migrate;
 pub mod postgres;
+mod purge;
 pub mod sqlite;
+
+pub use purge::{DeadSessions, SessionCursor};
 
 use async_trait::async_trait;
 use latchkey_domain::policy::{RefreshDecision, RefreshState};
@@ -199,6 +202,18 @@ pub trait Store: Send + Sync + 'static {
     /// access-token ids past their expiry, authorization codes past theirs. One short transaction; returns the rows
     /// deleted, so a caller repeats while that is `limit` or more.
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64>;
+
+    /// Looks at up to `scan` of a realm's sessions after `after` (in start order, through an
+    /// index) and deletes the ones `which` calls dead, with their families (the families'
+    /// records that never expire go with them; the others at their own expiry). One short
+    /// transaction. Returns the sessions deleted and where to go on, or `None` once the end
+    /// of the realm's candidates is reached.
+    async fn purge_dead_sessions(
+        &self,
+        which: &DeadSessions,
+        after: Option<SessionCursor>,
+        scan: usize,
+    ) -> Result<(u64, Option<SessionCursor>)>;
 }
 
 /// How long an ended (logged-out) session is kept, so that its tokens are still answered

@@ -347,3 +347,52 @@ fn client_overrides_realm_rotation() {
     assert!(RefreshPolicy::for_client(&r, &c).rotate);
     assert!(!RefreshPolicy::for_client(&r, &client(&[])).rotate);
 }
+
+#[test]
+fn session_bounds_follow_the_limits_that_end_sessions() {
+    let r = realm(|r| {
+        r.sso_session_idle_timeout = Some(600);
+        r.sso_session_max_lifespan = Some(7200);
+        r.offline_session_idle_timeout = Some(1000);
+    });
+    // Online: the realm's SSO limits; a client's own idle limit ends only its families.
+    let short = client(&[("client.session.idle.timeout", "60")]);
+    let online = session_bounds(&r, std::slice::from_ref(&short), false);
+    assert_eq!(
+        online,
+        SessionBounds {
+            idle: Some(600),
+            max: Some(7200)
+        }
+    );
+    // Offline: the longest over the realm and the clients' overrides; no max unless enabled.
+    let long = client(&[("client.offline.session.idle.timeout", "5000")]);
+    let offline = session_bounds(&r, &[short.clone(), long], true);
+    assert_eq!(
+        offline,
+        SessionBounds {
+            idle: Some(5000),
+            max: None
+        }
+    );
+    // A client attribute of 0 inherits the realm's value, as in Keycloak; a realm without an
+    // offline idle limit leaves its offline sessions without one.
+    let inherits = client(&[("client.offline.session.idle.timeout", "0")]);
+    assert_eq!(
+        session_bounds(&r, std::slice::from_ref(&inherits), true).idle,
+        Some(1000)
+    );
+    let no_idle = realm(|r| r.offline_session_idle_timeout = Some(0));
+    assert_eq!(session_bounds(&no_idle, &[inherits], true).idle, None);
+    let capped = realm(|r| {
+        r.offline_session_max_lifespan_enabled = Some(true);
+        r.offline_session_max_lifespan = Some(9000);
+    });
+    assert_eq!(session_bounds(&capped, &[], true).max, Some(9000));
+    // Limits of 0 are no limits.
+    let open = realm(|r| {
+        r.sso_session_idle_timeout = Some(0);
+        r.sso_session_max_lifespan = Some(0);
+    });
+    assert_eq!(session_bounds(&open, &[], false), SessionBounds::default());
+}

@@ -3,6 +3,7 @@
 //! that every node drops cached realm configuration within moments of a change.
 
 mod config;
+mod purge;
 mod schema;
 mod sessions;
 mod store;

@@ -126,4 +126,8 @@ $$;
 CREATE TRIGGER client_sessions_drop_unbounded_tokens AFTER DELETE ON client_sessions
     FOR EACH ROW EXECUTE FUNCTION latchkey_drop_unbounded_tokens();
 "#,
+    // As SQLite's migration 5: the purge's candidates of idled-out and expired sessions.
+    r#"
+CREATE INDEX sessions_started ON sessions(realm_id, offline, started_at, id);
+"#,
 ];

@@ -416,38 +416,3 @@ pub async fn consume_code<C: GenericClient>(
     }
     Ok(Some(code))
 }
-
-/// See [`crate::Store::purge_expired`]: each DELETE takes its rows through an expiry index
-/// and a LIMIT, in autocommit, so no statement holds locks for long.
-pub async fn purge_expired<C: GenericClient>(c: &C, now: i64, limit: usize) -> Result<u64> {
-    let limit = limit.max(10) as i64;
-    let ended_before = now - crate::ENDED_SESSION_RETENTION;
-    let expired_before = now - crate::EXPIRED_RETENTION;
-    let steps: [(&str, i64, i64); 4] = [
-        (
-            "DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
-            expired_before,
-            limit,
-        ),
-        (
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE ended_at < $1 LIMIT $2)",
-            ended_before,
-            (limit / 10).max(1),
-        ),
-        (
-            "DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens WHERE expires_at < $1 LIMIT $2)",
-            now,
-            limit,
-        ),
-        (
-            "DELETE FROM auth_codes WHERE code_hash IN (SELECT code_hash FROM auth_codes WHERE expires_at < $1 LIMIT $2)",
-            now,
-            limit,
-        ),
-    ];
-    let mut n = 0u64;
-    for (sql, before, max) in steps {
-        n += c.execute(sql, &[&before, &max]).await.map_err(backend)?;
-    }
-    Ok(n)
-}

@@ -233,6 +233,14 @@ impl crate::Store for PgStore {
         sessions::events(&self.client().await?, realm_id, limit).await
     }
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64> {
-        sessions::purge_expired(&self.client().await?, now, limit).await
+        super::purge::purge_expired(&self.client().await?, now, limit).await
+    }
+    async fn purge_dead_sessions(
+        &self,
+        which: &crate::DeadSessions,
+        after: Option<crate::SessionCursor>,
+        scan: usize,
+    ) -> Result<(u64, Option<crate::SessionCursor>)> {
+        super::purge::purge_dead_sessions(&self.client().await?, which, after.as_ref(), scan).await
     }
 }

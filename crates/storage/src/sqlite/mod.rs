@@ -3,6 +3,7 @@
 //! from tokio's blocking pool.
 
 mod config;
+mod purge;
 mod schema;
 mod sessions;
 mod user_cache;
@@ -470,7 +471,18 @@ impl crate::Store for SqliteStore {
             .await
     }
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64> {
-        self.write(move |tx| sessions::purge_expired(tx, now, limit))
+        self.write(move |tx| purge::purge_expired(tx, now, limit))
+            .await
+    }
+
+    async fn purge_dead_sessions(
+        &self,
+        which: &crate::DeadSessions,
+        after: Option<crate::SessionCursor>,
+        scan: usize,
+    ) -> Result<(u64, Option<crate::SessionCursor>)> {
+        let which = which.clone();
+        self.write(move |tx| purge::purge_dead_sessions(tx, &which, after.as_ref(), scan))
             .await
     }
 }

@@ -140,4 +140,10 @@ CREATE TRIGGER client_sessions_drop_unbounded_tokens AFTER DELETE ON client_sess
     DELETE FROM refresh_tokens WHERE client_session_id = OLD.id AND expires_at IS NULL;
 END;
 "#,
+    // The purge of sessions that idled out or reached their maximum without a logout: their
+    // candidates in start order per realm (the start never changes, so rotations never touch
+    // this index).
+    r#"
+CREATE INDEX sessions_started ON sessions(realm_id, offline, started_at, id);
+"#,
 ];

@@ -316,7 +316,10 @@ async fn migration_4_keeps_the_records_of_a_version_3_store() {
     assert_eq!(st.record.successor_jti.as_deref(), Some("t2"));
     assert_eq!(st.record.rotated_at, Some(2));
     assert_eq!(st.current.expect("current record").jti, "t2");
-    assert_eq!(count(&path, "PRAGMA user_version"), 4);
+    assert_eq!(
+        count(&path, "PRAGMA user_version"),
+        super::schema::MIGRATIONS.len() as i64
+    );
     assert_eq!(
         count(
             &path,
@@ -344,5 +347,107 @@ fn the_refresh_read_is_planned_once_whatever_token_it_is_asked_for() {
         st.get_status(rusqlite::StatementStatus::RePrepare),
         0,
         "the statement was prepared again for a new parameter value"
+    );
+}
+
+#[tokio::test]
+async fn sessions_that_idled_out_or_ran_out_are_purged_page_by_page() {
+    let realm = realm("10");
+    let (store, jti) = store_with_login(&realm).await;
+    let now = crate::sqlite::now();
+    let old = now - 10_000;
+    for (id, last, offline) in [
+        ("idle", old, false),
+        ("active", now, false),
+        ("ended", old, false),
+        ("offline", old, true),
+    ] {
+        store
+            .create_session(Session {
+                id: id.into(),
+                realm_id: "r1".into(),
+                user_id: "u1".into(),
+                offline,
+                started_at: old,
+                auth_time: old,
+                last_refresh: last,
+                ended_at: None,
+                end_reason: None,
+            })
+            .await
+            .unwrap();
+    }
+    store.end_session("ended", old, "logout").await.unwrap();
+    let which = crate::DeadSessions {
+        realm_id: "r1".into(),
+        offline: false,
+        idle_before: Some(now - 5_000),
+        started_before: Some(now - 20_000),
+    };
+    // Candidates (started before now - 5000) in (start, id) order: active, ended, idle.
+    let (n, next) = store.purge_dead_sessions(&which, None, 2).await.unwrap();
+    assert_eq!(n, 0, "active is in use, ended waits for its own retention");
+    let next = next.expect("a full page goes on");
+    assert_eq!(next.id, "ended");
+    let (n, next) = store
+        .purge_dead_sessions(&which, Some(next), 2)
+        .await
+        .unwrap();
+    assert_eq!((n, next), (1, None));
+    assert!(store.session("idle").await.unwrap().is_none());
+    for kept in ["active", "ended", "offline", "s1"] {
+        assert!(store.session(kept).await.unwrap().is_some(), "{kept}");
+    }
+    // A session past its maximum goes with its family; its bounded record can no longer be
+    // refreshed and waits for its own expiry in the purge of records.
+    let ran_out = crate::DeadSessions {
+        started_before: Some(now + 1),
+        idle_before: None,
+        ..which
+    };
+    let (n, _) = store
+        .purge_dead_sessions(&ran_out, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "s1 and active");
+    assert!(store.client_sessions("s1").await.unwrap().is_empty());
+    assert!(store.refresh_state(&jti).await.unwrap().is_none());
+    // No limit, nothing to look at.
+    let unlimited = crate::DeadSessions {
+        idle_before: None,
+        started_before: None,
+        ..ran_out
+    };
+    assert_eq!(
+        store
+            .purge_dead_sessions(&unlimited, None, 100)
+            .await
+            .unwrap(),
+        (0, None)
+    );
+}
+
+#[tokio::test]
+async fn the_session_purge_walks_its_index() {
+    let path = temp_db();
+    drop(SqliteStore::open(&path).await.unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::purge::DEAD_SESSIONS_PAGE
+        ))
+        .unwrap()
+        .query_map(rusqlite::params!["r1", false, 0, 0, "", 10], |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let plan = plan.join(" / ");
+    assert!(plan.contains("USING INDEX sessions_started"), "{plan}");
+    assert!(
+        !plan.contains("TEMP B-TREE"),
+        "sorted by the index, not afterwards: {plan}"
     );
 }
