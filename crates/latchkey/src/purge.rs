@@ -69,7 +69,7 @@ pub async fn sweep_sessions(store: &dyn Store) -> u64 {
     let started = std::time::Instant::now();
     let mut total = 0;
     if let Err(e) = sweep_sessions_into(store, &mut total).await {
-        tracing::warn!(error = %e, "purging ended sessions failed; will retry at the next sweep");
+        tracing::warn!(error = %e, "purging sessions that idled out or ran out failed; will retry at the next sweep");
     }
     if total > 0 {
         tracing::info!(
@@ -79,6 +79,12 @@ pub async fn sweep_sessions(store: &dyn Store) -> u64 {
         );
     }
     total
+}
+
+/// The moment before which a limit of `seconds` (plus the retention) has passed.
+fn cutoff(now: i64, seconds: i64) -> i64 {
+    now.saturating_sub(seconds)
+        .saturating_sub(EXPIRED_RETENTION)
 }
 
 async fn sweep_sessions_into(store: &dyn Store, total: &mut u64) -> latchkey_storage::Result<()> {
@@ -93,8 +99,9 @@ async fn sweep_sessions_into(store: &dyn Store, total: &mut u64) -> latchkey_sto
             let which = DeadSessions {
                 realm_id: realm.id.clone(),
                 offline,
-                idle_before: bounds.idle.map(|s| now - s - EXPIRED_RETENTION),
-                started_before: bounds.max.map(|s| now - s - EXPIRED_RETENTION),
+                // Saturating: a realm may set a limit of years (or of i64::MAX seconds).
+                idle_before: bounds.idle.map(|s| cutoff(now, s)),
+                started_before: bounds.max.map(|s| cutoff(now, s)),
             };
             let mut after = None;
             loop {
@@ -178,5 +185,11 @@ mod tests {
         }
         assert_eq!(sweep_sessions(store.as_ref()).await, 0);
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn an_endless_limit_does_not_overflow() {
+        assert_eq!(cutoff(1_000, i64::MAX), i64::MIN);
+        assert_eq!(cutoff(10_000, 1_000), 10_000 - 1_000 - EXPIRED_RETENTION);
     }
 }
