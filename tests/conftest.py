@@ -141,31 +141,28 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("latchkey did not become ready:\n" + self.read_log())
 
-    def query(self, sql, *args):
-        """Runs a read-only query against this server's store (`?` placeholders)."""
+    def _run(self, sql, args, write):
+        """Runs one statement on this server's store (`?` placeholders); its rows unless `write`."""
         if self.db.startswith("postgres"):
             import psycopg
             with psycopg.connect(self.db) as c:
-                if not args:
-                    return c.execute(sql).fetchall()
-                return c.execute(sql.replace("%", "%%").replace("?", "%s"), args).fetchall()
+                cur = c.execute(sql.replace("%", "%%").replace("?", "%s"), args) if args else c.execute(sql)
+                return None if write else cur.fetchall()
         import sqlite3
         path = self.db[len("sqlite://"):]
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as c:
-            return c.execute(sql, args).fetchall()
+        uri = f"file:{path}" + ("" if write else "?mode=ro")
+        with sqlite3.connect(uri, uri=True, timeout=10) as c:
+            cur = c.execute(sql, args)
+            return None if write else cur.fetchall()
+
+    def query(self, sql, *args):
+        """Runs a read-only query against this server's store (`?` placeholders)."""
+        return self._run(sql, args, write=False)
 
     def execute(self, sql, *args):
         """Changes this server's store behind its back (`?` placeholders): for tests that must
         make records look older than a test can wait for."""
-        if self.db.startswith("postgres"):
-            import psycopg
-            with psycopg.connect(self.db) as c:
-                c.execute(sql.replace("%", "%%").replace("?", "%s"), args)
-            return
-        import sqlite3
-        path = self.db[len("sqlite://"):]
-        with sqlite3.connect(path, timeout=10) as c:
-            c.execute(sql, args)
+        self._run(sql, args, write=True)
 
     def read_log(self):
         try:

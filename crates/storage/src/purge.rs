@@ -39,6 +39,53 @@ pub struct SessionCursor {
     pub id: String,
 }
 
+/// One page of candidates for [`crate::Store::purge_dead_sessions`], in the order of the
+/// `sessions_started` index, with the backend's placeholder mark (`?` or `$`): realm,
+/// offline, candidates' start before, cursor start, cursor id, page size.
+pub(crate) fn dead_sessions_page_sql(mark: char) -> String {
+    format!(
+        "SELECT id, started_at, last_refresh, ended_at IS NOT NULL FROM sessions
+         WHERE realm_id = {mark}1 AND offline = {mark}2 AND started_at < {mark}3
+           AND (started_at, id) > ({mark}4, {mark}5)
+         ORDER BY started_at, id LIMIT {mark}6"
+    )
+}
+
+/// The cursor's bind values; the start of the realm's sessions when there is none yet.
+pub(crate) fn page_after(after: Option<&SessionCursor>) -> (Timestamp, &str) {
+    after.map_or((Timestamp::MIN, ""), |c| (c.started_at, c.id.as_str()))
+}
+
+/// A candidate as the page query returns it.
+pub(crate) struct Candidate {
+    pub id: String,
+    pub started_at: Timestamp,
+    pub last_refresh: Timestamp,
+    pub ended: bool,
+}
+
+/// Judges a page of `scan` candidates: the ids to delete, and the cursor to go on from (none
+/// when the page came back short: the end of the realm's candidates).
+pub(crate) fn judge(
+    which: &DeadSessions,
+    page: Vec<Candidate>,
+    scan: usize,
+) -> (Vec<String>, Option<SessionCursor>) {
+    let next = page
+        .last()
+        .filter(|_| page.len() >= scan)
+        .map(|c| SessionCursor {
+            started_at: c.started_at,
+            id: c.id.clone(),
+        });
+    let dead = page
+        .into_iter()
+        .filter(|c| which.is_dead(c.started_at, c.last_refresh, c.ended))
+        .map(|c| c.id)
+        .collect();
+    (dead, next)
+}
+
 /// One DELETE of [`crate::Store::purge_expired`]: at most `limit` rows of `table` whose
 /// `column` is before `before`, picked through that column's index.
 pub(crate) struct PurgeStep {
@@ -50,12 +97,12 @@ pub(crate) struct PurgeStep {
 }
 
 impl PurgeStep {
-    /// The statement, with the backend's two placeholders (`?1`/`?2` or `$1`/`$2`).
-    pub fn sql(&self, before: &str, limit: &str) -> String {
+    /// The statement, with the backend's placeholder mark (`?` or `$`): before, limit.
+    pub fn sql(&self, mark: char) -> String {
         let PurgeStep {
             table, key, column, ..
         } = self;
-        format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {column} < {before} LIMIT {limit})")
+        format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {column} < {mark}1 LIMIT {mark}2)")
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`crate::Store::purge_dead_sessions`]).
 
 use super::backend;
+use crate::purge::{dead_sessions_page_sql, judge, page_after, Candidate};
 use crate::{DeadSessions, Result, SessionCursor};
 use deadpool_postgres::GenericClient;
 
@@ -11,7 +12,7 @@ pub async fn purge_expired<C: GenericClient>(c: &C, now: i64, limit: usize) -> R
     let mut n = 0u64;
     for step in crate::purge::purge_steps(now, limit) {
         n += c
-            .execute(&step.sql("$1", "$2"), &[&step.before, &step.limit])
+            .execute(&step.sql('$'), &[&step.before, &step.limit])
             .await
             .map_err(backend)?;
     }
@@ -29,28 +30,30 @@ pub async fn purge_dead_sessions<C: GenericClient>(
     let Some(before) = which.candidates_before() else {
         return Ok((0, None));
     };
-    let (after_started, after_id) = after.map_or((i64::MIN, ""), |c| (c.started_at, &c.id));
-    let rows = c
+    let (after_started, after_id) = page_after(after);
+    let page = c
         .query(
-            "SELECT id, started_at, last_refresh, ended_at IS NOT NULL FROM sessions
-             WHERE realm_id = $1 AND offline = $2 AND started_at < $3 AND (started_at, id) > ($4, $5)
-             ORDER BY started_at, id LIMIT $6",
-            &[&which.realm_id, &which.offline, &before, &after_started, &after_id, &(scan as i64)],
+            &dead_sessions_page_sql('$'),
+            &[
+                &which.realm_id,
+                &which.offline,
+                &before,
+                &after_started,
+                &after_id,
+                &(scan as i64),
+            ],
         )
         .await
-        .map_err(backend)?;
-    let next = (rows.len() >= scan).then(|| {
-        let last = &rows[rows.len() - 1];
-        SessionCursor {
-            started_at: last.get(1),
-            id: last.get(0),
-        }
-    });
-    let dead: Vec<String> = rows
+        .map_err(backend)?
         .iter()
-        .filter(|r| which.is_dead(r.get(1), r.get(2), r.get(3)))
-        .map(|r| r.get(0))
+        .map(|r| Candidate {
+            id: r.get(0),
+            started_at: r.get(1),
+            last_refresh: r.get(2),
+            ended: r.get(3),
+        })
         .collect();
+    let (dead, next) = judge(which, page, scan);
     if dead.is_empty() {
         return Ok((0, next));
     }

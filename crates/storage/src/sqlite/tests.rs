@@ -435,7 +435,7 @@ async fn the_session_purge_walks_its_index() {
     let plan: Vec<String> = conn
         .prepare(&format!(
             "EXPLAIN QUERY PLAN {}",
-            super::purge::DEAD_SESSIONS_PAGE
+            crate::purge::dead_sessions_page_sql('?')
         ))
         .unwrap()
         .query_map(rusqlite::params!["r1", false, 0, 0, "", 10], |r| {
