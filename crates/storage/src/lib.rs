@@ -81,6 +81,56 @@ pub enum RefreshOutcome {
     },
 }
 
+/// A write whose outcome is known while its commit may still be on its way to the disk.
+///
+/// The caller may prepare its answer from [`Pending::value`] — sign the tokens a rotation
+/// issues, say — while the store flushes, and must not let anything out before
+/// [`Pending::durable`] says the write is on disk: a commit that fails there leaves nothing
+/// behind, and whatever was prepared from it is thrown away.
+#[derive(Debug)]
+pub struct Pending<T> {
+    value: T,
+    commit: Option<tokio::sync::oneshot::Receiver<Result<()>>>,
+}
+
+impl<T> Pending<T> {
+    /// A write that is already durable.
+    pub fn done(value: T) -> Pending<T> {
+        Pending {
+            value,
+            commit: None,
+        }
+    }
+
+    /// A write whose commit is told on `commit`.
+    pub(crate) fn committing(
+        value: T,
+        commit: tokio::sync::oneshot::Receiver<Result<()>>,
+    ) -> Pending<T> {
+        Pending {
+            value,
+            commit: Some(commit),
+        }
+    }
+
+    /// The outcome, not yet durable: prepare from it, send nothing.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// Waits until the write is on disk; an error when its commit failed.
+    pub async fn durable(self) -> Result<T> {
+        if let Some(commit) = self.commit {
+            commit.await.unwrap_or_else(|_| {
+                Err(StoreError::Backend(
+                    "the write failed inside the store (see the server log)".into(),
+                ))
+            })?;
+        }
+        Ok(self.value)
+    }
+}
+
 /// The decision the store runs inside its transaction.
 pub type Decide = Box<dyn FnOnce(&RefreshState) -> RefreshDecision + Send>;
 
@@ -167,8 +217,14 @@ pub trait Store: Send + Sync + 'static {
     /// Slides an SSO session's idle window (a browser reusing its session).
     async fn touch_session(&self, id: &str, now: Timestamp) -> Result<()>;
     /// Reads the state of refresh token `jti`, runs `decide` on it and applies the decision,
-    /// all in one transaction. `now` is the time of the request.
-    async fn refresh(&self, jti: &str, now: Timestamp, decide: Decide) -> Result<RefreshOutcome>;
+    /// all in one transaction. `now` is the time of the request. The outcome may come before
+    /// its commit is durable: answer the client only after [`Pending::durable`].
+    async fn refresh(
+        &self,
+        jti: &str,
+        now: Timestamp,
+        decide: Decide,
+    ) -> Result<Pending<RefreshOutcome>>;
     /// Re-reads a record and its family without changing anything (`explain`, introspection).
     async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>>;
     async fn session(&self, id: &str) -> Result<Option<Session>>;

@@ -131,7 +131,26 @@ pub async fn grant(
         };
         policy::decide_refresh(&req, st)
     });
-    let (state_read, decision) = match state.store.refresh(&jti, now, decide).await? {
+    let pending = state.store.refresh(&jti, now, decide).await?;
+    // The tokens are signed while the store flushes the rotation; the client hears of them
+    // only once it is on disk.
+    let answer = answer(ctx, client, &user, &scopes, &jti, now, pending.value());
+    pending.durable().await?;
+    answer
+}
+
+/// The response to a decided refresh: the tokens of an issued or replayed successor, or the
+/// decision's error.
+fn answer(
+    ctx: &RealmContext,
+    client: &Arc<Client>,
+    user: &latchkey_domain::User,
+    scopes: &Scopes,
+    jti: &str,
+    now: latchkey_domain::Timestamp,
+    outcome: &RefreshOutcome,
+) -> ApiResult<TokenResponse> {
+    let (state_read, decision) = match outcome {
         RefreshOutcome::Unknown => {
             return Err(OAuthError::invalid_grant(format!(
                 "refresh token {jti} is not known to this server: it was never issued here, or its records were removed"
@@ -150,18 +169,18 @@ pub async fn grant(
             if revoke_family.is_some() {
                 tracing::warn!(jti = %jti, client = %client.client_id, "refresh token reuse detected; family revoked");
             }
-            return Err(error.into());
+            return Err(error.clone().into());
         }
     };
-    let sid = state_read.session.id.clone();
-    let refresh = client.use_refresh_tokens().then_some(&successor);
+    let sid = &state_read.session.id;
+    let refresh = client.use_refresh_tokens().then_some(successor);
     tokens::mint(
         ctx,
         &Grant {
             client,
-            user: &user,
-            sid: Some(&sid),
-            scopes: &scopes,
+            user,
+            sid: Some(sid),
+            scopes,
             auth_time: Some(state_read.session.auth_time),
             nonce: None,
             refresh,

@@ -3,8 +3,8 @@
 
 use super::{backend, config, sessions, PgStore};
 use crate::{
-    Decide, Event, NewGrant, NewRealm, RefreshOutcome, Result, SessionInfo, StoredKey, UserQuery,
-    UserWithCredential,
+    Decide, Event, NewGrant, NewRealm, Pending, RefreshOutcome, Result, SessionInfo, StoredKey,
+    UserQuery, UserWithCredential,
 };
 use latchkey_domain::policy::RefreshState;
 use latchkey_domain::{AuthCode, Client, ClientSession, Realm, Session, Timestamp, User};
@@ -171,8 +171,14 @@ impl crate::Store for PgStore {
             .map_err(backend)?;
         Ok(())
     }
-    async fn refresh(&self, jti: &str, now: Timestamp, decide: Decide) -> Result<RefreshOutcome> {
-        Ok(tx!(self, |t| sessions::refresh(&t, jti, now, decide).await?))
+    async fn refresh(
+        &self,
+        jti: &str,
+        now: Timestamp,
+        decide: Decide,
+    ) -> Result<Pending<RefreshOutcome>> {
+        let outcome = tx!(self, |t| sessions::refresh(&t, jti, now, decide).await?);
+        Ok(Pending::done(outcome))
     }
     async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>> {
         sessions::refresh_state(&self.client().await?, jti, false).await

@@ -391,9 +391,12 @@ impl crate::Store for SqliteStore {
         jti: &str,
         now: i64,
         decide: crate::Decide,
-    ) -> Result<crate::RefreshOutcome> {
+    ) -> Result<crate::Pending<crate::RefreshOutcome>> {
         let jti = jti.to_string();
-        self.write(move |tx| sessions::refresh(tx, &jti, now, decide))
+        // The outcome comes back before the batch's flush, so that the tokens it issues are
+        // signed while the disk works; the caller answers only once the flush is done.
+        self.writer
+            .write_early(move |tx| sessions::refresh(tx, &jti, now, decide))
             .await
     }
     async fn refresh_state(

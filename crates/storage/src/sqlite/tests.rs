@@ -112,7 +112,14 @@ async fn concurrent(grace: &str) -> Vec<RefreshDecision> {
                 };
                 decide_refresh(&req, st)
             });
-            match store.refresh(&jti, now, decide).await.unwrap() {
+            match store
+                .refresh(&jti, now, decide)
+                .await
+                .unwrap()
+                .durable()
+                .await
+                .unwrap()
+            {
                 RefreshOutcome::Decided { decision, .. } => decision,
                 RefreshOutcome::Unknown => panic!("record vanished"),
             }

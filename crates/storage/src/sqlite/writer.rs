@@ -4,9 +4,13 @@
 //! WAL fsync for the whole batch — and only then answers each request. A job that fails rolls
 //! back to its savepoint and leaves the others in the batch untouched; nobody hears "done" about
 //! a write that is not on disk.
+//!
+//! A job may also hear its outcome early ([`Writer::write_early`]): after every job of the
+//! batch has run and just before the commit, so that its caller can prepare an answer while
+//! the thread waits on the disk. The caller still sends nothing until the commit is known.
 
 use super::backend;
-use crate::{Result, StoreError};
+use crate::{Pending, Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -15,10 +19,12 @@ use std::time::{Duration, Instant};
 /// Jobs committed together at most; enough to amortise an fsync, small enough to keep latency.
 const MAX_BATCH: usize = 512;
 
-/// What a job hands back after running: whether it succeeded, and how to tell its caller the
-/// outcome once the batch's commit is known.
+/// What a job hands back after running: whether it succeeded, what to tell its caller just
+/// before the batch commits (early answers only), and how to tell its caller the outcome once
+/// the batch's commit is known.
 pub(crate) struct Ran {
     ok: bool,
+    early: Option<Box<dyn FnOnce() + Send>>,
     answer: Box<dyn FnOnce(Result<()>) + Send>,
 }
 
@@ -51,20 +57,58 @@ impl Writer {
             let ok = out.is_ok();
             Ran {
                 ok,
+                early: None,
                 answer: Box::new(move |commit: Result<()>| {
                     let _ = tell.send(commit.and(out));
                 }),
             }
         });
+        self.submit(job)?;
+        hear.await.unwrap_or_else(|_| Err(lost()))
+    }
+
+    /// Runs `f` in the next batch; resolves with its outcome once every job of the batch has
+    /// run, before the commit. The [`Pending`] says when the commit is durable. A job that fails
+    /// resolves with its error after the batch, like [`Writer::write`].
+    pub async fn write_early<T, F>(&self, f: F) -> Result<Pending<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let (tell, hear) = tokio::sync::oneshot::channel::<Result<T>>();
+        let (tell_commit, hear_commit) = tokio::sync::oneshot::channel::<Result<()>>();
+        let job: Job = Box::new(move |tx| match f(tx) {
+            Ok(value) => Ran {
+                ok: true,
+                early: Some(Box::new(move || {
+                    let _ = tell.send(Ok(value));
+                })),
+                answer: Box::new(move |commit: Result<()>| {
+                    let _ = tell_commit.send(commit);
+                }),
+            },
+            Err(e) => Ran {
+                ok: false,
+                early: None,
+                answer: Box::new(move |_| {
+                    let _ = tell.send(Err(e));
+                }),
+            },
+        });
+        self.submit(job)?;
+        let value = hear.await.unwrap_or_else(|_| Err(lost()))?;
+        Ok(Pending::committing(value, hear_commit))
+    }
+
+    fn submit(&self, job: Job) -> Result<()> {
         self.jobs
             .send(job)
-            .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
-        hear.await.unwrap_or_else(|_| {
-            Err(StoreError::Backend(
-                "the write failed inside the store (see the server log)".into(),
-            ))
-        })
+            .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))
     }
+}
+
+fn lost() -> StoreError {
+    StoreError::Backend("the write failed inside the store (see the server log)".into())
 }
 
 fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
@@ -119,6 +163,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
     let alone = batch.len() == 1;
     let mut lone_failed = false;
     let mut answers = Vec::with_capacity(batch.len());
+    let mut early = Vec::new();
     for job in batch {
         if !alone && savepoint(&tx, "SAVEPOINT job").is_err() {
             continue; // the job is dropped: its caller hears a failure
@@ -138,6 +183,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
                 } else {
                     lone_failed = !ran.ok;
                 }
+                early.extend(ran.early);
                 answers.push(ran.answer);
             }
             Err(_) => {
@@ -150,6 +196,11 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) {
                 }
             }
         }
+    }
+    // Every job has run: those that asked hear their outcome now, and prepare their answers
+    // while this thread waits on the disk.
+    for tell in early {
+        tell();
     }
     // A lone job that failed is rolled back whole; its caller gets its own error.
     let result = if lone_failed {
@@ -222,6 +273,43 @@ mod tests {
         assert_eq!(got.len(), 180);
         assert!(!got.contains(&"k003".to_string()));
         assert!(got.contains(&"k004".to_string()));
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_comes_before_the_commit_and_a_failed_commit_is_told_after() {
+        let (w, dir) = writer();
+        w.write(|tx| {
+            tx.execute_batch(
+                "PRAGMA foreign_keys = ON; CREATE TABLE child (k TEXT REFERENCES t (k) \
+                 DEFERRABLE INITIALLY DEFERRED);",
+            )
+            .map_err(backend)
+        })
+        .await
+        .unwrap();
+        // A job that succeeds and commits.
+        let ok = w.write_early(insert("e", false)).await.unwrap();
+        ok.durable().await.unwrap();
+        // A job whose statement succeeds but whose commit fails: its outcome is heard, then
+        // the durable wait says the commit failed, and nothing is left behind.
+        let orphan = w
+            .write_early(|tx| {
+                tx.execute("INSERT INTO child (k) VALUES ('missing')", [])
+                    .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(*orphan.value(), 1, "the insert ran");
+        let err = orphan.durable().await.unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        let c = Connection::open(dir.join("w.db")).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM child", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        // A job that fails is an error of write_early itself, and is rolled back.
+        assert!(w.write_early(insert("f", true)).await.is_err());
+        assert_eq!(keys(&dir), vec!["e".to_string()]);
     }
 
     #[tokio::test]
