@@ -90,27 +90,16 @@ pub enum RefreshOutcome {
 #[derive(Debug)]
 pub struct Pending<T> {
     value: T,
-    commit: Option<tokio::sync::oneshot::Receiver<Result<()>>>,
+    commit: tokio::sync::oneshot::Receiver<Result<()>>,
 }
 
 impl<T> Pending<T> {
-    /// A write that is already durable.
-    pub fn done(value: T) -> Pending<T> {
-        Pending {
-            value,
-            commit: None,
-        }
-    }
-
     /// A write whose commit is told on `commit`.
     pub(crate) fn committing(
         value: T,
         commit: tokio::sync::oneshot::Receiver<Result<()>>,
     ) -> Pending<T> {
-        Pending {
-            value,
-            commit: Some(commit),
-        }
+        Pending { value, commit }
     }
 
     /// The outcome, not yet durable: prepare from it, send nothing.
@@ -120,15 +109,15 @@ impl<T> Pending<T> {
 
     /// Waits until the write is on disk; an error when its commit failed.
     pub async fn durable(self) -> Result<T> {
-        if let Some(commit) = self.commit {
-            commit.await.unwrap_or_else(|_| {
-                Err(StoreError::Backend(
-                    "the write failed inside the store (see the server log)".into(),
-                ))
-            })?;
-        }
+        self.commit.await.unwrap_or_else(|_| Err(lost_write()))?;
         Ok(self.value)
     }
+}
+
+/// What a caller hears when its write's answer was dropped unsent (the job panicked, or the
+/// writer stopped).
+pub(crate) fn lost_write() -> StoreError {
+    StoreError::Backend("the write failed inside the store (see the server log)".into())
 }
 
 /// The decision the store runs inside its transaction.

@@ -177,8 +177,35 @@ impl crate::Store for PgStore {
         now: Timestamp,
         decide: Decide,
     ) -> Result<Pending<RefreshOutcome>> {
-        let outcome = tx!(self, |t| sessions::refresh(&t, jti, now, decide).await?);
-        Ok(Pending::done(outcome))
+        // The transaction runs on a task of its own, which hands the outcome over before its
+        // COMMIT: the caller signs the new tokens during that round trip and the server's
+        // flush, and answers once the commit is told. The task commits (or rolls back) even
+        // when the caller is gone.
+        let mut conn = self.client().await?;
+        let jti = jti.to_string();
+        let (tell, hear) = tokio::sync::oneshot::channel::<Result<RefreshOutcome>>();
+        let (tell_commit, hear_commit) = tokio::sync::oneshot::channel::<Result<()>>();
+        tokio::spawn(async move {
+            let t = match conn.transaction().await {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = tell.send(Err(backend(e)));
+                    return;
+                }
+            };
+            match sessions::refresh(&t, &jti, now, decide).await {
+                Ok(outcome) => {
+                    let _ = tell.send(Ok(outcome));
+                    let _ = tell_commit.send(t.commit().await.map_err(backend));
+                }
+                // Dropping the transaction rolls it back.
+                Err(e) => {
+                    let _ = tell.send(Err(e));
+                }
+            }
+        });
+        let outcome = hear.await.unwrap_or_else(|_| Err(crate::lost_write()))?;
+        Ok(Pending::committing(outcome, hear_commit))
     }
     async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>> {
         sessions::refresh_state(&self.client().await?, jti, false).await

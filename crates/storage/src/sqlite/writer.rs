@@ -10,7 +10,7 @@
 //! the thread waits on the disk. The caller still sends nothing until the commit is known.
 
 use super::backend;
-use crate::{Pending, Result, StoreError};
+use crate::{lost_write, Pending, Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -64,7 +64,7 @@ impl Writer {
             }
         });
         self.submit(job)?;
-        hear.await.unwrap_or_else(|_| Err(lost()))
+        hear.await.unwrap_or_else(|_| Err(lost_write()))
     }
 
     /// Runs `f` in the next batch; resolves with its outcome once every job of the batch has
@@ -96,7 +96,7 @@ impl Writer {
             },
         });
         self.submit(job)?;
-        let value = hear.await.unwrap_or_else(|_| Err(lost()))?;
+        let value = hear.await.unwrap_or_else(|_| Err(lost_write()))?;
         Ok(Pending::committing(value, hear_commit))
     }
 
@@ -105,10 +105,6 @@ impl Writer {
             .send(job)
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))
     }
-}
-
-fn lost() -> StoreError {
-    StoreError::Backend("the write failed inside the store (see the server log)".into())
 }
 
 fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
