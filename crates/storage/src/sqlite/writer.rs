@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const MAX_BATCH: usize = 512;
 
 /// What a job hands back after running: whether it succeeded, what to tell its caller just
-/// before the batch commits (early answers only), and how to tell its caller the outcome once
+/// before the batch commits (a success's outcome), and how to tell its caller the rest once
 /// the batch's commit is known.
 pub(crate) struct Ran {
     ok: bool,
@@ -51,25 +51,12 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        let (tell, hear) = tokio::sync::oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |tx| {
-            let out = f(tx);
-            let ok = out.is_ok();
-            Ran {
-                ok,
-                early: None,
-                answer: Box::new(move |commit: Result<()>| {
-                    let _ = tell.send(commit.and(out));
-                }),
-            }
-        });
-        self.submit(job)?;
-        hear.await.unwrap_or_else(|_| Err(lost_write()))
+        self.write_early(f).await?.durable().await
     }
 
     /// Runs `f` in the next batch; resolves with its outcome once every job of the batch has
     /// run, before the commit. The [`Pending`] says when the commit is durable. A job that fails
-    /// resolves with its error after the batch, like [`Writer::write`].
+    /// resolves with its error after the batch.
     pub async fn write_early<T, F>(&self, f: F) -> Result<Pending<T>>
     where
         T: Send + 'static,
