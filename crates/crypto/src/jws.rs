@@ -2,6 +2,8 @@
 
 use crate::{b64url_decode, HmacKey, KeyError, SigningKey};
 use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -20,30 +22,48 @@ pub enum JwsError {
     UnknownKey(String),
 }
 
-/// The parts of a compact JWS, before verification.
+/// The JOSE header members latchkey reads. A member of another type counts as absent (the
+/// token is then refused for its algorithm or key, not as unreadable).
+#[derive(Debug, Default, Deserialize)]
+pub struct Header {
+    #[serde(default, deserialize_with = "string_or_absent")]
+    alg: Option<String>,
+    #[serde(default, deserialize_with = "string_or_absent")]
+    kid: Option<String>,
+}
+
+fn string_or_absent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// The parts of a compact JWS, before verification. `C` is what the payload is read as: any
+/// JSON object by default, or the claims one kind of token has.
 #[derive(Debug)]
-pub struct Parsed<'a> {
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
+pub struct Parsed<'a, C = Map<String, Value>> {
+    header: Header,
+    pub claims: C,
     signing_input: &'a str,
     signature: Vec<u8>,
 }
 
 /// A token whose signature has been verified.
 #[derive(Debug, Clone)]
-pub struct VerifiedToken {
+pub struct VerifiedToken<C = Map<String, Value>> {
     pub kid: Option<String>,
-    pub claims: Map<String, Value>,
+    pub claims: C,
 }
 
-impl Parsed<'_> {
+impl<C> Parsed<'_, C> {
     pub fn alg(&self) -> &str {
-        self.header.get("alg").and_then(Value::as_str).unwrap_or("")
+        self.header.alg.as_deref().unwrap_or("")
     }
     pub fn kid(&self) -> Option<&str> {
-        self.header.get("kid").and_then(Value::as_str)
+        self.header.kid.as_deref()
     }
-    pub fn verify_asym(self, key: &SigningKey) -> Result<VerifiedToken, JwsError> {
+    pub fn verify_asym(self, key: &SigningKey) -> Result<VerifiedToken<C>, JwsError> {
         if self.alg() != key.alg.as_str() {
             return Err(JwsError::WrongAlgorithm(self.alg().to_string()));
         }
@@ -51,11 +71,11 @@ impl Parsed<'_> {
             return Err(JwsError::BadSignature);
         }
         Ok(VerifiedToken {
-            kid: self.kid().map(str::to_string),
+            kid: self.header.kid,
             claims: self.claims,
         })
     }
-    pub fn verify_hmac(self, key: &HmacKey) -> Result<VerifiedToken, JwsError> {
+    pub fn verify_hmac(self, key: &HmacKey) -> Result<VerifiedToken<C>, JwsError> {
         if self.alg() != "HS512" {
             return Err(JwsError::WrongAlgorithm(self.alg().to_string()));
         }
@@ -63,7 +83,7 @@ impl Parsed<'_> {
             return Err(JwsError::BadSignature);
         }
         Ok(VerifiedToken {
-            kid: self.kid().map(str::to_string),
+            kid: self.header.kid,
             claims: self.claims,
         })
     }
@@ -71,6 +91,11 @@ impl Parsed<'_> {
 
 /// Splits and decodes a compact JWS without checking its signature.
 pub fn parse(token: &str) -> Result<Parsed<'_>, JwsError> {
+    parse_as(token)
+}
+
+/// [`parse`], reading the payload as `C` (a payload that is not a `C` is [`JwsError::BadPayload`]).
+pub fn parse_as<C: DeserializeOwned>(token: &str) -> Result<Parsed<'_, C>, JwsError> {
     if token.len() > 16 * 1024 {
         return Err(JwsError::Malformed);
     }
@@ -80,10 +105,10 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, JwsError> {
     else {
         return Err(JwsError::Malformed);
     };
-    let header: Map<String, Value> = b64url_decode(h)
+    let header: Header = b64url_decode(h)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwsError::BadHeader)?;
-    let claims: Map<String, Value> = b64url_decode(p)
+    let claims: C = b64url_decode(p)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(JwsError::BadPayload)?;
     let signature = b64url_decode(s).ok_or(JwsError::Malformed)?;
@@ -95,11 +120,11 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, JwsError> {
     })
 }
 
-fn signing_input(header: &str, claims: &Map<String, Value>) -> String {
+/// `header.payload`, each base64url-encoded, with room left for the signature.
+fn signing_input<C: Serialize + ?Sized>(header_b64: &str, claims: &C) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
-    // Room for the header, the payload and the signature, each base64url-encoded in place.
-    let mut out = String::with_capacity((header.len() + payload.len() + 512) * 4 / 3 + 2);
-    B64.encode_string(header, &mut out);
+    let mut out = String::with_capacity(header_b64.len() + 2 + (payload.len() + 512) * 4 / 3);
+    out.push_str(header_b64);
     out.push('.');
     B64.encode_string(payload, &mut out);
     out
@@ -107,13 +132,23 @@ fn signing_input(header: &str, claims: &Map<String, Value>) -> String {
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// The base64url JOSE header `{"alg":…,"typ":…,"kid":…}`.
+/// The `kid`s are thumbprints and random base64url strings: nothing in them needs escaping.
+pub(crate) fn header_b64(alg: &str, typ: &str, kid: &str) -> String {
+    B64.encode(format!(r#"{{"alg":"{alg}","typ":"{typ}","kid":"{kid}"}}"#))
+}
+
 /// Signs `claims` with an asymmetric realm key. `typ` is the JOSE header's `typ`.
-pub fn sign(key: &SigningKey, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
-    let header = format!(
-        r#"{{"alg":"{}","typ":"{}","kid":"{}"}}"#,
-        key.alg, typ, key.kid
-    );
-    let mut out = signing_input(&header, claims);
+pub fn sign<C: Serialize + ?Sized>(
+    key: &SigningKey,
+    typ: &str,
+    claims: &C,
+) -> Result<String, KeyError> {
+    let mut out = if typ == "JWT" {
+        signing_input(key.jwt_header(), claims)
+    } else {
+        signing_input(&header_b64(key.alg.as_str(), typ, &key.kid), claims)
+    };
     let sig = key.sign(out.as_bytes())?;
     out.push('.');
     B64.encode_string(sig, &mut out);
@@ -121,9 +156,8 @@ pub fn sign(key: &SigningKey, typ: &str, claims: &Map<String, Value>) -> Result<
 }
 
 /// Signs `claims` with the realm's HS512 key (refresh tokens). Deterministic.
-pub fn sign_hmac(key: &HmacKey, claims: &Map<String, Value>) -> String {
-    let header = format!(r#"{{"alg":"HS512","typ":"JWT","kid":"{}"}}"#, key.kid);
-    let mut out = signing_input(&header, claims);
+pub fn sign_hmac<C: Serialize + ?Sized>(key: &HmacKey, claims: &C) -> String {
+    let mut out = signing_input(key.jwt_header(), claims);
     let tag = key.sign(out.as_bytes());
     out.push('.');
     B64.encode_string(tag, &mut out);

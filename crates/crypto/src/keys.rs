@@ -32,6 +32,8 @@ pub struct SigningKey {
     inner: Inner,
     public_der: Vec<u8>,
     jwk: Value,
+    /// The base64url JOSE header of a JWT this key signs (made once, not per token).
+    jwt_header: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -111,6 +113,7 @@ impl SigningKey {
         obj.insert("alg".into(), json!(alg.as_str()));
         obj.insert("use".into(), json!("sig"));
         Ok(SigningKey {
+            jwt_header: crate::jws::header_b64(alg.as_str(), "JWT", &kid),
             kid,
             alg,
             inner,
@@ -159,6 +162,11 @@ impl SigningKey {
         }
     }
 
+    /// The base64url JOSE header of the JWTs this key signs.
+    pub fn jwt_header(&self) -> &str {
+        &self.jwt_header
+    }
+
     /// The public JWK (`kty`, key material, `kid`, `alg`, `use`).
     pub fn public_jwk(&self) -> &Value {
         &self.jwk
@@ -196,6 +204,7 @@ fn thumbprint(jwk: &Value) -> String {
 pub struct HmacKey {
     pub kid: String,
     key: hmac::Key,
+    jwt_header: String,
 }
 
 impl std::fmt::Debug for HmacKey {
@@ -215,9 +224,14 @@ impl HmacKey {
     }
     pub fn from_secret(kid: String, secret: &[u8]) -> HmacKey {
         HmacKey {
+            jwt_header: crate::jws::header_b64("HS512", "JWT", &kid),
             kid,
             key: hmac::Key::new(hmac::HMAC_SHA512, secret),
         }
+    }
+    /// The base64url JOSE header of the refresh tokens this key signs.
+    pub fn jwt_header(&self) -> &str {
+        &self.jwt_header
     }
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         hmac::sign(&self.key, msg).as_ref().to_vec()

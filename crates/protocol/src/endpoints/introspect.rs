@@ -87,7 +87,9 @@ async fn introspect_refresh(
     token: &str,
     now: i64,
 ) -> ApiResult<Option<Value>> {
-    let Ok(mut claims) = refresh_token::verify(ctx, &client.client_id, token) else {
+    let Ok(mut claims) =
+        refresh_token::verify::<serde_json::Map<String, Value>>(ctx, &client.client_id, token)
+    else {
         return Ok(None);
     };
     let jti = claims

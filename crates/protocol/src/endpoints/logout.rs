@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::OAuthError;
 use latchkey_storage::Event;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 /// `…/logout`: POST with a `refresh_token` is the non-browser logout; anything else is the
@@ -56,8 +56,9 @@ async fn handle(
         "refresh_token",
         "send the refresh_token of the session to end",
     )?;
-    let claims = refresh_token::verify(&ctx, &client.client_id, token)?;
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("");
+    let claims: refresh_token::RefreshClaims =
+        refresh_token::verify(&ctx, &client.client_id, token)?;
+    let jti = claims.jti.as_str();
     let Some(st) = state.store.refresh_state(jti).await? else {
         return Err(OAuthError::invalid_grant("refresh token is not known to this server").into());
     };

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_domain::claims::TokenContext;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::OAuthError;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 fn invalid_token(realm: &str, why: &str) -> ApiError {
@@ -122,22 +122,17 @@ async fn handle(
         nonce: None,
     };
     // The profile claims of an access token, minus what only tokens carry.
-    let full = latchkey_domain::claims::access_token(&tctx, "", 0);
-    let mut out = Map::new();
-    out.insert("sub".into(), Value::String(user.id.clone()));
-    for k in [
-        "email_verified",
-        "name",
-        "preferred_username",
-        "given_name",
-        "family_name",
-        "email",
-    ] {
-        if let Some(v) = full.get(k) {
-            out.insert(k.into(), v.clone());
-        }
+    #[derive(serde::Serialize)]
+    struct UserInfo<'a> {
+        sub: &'a str,
+        #[serde(flatten)]
+        profile: latchkey_domain::claims::ProfileClaims<'a>,
     }
-    let mut r = axum::Json(Value::Object(out)).into_response();
+    let out = UserInfo {
+        sub: &user.id,
+        profile: latchkey_domain::claims::profile(&tctx),
+    };
+    let mut r = axum::Json(out).into_response();
     crate::error::no_store(&mut r);
     Ok(r)
 }

@@ -11,24 +11,76 @@ use latchkey_domain::policy::{self, RefreshDecision, RefreshRequest};
 use latchkey_domain::scope::{self, Scopes};
 use latchkey_domain::{Client, OAuthError};
 use latchkey_storage::RefreshOutcome;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The claims of a presented refresh token that the checks read. A claim of another type
+/// than a string reads as empty (and fails its check by name).
+pub trait PresentedClaims: DeserializeOwned {
+    fn claim(&self, name: &str) -> &str;
+}
+
+impl PresentedClaims for serde_json::Map<String, Value> {
+    fn claim(&self, name: &str) -> &str {
+        self.get(name).and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// What the refresh grant reads of a presented refresh token: only these claims are decoded.
+#[derive(Debug, Deserialize)]
+pub struct RefreshClaims {
+    #[serde(default, deserialize_with = "lenient")]
+    pub typ: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub iss: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub azp: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub jti: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub sub: String,
+    #[serde(default, deserialize_with = "lenient")]
+    pub scope: String,
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        _ => String::new(),
+    })
+}
+
+impl PresentedClaims for RefreshClaims {
+    fn claim(&self, name: &str) -> &str {
+        match name {
+            "typ" => &self.typ,
+            "iss" => &self.iss,
+            "azp" => &self.azp,
+            "jti" => &self.jti,
+            "sub" => &self.sub,
+            "scope" => &self.scope,
+            _ => "",
+        }
+    }
+}
+
 /// The checks every presented refresh token passes before the store is asked: it is a JWT this
 /// realm signed, a refresh token, from this issuer, for this client. Returns its claims.
-pub fn verify(
+pub fn verify<C: PresentedClaims>(
     ctx: &RealmContext,
     client_id: &str,
     token: &str,
-) -> Result<serde_json::Map<String, Value>, OAuthError> {
-    let parsed = jws::parse(token)
+) -> Result<C, OAuthError> {
+    let parsed = jws::parse_as::<C>(token)
         .map_err(|e| OAuthError::invalid_grant(format!("refresh token is malformed: {e}")))?;
-    let kid = parsed.kid().unwrap_or("").to_string();
-    let Some(key) = ctx.keys.hmac_by_kid(&kid) else {
+    let kid = parsed.kid().unwrap_or("");
+    let Some(key) = ctx.keys.hmac_by_kid(kid) else {
         return Err(OAuthError::invalid_grant(format!(
             "refresh token was not issued by realm '{}' of this server (unknown signing key '{}')",
             ctx.realm.name,
-            crate::error::sanitize(&kid)
+            crate::error::sanitize(kid)
         )));
     };
     let claims = parsed
@@ -39,30 +91,23 @@ pub fn verify(
             ))
         })?
         .claims;
-    let s = |k: &str| {
-        claims
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let typ = s("typ");
+    let typ = claims.claim("typ");
     if typ != "Refresh" && typ != "Offline" {
         return Err(OAuthError::invalid_grant(format!(
             "token of type '{typ}' is not a refresh token: send the refresh_token from the token response"
         )));
     }
-    if s("iss") != ctx.issuer {
+    let iss = claims.claim("iss");
+    if iss != ctx.issuer {
         return Err(OAuthError::invalid_grant(format!(
-            "refresh token was issued by '{}', not by this realm ('{}')",
-            s("iss"),
+            "refresh token was issued by '{iss}', not by this realm ('{}')",
             ctx.issuer
         )));
     }
-    if s("azp") != client_id {
+    let azp = claims.claim("azp");
+    if azp != client_id {
         return Err(OAuthError::invalid_grant(format!(
-            "refresh token was issued to client '{}', not to '{client_id}': refresh with the client that obtained it",
-            s("azp")
+            "refresh token was issued to client '{azp}', not to '{client_id}': refresh with the client that obtained it"
         )));
     }
     Ok(claims)
@@ -79,22 +124,12 @@ pub async fn grant(
         "refresh_token",
         "send the refresh_token from the last token response",
     )?;
-    let claims = verify(ctx, &client.client_id, token)?;
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let granted_scope = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let RefreshClaims {
+        jti,
+        sub,
+        scope: granted_scope,
+        ..
+    } = verify(ctx, &client.client_id, token)?;
 
     // §6: a requested scope must not exceed the original grant; the refresh token keeps it.
     let granted = Scopes::from_granted(&granted_scope, client);
