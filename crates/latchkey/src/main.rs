@@ -21,11 +21,29 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// names no constant for it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// No transparent huge pages for this process: mimalloc asks for them on its arena, and each
-/// first touch then faulted in 2 MiB — an idle server held 7.5 MiB of heap for 1.5 MiB of live
-/// objects (idle RSS 21 -> 18 MB; refresh throughput unchanged). mimalloc reads its own
-/// `allow_thp` option before `main`, so the switch is the kernel's per-process one: every page
-/// faulted in from here on is a small one (the one huge page touched before `main` stays).
+/// mimalloc's `mi_option_arena_max_object_size` (its index in `mi_option_e`, libmimalloc-sys
+/// 0.1.49 / mimalloc 3; the crate names no constant for it).
+const MI_OPTION_ARENA_MAX_OBJECT_SIZE: libmimalloc_sys::mi_option_t = 45;
+
+/// Objects above this size (KiB) come straight from the OS and go straight back when freed,
+/// whatever the purge delay: argon2's 19 MiB working memory, which the password pool keeps
+/// only while logins queue, leaves the process the moment the last of them is done (an idle
+/// server held 38 MB after one login with a 10 ms delay and this left at mimalloc's 2 GiB).
+const LARGEST_ARENA_OBJECT_KIB: std::ffi::c_long = 4 * 1024;
+
+/// How long mimalloc keeps a freed page before giving it back to the OS (milliseconds).
+/// At 0 (what latchkey used to set) every page a request emptied went back at once and the
+/// next request faulted it in again: 1.4 page faults a refresh under load (`/proc` minflt),
+/// ~3 % of the core in the kernel's fault path and zeroing (perf). 10 ms (mimalloc's own default) keeps pages
+/// across the requests of a burst (0.3 faults a refresh; S4 +6 % in four interleaved A/B
+/// pairs). Big objects do not wait for it (see [`LARGEST_ARENA_OBJECT_KIB`]).
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// No transparent huge pages for this process. mimalloc is built without its `madvise`
+/// for them (libmimalloc-sys's `no_thp` feature): with it, each first touch of its arena
+/// faulted in 2 MiB, and an idle server held 7.5 MiB of heap for 1.5 MiB of live objects
+/// (idle RSS at start 20.5 -> 16.4 MB). On a kernel whose THP mode is `always` rather than
+/// `madvise`, this switches them off for every page faulted in from here on.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
@@ -35,10 +53,12 @@ fn no_transparent_huge_pages() {
 }
 
 fn main() -> std::process::ExitCode {
-    // Give freed memory back to the OS at once rather than after a second: a password hash
-    // borrows 19 MiB for a moment, and an idle server should not keep it.
     // SAFETY: sets a process-wide allocator option; no memory is touched.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    // SAFETY: as above.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_MAX_OBJECT_SIZE, LARGEST_ARENA_OBJECT_KIB)
+    };
     no_transparent_huge_pages();
     let cli = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")

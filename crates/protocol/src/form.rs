@@ -40,7 +40,11 @@ impl Params {
     /// Parses a form body, refusing repeated parameters.
     pub fn parse(body: &[u8]) -> Result<Params, OAuthError> {
         let mut map = HashMap::new();
-        for pair in body.split(|&b| b == b'&') {
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'&', body).chain([body.len()]);
+        for end in ends {
+            let pair = &body[start..end];
+            start = end + 1;
             if pair.is_empty() {
                 continue;
             }
