@@ -3,8 +3,8 @@
 #
 #   bench/run.sh [seconds-per-scenario] [clients] [rounds]   (defaults: 15 s, 32 clients, 3)
 #
-# A round runs every scenario on latchkey and then on the peer, each latchkey run right after a
-# 5 s measurement of its limit (one core's raw signing or hashing rate). This
+# A round runs every scenario on latchkey and then on the peer, each latchkey run between two
+# 5 s measurements of its limit (one core's raw signing or hashing rate). This
 # machine is a VM whose speed drifts by a quarter from one minute to the next, so the report
 # takes, for each scenario, the round with the median latchkey rate, and compares it with the
 # peer and the limits of that same round; every round is listed.
@@ -75,18 +75,19 @@ start_latchkey() { # db-dir [import]
   wait_for "http://127.0.0.1:$lport/health/ready"
 }
 
-# limit SCENARIO-ID LIMIT: one core's raw signing or hashing rate, measured just before the
-# scenario so that the ratio compares two figures of the same minute.
+# limit SCENARIO-ID LIMIT PHASE: one core's raw signing or hashing rate, measured just before
+# (PHASE "before") and just after ("after") the scenario; the report compares the scenario with
+# the mean of the two, so that a drift of the VM's speed during the run falls on both sides.
 limit() {
   local r
   r=$(taskset -c 0 "$loadgen" --scenario "$2" --duration 5)
-  echo "limit $2 before $1 (round $round): $r"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2], scenario_id=sys.argv[3], round=int(sys.argv[4])); print(json.dumps(r))' "$r" "$2" "$1" "$round" >>"$results"
+  echo "limit $2 $3 $1 (round $round): $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2], scenario_id=sys.argv[3], round=int(sys.argv[4]), phase=sys.argv[5]); print(json.dumps(r))' "$r" "$2" "$1" "$round" "$3" >>"$results"
 }
 
 latchkey_scenario() { # id loadgen-scenario client-id limit [scope]
   local id=$1 scenario=$2 client=$3 lim=$4 scope=${5:-}
-  limit "$id" "$lim"
+  limit "$id" "$lim" before
   local dir="$out/r$round/latchkey-$id"
   mkdir -p "$dir"
   start_latchkey "$dir" import
@@ -96,6 +97,7 @@ latchkey_scenario() { # id loadgen-scenario client-id limit [scope]
     --client-secret "$secret" --username bench --password bench-password ${scope:+--scope "$scope"})
   record latchkey "$id" "$r" "$(peak_kb "$server_pid")"
   stop_server
+  limit "$id" "$lim" after
 }
 
 peer_scenario() { # id loadgen-scenario at-alg id-alg [scope]
