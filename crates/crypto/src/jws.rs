@@ -32,7 +32,11 @@ pub struct Header {
     kid: Option<String>,
 }
 
-fn string_or_absent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+/// For `#[serde(deserialize_with)]`: a JSON string, or `None` for any other value (a claim of
+/// the wrong type is read as absent rather than making the whole token unreadable).
+pub fn string_or_absent<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::String(s) => Some(s),
         _ => None,
@@ -224,5 +228,30 @@ mod tests {
         for g in ["", "a", "a.b", "a.b.c.d", "!!!.###.$$$", "e30.e30.!!"] {
             assert!(parse(g).is_err(), "{g}");
         }
+    }
+
+    /// A header member of the wrong type reads as absent: the token is refused for its
+    /// algorithm, not as unreadable.
+    #[test]
+    fn odd_header_members_read_as_absent() {
+        let (hk, _) = HmacKey::generate();
+        let t = format!(
+            "{}.{}.c2ln",
+            crate::b64url(br#"{"alg":512,"kid":["x"],"typ":"JWT"}"#),
+            crate::b64url(br#"{"sub":"u"}"#)
+        );
+        let p = parse(&t).unwrap();
+        assert_eq!((p.alg(), p.kid()), ("", None));
+        assert_eq!(
+            p.verify_hmac(&hk).unwrap_err(),
+            JwsError::WrongAlgorithm(String::new())
+        );
+        // A payload that is not a JSON object is unreadable.
+        let t = format!(
+            "{}.{}.c2ln",
+            crate::b64url(br#"{"alg":"HS512"}"#),
+            crate::b64url(b"[1]")
+        );
+        assert_eq!(parse(&t).unwrap_err(), JwsError::BadPayload);
     }
 }

@@ -405,30 +405,8 @@ mod tests {
         };
         let at = access_token(&ctx, "j1", 400);
         assert_eq!(
-            keys_in_order(&at),
-            [
-                "exp",
-                "iat",
-                "auth_time",
-                "jti",
-                "iss",
-                "aud",
-                "sub",
-                "typ",
-                "azp",
-                "sid",
-                "acr",
-                "allowed-origins",
-                "realm_access",
-                "resource_access",
-                "scope",
-                "email_verified",
-                "name",
-                "preferred_username",
-                "given_name",
-                "family_name",
-                "email"
-            ]
+            keys_in_order(&at).join(" "),
+            "exp iat auth_time jti iss aud sub typ azp sid acr allowed-origins realm_access resource_access scope email_verified name preferred_username given_name family_name email"
         );
         let at = serde_json::to_value(at).unwrap();
         assert_eq!(at["aud"], "api", "one audience is a string");
@@ -449,28 +427,8 @@ mod tests {
         assert_eq!(at["typ"], "Bearer");
         let id = id_token(&ctx, "j2", 400, "h");
         assert_eq!(
-            keys_in_order(&id),
-            [
-                "exp",
-                "iat",
-                "auth_time",
-                "jti",
-                "iss",
-                "aud",
-                "sub",
-                "typ",
-                "azp",
-                "nonce",
-                "sid",
-                "at_hash",
-                "acr",
-                "email_verified",
-                "name",
-                "preferred_username",
-                "given_name",
-                "family_name",
-                "email"
-            ]
+            keys_in_order(&id).join(" "),
+            "exp iat auth_time jti iss aud sub typ azp nonce sid at_hash acr email_verified name preferred_username given_name family_name email"
         );
         assert_eq!(serde_json::to_value(id).unwrap()["aud"], "spa");
 

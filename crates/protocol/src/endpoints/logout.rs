@@ -5,6 +5,7 @@
 use super::{realm, RealmName};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::refresh_token;
+use crate::grants::refresh_token::PresentedClaims;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
@@ -58,7 +59,7 @@ async fn handle(
     )?;
     let claims: refresh_token::RefreshClaims =
         refresh_token::verify(&ctx, &client.client_id, token)?;
-    let jti = claims.jti.as_str();
+    let jti = claims.claim("jti");
     let Some(st) = state.store.refresh_state(jti).await? else {
         return Err(OAuthError::invalid_grant("refresh token is not known to this server").into());
     };

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The claims of a presented refresh token that the checks read. A claim of another type
-/// than a string reads as empty (and fails its check by name).
+/// What the checks read of a presented refresh token. A claim that is missing or not a string
+/// reads as empty (and fails its check by name).
 pub trait PresentedClaims: DeserializeOwned {
     fn claim(&self, name: &str) -> &str;
 }
@@ -31,38 +31,32 @@ impl PresentedClaims for serde_json::Map<String, Value> {
 /// What the refresh grant reads of a presented refresh token: only these claims are decoded.
 #[derive(Debug, Deserialize)]
 pub struct RefreshClaims {
-    #[serde(default, deserialize_with = "lenient")]
-    pub typ: String,
-    #[serde(default, deserialize_with = "lenient")]
-    pub iss: String,
-    #[serde(default, deserialize_with = "lenient")]
-    pub azp: String,
-    #[serde(default, deserialize_with = "lenient")]
-    pub jti: String,
-    #[serde(default, deserialize_with = "lenient")]
-    pub sub: String,
-    #[serde(default, deserialize_with = "lenient")]
-    pub scope: String,
-}
-
-fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        _ => String::new(),
-    })
+    #[serde(default, deserialize_with = "jws::string_or_absent")]
+    typ: Option<String>,
+    #[serde(default, deserialize_with = "jws::string_or_absent")]
+    iss: Option<String>,
+    #[serde(default, deserialize_with = "jws::string_or_absent")]
+    azp: Option<String>,
+    #[serde(default, deserialize_with = "jws::string_or_absent")]
+    jti: Option<String>,
+    #[serde(default, deserialize_with = "jws::string_or_absent")]
+    sub: Option<String>,
+    #[serde(default, deserialize_with = "jws::string_or_absent")]
+    scope: Option<String>,
 }
 
 impl PresentedClaims for RefreshClaims {
     fn claim(&self, name: &str) -> &str {
-        match name {
+        let claim = match name {
             "typ" => &self.typ,
             "iss" => &self.iss,
             "azp" => &self.azp,
             "jti" => &self.jti,
             "sub" => &self.sub,
             "scope" => &self.scope,
-            _ => "",
-        }
+            _ => &None,
+        };
+        claim.as_deref().unwrap_or("")
     }
 }
 
@@ -124,21 +118,18 @@ pub async fn grant(
         "refresh_token",
         "send the refresh_token from the last token response",
     )?;
-    let RefreshClaims {
-        jti,
-        sub,
-        scope: granted_scope,
-        ..
-    } = verify(ctx, &client.client_id, token)?;
+    let claims: RefreshClaims = verify(ctx, &client.client_id, token)?;
+    let (jti, sub) = (claims.claim("jti"), claims.claim("sub"));
+    let granted_scope = claims.claim("scope");
 
     // §6: a requested scope must not exceed the original grant; the refresh token keeps it.
-    let granted = Scopes::from_granted(&granted_scope, client);
+    let granted = Scopes::from_granted(granted_scope, client);
     let scopes = scope::narrow(client, &granted, params.get("scope"))?;
 
     // RFC 6749 §10.4 / OAuth 2.1: the grant is gone when the user is disabled or deleted.
     let user = state
         .store
-        .user_by_id(&ctx.realm.id, &sub)
+        .user_by_id(&ctx.realm.id, sub)
         .await?
         .ok_or_else(|| {
             OAuthError::invalid_grant("the user this refresh token was issued to no longer exists")
@@ -155,7 +146,7 @@ pub async fn grant(
     let now = crate::now();
     let realm = ctx.realm.clone();
     let c = client.clone();
-    let scope_kept = granted_scope.clone();
+    let scope_kept = granted_scope.to_string();
     let decide = Box::new(move |st: &policy::RefreshState| {
         let req = RefreshRequest {
             realm: &realm,
@@ -166,10 +157,10 @@ pub async fn grant(
         };
         policy::decide_refresh(&req, st)
     });
-    let pending = state.store.refresh(&jti, now, decide).await?;
+    let pending = state.store.refresh(jti, now, decide).await?;
     // The tokens are signed while the store flushes the rotation; the client hears of them
     // only once it is on disk.
-    let answer = answer(ctx, client, &user, &scopes, &jti, now, pending.value());
+    let answer = answer(ctx, client, &user, &scopes, jti, now, pending.value());
     pending.durable().await?;
     answer
 }
