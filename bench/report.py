@@ -16,6 +16,12 @@ SCENARIOS = [
     ("S4", "refresh with rotation, ES256 access + ID token", "limit-es256", 2),
     ("S5", "password grant, argon2id m=19 MiB t=2 p=1", "limit-argon2", 1),
 ]
+# The peer's client_credentials figures in its README, measured on a machine of this kind
+# (../shared/peers/oidc-provider/README.md). The peer's rate in a run over these says how fast
+# the machine was that hour (its refresh figures were measured on single-use tokens, not
+# chains, so they are not compared).
+PEER_PUBLISHED = {"S1": 2157, "S2": 5270}
+
 TARGETS = {
     "S1": "≥ 0.85 of limit",
     "S2": "≥ 25,000/s",
@@ -78,6 +84,22 @@ def main(run: Path) -> None:
     def mb(kb):
         return f"{kb / 1024:.0f} MB"
 
+    def speed_line():
+        """How fast the machine ran, from the peer's client_credentials rates against its README."""
+        parts = []
+        for sid, published in PEER_PUBLISHED.items():
+            rates = [r["rps"] for r in by.get(("peer", sid), {}).values()]
+            if rates:
+                lo, hi = min(rates) / published, max(rates) / published
+                parts.append(f"{sid} {lo:.2f}–{hi:.2f}")
+        if not parts:
+            return ""
+        return (
+            "Machine speed this run: the peer reached "
+            + ", ".join(parts)
+            + " of the client_credentials rates its README gives for this machine kind."
+        )
+
     lines = [
         "# Benchmark results",
         "",
@@ -96,6 +118,8 @@ def main(run: Path) -> None:
         "```",
         machine,
         "```",
+        "",
+        speed_line(),
         "",
         "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS | latchkey/peer | of limit | target |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
