@@ -151,3 +151,35 @@ def test_client_secrets_are_not_stored_in_plaintext(fresh_server):
     assert s.query("SELECT count(*) FROM clients WHERE secret_digest IS NOT NULL")[0][0] >= 2
     if s.db.startswith("sqlite://"):
         assert b"web-secret" not in (s.tmp / "latchkey.db").read_bytes()
+
+
+def _rss_kb(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_password_hash_memory_is_given_back_after_logins(fresh_server):
+    """argon2 borrows 19 MiB a hash; once no login waits, the process gives it back to the OS.
+
+    The allocator keeps freed pages for a few milliseconds (so requests do not re-fault them);
+    objects as big as argon2's memory must bypass that, or an idle server holds it for good.
+    """
+    import threading
+    s = fresh_server().start()
+    s.password_login()  # settle: the first login's one-off allocations
+    time.sleep(0.5)
+    base = _rss_kb(s.proc.pid)
+    peak_before = _rss_kb(s.proc.pid, "VmHWM")
+    threads = [threading.Thread(target=s.password_login) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _rss_kb(s.proc.pid, "VmHWM") >= min(peak_before, base) + 15 * 1024, "the logins hashed in 19 MiB"
+    deadline = time.time() + 5
+    while _rss_kb(s.proc.pid) > base + 8 * 1024 and time.time() < deadline:
+        time.sleep(0.1)
+    assert _rss_kb(s.proc.pid) <= base + 8 * 1024, (base, _rss_kb(s.proc.pid))
