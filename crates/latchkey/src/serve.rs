@@ -99,6 +99,14 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
 
     let app = latchkey_protocol::router(state.clone());
     tracing::info!(listen = %local, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
+    // Responses go out as soon as they are written (TCP_NODELAY): a token response is one
+    // write, but a response hyper writes in two would otherwise wait for the client's
+    // delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
