@@ -58,8 +58,9 @@ def main(run: Path) -> None:
     by = {k: v for k, v in by.items() if k[0] != "limit"}
 
     def limits_of(rnd, sid=None):
-        """The limits of round `rnd`: for `sid`'s own limit, the mean of the measurements just
-        before and just after its run; for the others, the latest measured in that round."""
+        """The limits of round `rnd`: for `sid`'s own limit, the mean of those measured with its
+        run (one, interleaved with the load; two, before and after, in runs older than that);
+        for the others, the latest measured in that round."""
         out, own = {}, {}
         for r in limit_rows:
             if r.get("round", 1) != rnd:
@@ -110,8 +111,10 @@ def main(run: Path) -> None:
         "fsynced before its response is sent (group commit). The peer, node-oidc-provider",
         "(`../shared/peers/oidc-provider`), keeps everything in memory and writes nothing to disk.",
         "*Limit* is the raw rate of one core at the signatures or hashes a response needs,",
-        "measured for 5 s just before and just after each latchkey run, the mean of the two",
-        "(`latchkey-loadgen --scenario limit-*`); S4's: RS256",
+        "measured on the server's core during each latchkey run, interleaved with its load:",
+        "every 2 s the clients hold their next request, the server finishes what it has, and",
+        "the load generator signs or hashes there for 0.5 s (`latchkey-loadgen --limit`); the",
+        "requests/s count the time under load only. S4's: RS256",
         f"{limit.get('limit-rs256', 0):,.0f}/s, ES256 {limit.get('limit-es256', 0):,.0f}/s, "
         f"argon2id verification {limit.get('limit-argon2', 0):,.1f}/s.",
         "",
@@ -181,7 +184,7 @@ def main(run: Path) -> None:
                 if "limit" in TARGETS[sid]
             ],
             "",
-            "Limits, the mean of the measurements just before and just after each latchkey run",
+            "Limits, measured on the server's core between slices of each latchkey run's load",
             "(one core, per second):",
             "",
             "| scenario | limit | " + " | ".join(f"round {k}" for k in rounds) + " |",

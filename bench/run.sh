@@ -3,11 +3,14 @@
 #
 #   bench/run.sh [seconds-per-scenario] [clients] [rounds]   (defaults: 15 s, 32 clients, 3)
 #
-# A round runs every scenario on latchkey and then on the peer, each latchkey run between two
-# 5 s measurements of its limit (one core's raw signing or hashing rate). This
-# machine is a VM whose speed drifts by a quarter from one minute to the next, so the report
-# takes, for each scenario, the round with the median latchkey rate, and compares it with the
-# peer and the limits of that same round; every round is listed.
+# A round runs every scenario on latchkey and then on the peer. During each latchkey run the
+# load generator measures its limit (one core's raw signing or hashing rate) on the server's
+# core, interleaved with the load: every 2 s of load the clients hold their next request, the
+# server finishes what it has, and a thread pinned to core 0 signs or hashes for 0.5 s. This
+# machine is a VM whose speed drifts by a third within a minute; a limit measured before and
+# after a 15 s run missed that drift, one measured every 2 s follows it. The report takes, for
+# each scenario, the round with the median latchkey rate, and compares it with the peer and
+# that run's limit; every round is listed.
 #
 # Each server runs alone on core 0 (taskset -c 0), fresh for each scenario; the load generator
 # (latchkey-loadgen, the same for both) runs on core 1 and polls instead of sleeping (--spin):
@@ -75,29 +78,25 @@ start_latchkey() { # db-dir [import]
   wait_for "http://127.0.0.1:$lport/health/ready"
 }
 
-# limit SCENARIO-ID LIMIT PHASE: one core's raw signing or hashing rate, measured just before
-# (PHASE "before") and just after ("after") the scenario; the report compares the scenario with
-# the mean of the two, so that a drift of the VM's speed during the run falls on both sides.
+# limit SCENARIO-ID LIMIT LOADGEN-JSON: the limit the load generator measured between slices
+# of the scenario's load (its "limit" member), as a line of its own.
 limit() {
-  local r
-  r=$(taskset -c 0 "$loadgen" --scenario "$2" --duration 5)
-  echo "limit $2 $3 $1 (round $round): $r"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(server="limit", id=sys.argv[2], scenario_id=sys.argv[3], round=int(sys.argv[4]), phase=sys.argv[5]); print(json.dumps(r))' "$r" "$2" "$1" "$round" "$3" >>"$results"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1])["limit"]; r.update(server="limit", id=sys.argv[2], scenario_id=sys.argv[3], round=int(sys.argv[4]), phase="interleaved"); print(json.dumps(r))' "$3" "$2" "$1" "$round" >>"$results"
 }
 
 latchkey_scenario() { # id loadgen-scenario client-id limit [scope]
   local id=$1 scenario=$2 client=$3 lim=$4 scope=${5:-}
-  limit "$id" "$lim" before
   local dir="$out/r$round/latchkey-$id"
   mkdir -p "$dir"
   start_latchkey "$dir" import
   local r
   r=$(taskset -c 1 "$loadgen" --url "http://127.0.0.1:$lport/realms/bench/protocol/openid-connect/token" \
     --scenario "$scenario" --clients "$clients" --duration "$secs" --client-id "$client" --spin \
-    --client-secret "$secret" --username bench --password bench-password ${scope:+--scope "$scope"})
+    --client-secret "$secret" --username bench --password bench-password ${scope:+--scope "$scope"} \
+    --limit "$lim" --limit-core 0)
   record latchkey "$id" "$r" "$(peak_kb "$server_pid")"
+  limit "$id" "$lim" "$r"
   stop_server
-  limit "$id" "$lim" after
 }
 
 peer_scenario() { # id loadgen-scenario at-alg id-alg [scope]

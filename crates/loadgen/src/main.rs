@@ -7,6 +7,13 @@
 //!   `--token-file` each), then walks its own chain: every response's refresh token is the
 //!   next request's. With rotation on, every request is one durable rotation.
 //! - `password`: each client logs in with the password grant over and over.
+//!
+//! With `--limit`, the load pauses every `--limit-every` ms: the clients hold their next
+//! request, the server finishes what it has, and a thread on `--limit-core` (the server's)
+//! measures the limit for `--limit-for` ms (see [`limit`]). Requests/s are over the time under
+//! load only.
+
+mod limit;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -15,6 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +75,108 @@ struct Args {
     /// Keep the load generator's thread polling instead of sleeping between responses.
     #[arg(long)]
     spin: bool,
+    /// Measure this limit between slices of load, on `--limit-core`.
+    #[arg(long, value_enum)]
+    limit: Option<Scenario>,
+    /// The core the limit is measured on: the server's.
+    #[arg(long, default_value_t = 0)]
+    limit_core: usize,
+    /// Milliseconds of load between two limit slices.
+    #[arg(long, default_value_t = 2000)]
+    limit_every: u64,
+    /// Milliseconds of each limit slice.
+    #[arg(long, default_value_t = 500)]
+    limit_for: u64,
+}
+
+impl Scenario {
+    fn limit_kind(self) -> Option<limit::Kind> {
+        match self {
+            Scenario::LimitRs256 => Some(limit::Kind::Rs256),
+            Scenario::LimitEs256 => Some(limit::Kind::Es256),
+            Scenario::LimitArgon2 => Some(limit::Kind::Argon2),
+            _ => None,
+        }
+    }
+}
+
+/// Holds the clients' next requests while a limit slice runs. A client counts itself in flight
+/// before it looks at the gate, so that once the gate is shut and nobody is in flight, nobody
+/// sends until it opens.
+struct Gate {
+    open: tokio::sync::watch::Sender<bool>,
+    in_flight: AtomicUsize,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            open: tokio::sync::watch::Sender::new(true),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits for the gate to be open and counts the caller in flight.
+    async fn enter(&self) {
+        let mut open = self.open.subscribe();
+        loop {
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            if *open.borrow_and_update() {
+                return;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if open.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn leave(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Shuts the gate and waits for every request in flight to be answered.
+    async fn shut(&self) {
+        self.open.send_replace(false);
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// What the limit slices measured, and how long the load ran between them.
+#[derive(Default)]
+struct Interleaved {
+    load_secs: f64,
+    ops: u64,
+    limit_secs: f64,
+}
+
+/// From `measure_from` to `until`: load for `every`, a limit slice of `slice`, and again.
+async fn interleave(
+    gate: &Gate,
+    pinned: &limit::Pinned,
+    measure_from: Instant,
+    until: Instant,
+    every: Duration,
+    slice: Duration,
+) -> Interleaved {
+    let mut out = Interleaved::default();
+    tokio::time::sleep_until(measure_from.into()).await;
+    loop {
+        let start = Instant::now();
+        if start + every >= until {
+            out.load_secs += until.saturating_duration_since(start).as_secs_f64();
+            return out;
+        }
+        tokio::time::sleep_until((start + every).into()).await;
+        gate.shut().await;
+        out.load_secs += start.elapsed().as_secs_f64();
+        let (n, secs) = pinned.measure(slice).await;
+        out.ops += n;
+        out.limit_secs += secs;
+        gate.open.send_replace(true);
+    }
 }
 
 type Conn = SendRequest<Full<Bytes>>;
@@ -165,6 +275,7 @@ struct Tally {
 
 async fn run_client(
     ctx: Arc<Ctx>,
+    gate: Arc<Gate>,
     mut token: Option<String>,
     measure_from: Instant,
     until: Instant,
@@ -190,7 +301,12 @@ async fn run_client(
             ),
             _ => unreachable!("limit scenarios send no requests"),
         };
+        gate.enter().await;
         let start = Instant::now();
+        if start >= until {
+            gate.leave();
+            break;
+        }
         let counted = start >= measure_from;
         let res = match conn.as_mut() {
             Some(c) => ctx.post(c, body).await,
@@ -203,6 +319,7 @@ async fn run_client(
                 Err(e) => Err(e),
             },
         };
+        gate.leave();
         if res.is_err() {
             conn = None; // reconnect on the next request
         }
@@ -314,6 +431,13 @@ async fn main_async(args: Args) -> Result<(), String> {
             }
         }
     }
+    // Prepared before the load starts: an RSA key takes a while to generate.
+    let pinned = match args.limit.map(|l| (l, l.limit_kind())) {
+        None => None,
+        Some((_, Some(kind))) => Some(limit::Pinned::start(kind, args.limit_core)?),
+        Some((l, None)) => return Err(format!("--limit {l:?} is not a limit scenario")),
+    };
+    let gate = Arc::new(Gate::new());
     let measure_from = Instant::now() + Duration::from_secs(args.warmup);
     let until = measure_from + Duration::from_secs(args.duration);
     if args.spin {
@@ -325,8 +449,30 @@ async fn main_async(args: Args) -> Result<(), String> {
     }
     let handles: Vec<_> = tokens
         .into_iter()
-        .map(|t| tokio::spawn(run_client(ctx.clone(), t, measure_from, until)))
+        .map(|t| {
+            tokio::spawn(run_client(
+                ctx.clone(),
+                gate.clone(),
+                t,
+                measure_from,
+                until,
+            ))
+        })
         .collect();
+    let interleaved = match &pinned {
+        Some(p) => Some(
+            interleave(
+                &gate,
+                p,
+                measure_from,
+                until,
+                Duration::from_millis(args.limit_every),
+                Duration::from_millis(args.limit_for),
+            )
+            .await,
+        ),
+        None => None,
+    };
     let mut all = Tally::default();
     for h in handles {
         let t = h.await.map_err(|e| e.to_string())?;
@@ -337,9 +483,11 @@ async fn main_async(args: Args) -> Result<(), String> {
         }
         all.latencies_us.extend(t.latencies_us);
     }
-    let elapsed = args.duration as f64;
+    let elapsed = interleaved
+        .as_ref()
+        .map_or(args.duration as f64, |i| i.load_secs);
     all.latencies_us.sort_unstable();
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "scenario": format!("{:?}", args.scenario),
         "clients": args.clients,
         "seconds": (elapsed * 100.0).round() / 100.0,
@@ -350,62 +498,25 @@ async fn main_async(args: Args) -> Result<(), String> {
         "p50_ms": percentile(&all.latencies_us, 0.50),
         "p99_ms": percentile(&all.latencies_us, 0.99),
     });
+    if let (Some(i), Some(l)) = (&interleaved, args.limit) {
+        report["limit"] = serde_json::json!({
+            "scenario": format!("{l:?}"),
+            "per_second": ((i.ops as f64 / i.limit_secs.max(1e-9)) * 10.0).round() / 10.0,
+            "seconds": (i.limit_secs * 100.0).round() / 100.0,
+        });
+    }
     println!("{report}");
     Ok(())
 }
 
-/// Measures a raw per-core rate on this thread for `seconds`.
-fn limit(scenario: Scenario, seconds: u64) {
-    use latchkey_domain::realm::SigningAlg;
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut n: u64 = 0;
-    let msg = vec![b'x'; 600];
-    match scenario {
-        Scenario::LimitRs256 | Scenario::LimitEs256 => {
-            let alg = if scenario == Scenario::LimitRs256 {
-                SigningAlg::RS256
-            } else {
-                SigningAlg::ES256
-            };
-            let (key, _) = latchkey_crypto::SigningKey::generate(alg).expect("key");
-            while Instant::now() < until {
-                for _ in 0..16 {
-                    std::hint::black_box(key.sign(&msg).expect("sign"));
-                }
-                n += 16;
-            }
-        }
-        _ => {
-            // What a password grant costs: one argon2id verification, memory reused (as the
-            // server's pool reuses it while logins queue).
-            use latchkey_crypto::password;
-            let params = password::HashParams::default();
-            let stored = password::hash("bench-password", params).expect("hash");
-            let mut scratch = password::Scratch::default();
-            while Instant::now() < until {
-                std::hint::black_box(
-                    password::verify_with(&mut scratch, "bench-password", &stored, params)
-                        .expect("verify"),
-                );
-                n += 1;
-            }
-        }
-    }
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "{}",
-        serde_json::json!({"scenario": format!("{scenario:?}"), "per_second": (rate * 10.0).round() / 10.0})
-    );
-}
-
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    if matches!(
-        args.scenario,
-        Scenario::LimitRs256 | Scenario::LimitEs256 | Scenario::LimitArgon2
-    ) {
-        limit(args.scenario, args.duration);
+    if let Some(kind) = args.scenario.limit_kind() {
+        let rate = limit::standalone(kind, args.duration);
+        println!(
+            "{}",
+            serde_json::json!({"scenario": format!("{:?}", args.scenario), "per_second": (rate * 10.0).round() / 10.0})
+        );
         return std::process::ExitCode::SUCCESS;
     }
     let rt = if args.threads <= 1 {
@@ -425,5 +536,41 @@ fn main() -> std::process::ExitCode {
             eprintln!("latchkey-loadgen: {e}");
             std::process::ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_shut_gate_waits_for_requests_in_flight_and_holds_the_next_until_it_opens() {
+        let gate = Arc::new(Gate::new());
+        gate.enter().await; // a request in flight
+        let shut = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.shut().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !shut.is_finished(),
+            "shut returned with a request in flight"
+        );
+        gate.leave();
+        shut.await.unwrap();
+        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 0);
+
+        let next = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.enter().await }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!next.is_finished(), "a request went through a shut gate");
+        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 0);
+        gate.open.send_replace(true);
+        next.await.unwrap();
+        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 1);
     }
 }
