@@ -10,10 +10,13 @@
 //!
 //! With `--limit`, the load pauses every `--limit-every` ms: the clients hold their next
 //! request, the server finishes what it has, and a thread on `--limit-core` (the server's)
-//! measures the limit for `--limit-for` ms (see [`limit`]). Requests/s are over the time under
+//! measures the limit for `--limit-for` ms (see [`interleave`] and [`limit`]). Requests/s are over the time under
 //! load only.
 
+mod interleave;
 mod limit;
+
+use interleave::{interleave, Gate};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -22,7 +25,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,85 +99,6 @@ impl Scenario {
             Scenario::LimitArgon2 => Some(limit::Kind::Argon2),
             _ => None,
         }
-    }
-}
-
-/// Holds the clients' next requests while a limit slice runs. A client counts itself in flight
-/// before it looks at the gate, so that once the gate is shut and nobody is in flight, nobody
-/// sends until it opens.
-struct Gate {
-    open: tokio::sync::watch::Sender<bool>,
-    in_flight: AtomicUsize,
-}
-
-impl Gate {
-    fn new() -> Gate {
-        Gate {
-            open: tokio::sync::watch::Sender::new(true),
-            in_flight: AtomicUsize::new(0),
-        }
-    }
-
-    /// Waits for the gate to be open and counts the caller in flight.
-    async fn enter(&self) {
-        let mut open = self.open.subscribe();
-        loop {
-            self.in_flight.fetch_add(1, Ordering::SeqCst);
-            if *open.borrow_and_update() {
-                return;
-            }
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            if open.changed().await.is_err() {
-                return;
-            }
-        }
-    }
-
-    fn leave(&self) {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// Shuts the gate and waits for every request in flight to be answered.
-    async fn shut(&self) {
-        self.open.send_replace(false);
-        while self.in_flight.load(Ordering::SeqCst) > 0 {
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
-/// What the limit slices measured, and how long the load ran between them.
-#[derive(Default)]
-struct Interleaved {
-    load_secs: f64,
-    ops: u64,
-    limit_secs: f64,
-}
-
-/// From `measure_from` to `until`: load for `every`, a limit slice of `slice`, and again.
-async fn interleave(
-    gate: &Gate,
-    pinned: &limit::Pinned,
-    measure_from: Instant,
-    until: Instant,
-    every: Duration,
-    slice: Duration,
-) -> Interleaved {
-    let mut out = Interleaved::default();
-    tokio::time::sleep_until(measure_from.into()).await;
-    loop {
-        let start = Instant::now();
-        if start + every >= until {
-            out.load_secs += until.saturating_duration_since(start).as_secs_f64();
-            return out;
-        }
-        tokio::time::sleep_until((start + every).into()).await;
-        gate.shut().await;
-        out.load_secs += start.elapsed().as_secs_f64();
-        let (n, secs) = pinned.measure(slice).await;
-        out.ops += n;
-        out.limit_secs += secs;
-        gate.open.send_replace(true);
     }
 }
 
@@ -360,6 +283,11 @@ async fn run_client(
     t
 }
 
+/// `x` to one decimal, as the report prints rates.
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -494,14 +422,14 @@ async fn main_async(args: Args) -> Result<(), String> {
         "requests": all.ok,
         "errors": all.errors,
         "first_error": all.first_error,
-        "rps": ((all.ok as f64 / elapsed) * 10.0).round() / 10.0,
+        "rps": tenths(all.ok as f64 / elapsed),
         "p50_ms": percentile(&all.latencies_us, 0.50),
         "p99_ms": percentile(&all.latencies_us, 0.99),
     });
     if let (Some(i), Some(l)) = (&interleaved, args.limit) {
         report["limit"] = serde_json::json!({
             "scenario": format!("{l:?}"),
-            "per_second": ((i.ops as f64 / i.limit_secs.max(1e-9)) * 10.0).round() / 10.0,
+            "per_second": tenths(i.ops as f64 / i.limit_secs.max(1e-9)),
             "seconds": (i.limit_secs * 100.0).round() / 100.0,
         });
     }
@@ -515,7 +443,7 @@ fn main() -> std::process::ExitCode {
         let rate = limit::standalone(kind, args.duration);
         println!(
             "{}",
-            serde_json::json!({"scenario": format!("{:?}", args.scenario), "per_second": (rate * 10.0).round() / 10.0})
+            serde_json::json!({"scenario": format!("{:?}", args.scenario), "per_second": tenths(rate)})
         );
         return std::process::ExitCode::SUCCESS;
     }
@@ -536,41 +464,5 @@ fn main() -> std::process::ExitCode {
             eprintln!("latchkey-loadgen: {e}");
             std::process::ExitCode::from(2)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_shut_gate_waits_for_requests_in_flight_and_holds_the_next_until_it_opens() {
-        let gate = Arc::new(Gate::new());
-        gate.enter().await; // a request in flight
-        let shut = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.shut().await }
-        });
-        tokio::task::yield_now().await;
-        assert!(
-            !shut.is_finished(),
-            "shut returned with a request in flight"
-        );
-        gate.leave();
-        shut.await.unwrap();
-        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 0);
-
-        let next = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.enter().await }
-        });
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        assert!(!next.is_finished(), "a request went through a shut gate");
-        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 0);
-        gate.open.send_replace(true);
-        next.await.unwrap();
-        assert_eq!(gate.in_flight.load(Ordering::SeqCst), 1);
     }
 }
