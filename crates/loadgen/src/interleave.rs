@@ -22,16 +22,19 @@ impl Gate {
         }
     }
 
-    /// Waits for the gate to be open and counts the caller in flight.
+    /// Waits for the gate to be open and counts the caller in flight. The gate is open nearly
+    /// always; only a caller that finds it shut subscribes to hear it open.
     pub async fn enter(&self) {
-        let mut open = self.open.subscribe();
+        let mut waiting: Option<tokio::sync::watch::Receiver<bool>> = None;
         loop {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
-            if *open.borrow_and_update() {
+            if *self.open.borrow() {
                 return;
             }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            if open.changed().await.is_err() {
+            let open = waiting.get_or_insert_with(|| self.open.subscribe());
+            // Looked at after subscribing, so that an opening after this look is a change.
+            if !*open.borrow_and_update() && open.changed().await.is_err() {
                 return;
             }
         }
@@ -47,6 +50,10 @@ impl Gate {
         while self.in_flight.load(Ordering::SeqCst) > 0 {
             tokio::task::yield_now().await;
         }
+    }
+
+    fn reopen(&self) {
+        self.open.send_replace(true);
     }
 }
 
@@ -81,7 +88,7 @@ pub async fn interleave(
         let (n, secs) = pinned.measure(slice).await;
         out.ops += n;
         out.limit_secs += secs;
-        gate.open.send_replace(true);
+        gate.reopen();
     }
 }
 
@@ -116,7 +123,7 @@ mod tests {
         }
         assert!(!next.is_finished(), "a request went through a shut gate");
         assert_eq!(gate.in_flight.load(Ordering::SeqCst), 0);
-        gate.open.send_replace(true);
+        gate.reopen();
         next.await.unwrap();
         assert_eq!(gate.in_flight.load(Ordering::SeqCst), 1);
     }

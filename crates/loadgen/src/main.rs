@@ -10,8 +10,8 @@
 //!
 //! With `--limit`, the load pauses every `--limit-every` ms: the clients hold their next
 //! request, the server finishes what it has, and a thread on `--limit-core` (the server's)
-//! measures the limit for `--limit-for` ms (see [`interleave`] and [`limit`]). Requests/s are over the time under
-//! load only.
+//! measures the limit for `--limit-for` ms (see [`interleave`] and [`limit`]). Requests/s are
+//! over the time under load only.
 
 mod interleave;
 mod limit;
