@@ -52,7 +52,9 @@ test("keycloak-js: login-required with PKCE, updateToken after expiry, login-sta
   page.on("request", (r) => { if (r.url().includes("/protocol/openid-connect/auth")) authRequests.push(r.url()); });
   await page.goto(kcPage());
   await signIn(page);
-  await page.waitForFunction(() => document.getElementById("state").textContent !== "loading", null, { timeout: 20000 });
+  // Until the redirect back lands, the login page is still showing and has no #state: a
+  // predicate that throws there ends the wait at once, so every wait reads the element with ?.
+  await page.waitForFunction(() => (document.getElementById("state")?.textContent ?? "loading") !== "loading", null, { timeout: 20000 });
   assert.equal(await page.textContent("#state"), "authenticated");
   const auth = new URL(authRequests[0]);
   assert.equal(auth.searchParams.get("code_challenge_method"), "S256");
@@ -90,7 +92,7 @@ test("oidc-client-ts: signinRedirect, signinCallback, silent renew through the r
   const errors = watchErrors(page);
   await page.goto(`${app.base}/pages/oidc.html?authority=${encodeURIComponent(realmUrl)}`);
   await signIn(page);
-  await page.waitForFunction(() => document.getElementById("state").textContent.startsWith("signed-in"), null, { timeout: 20000 });
+  await page.waitForFunction(() => document.getElementById("state")?.textContent.startsWith("signed-in"), null, { timeout: 20000 });
   assert.equal(await page.textContent("#state"), "signed-in alice");
   const before = await page.evaluate(() => ({ at: window.user.access_token, rt: window.user.refresh_token }));
   assert.ok(before.rt, "a refresh token was issued");
@@ -112,11 +114,11 @@ test("keep-alive example: two tabs refreshing at the same moment both stay signe
   const errors = watchErrors(tab1);
   await tab1.goto(url);
   await signIn(tab1);
-  await tab1.waitForFunction(() => document.getElementById("status").textContent === "Signed in", null, { timeout: 20000 });
+  await tab1.waitForFunction(() => document.getElementById("status")?.textContent === "Signed in", null, { timeout: 20000 });
   const tab2 = await context.newPage();
   watchErrors(tab2);
   await tab2.goto(url);
-  await tab2.waitForFunction(() => document.getElementById("status").textContent === "Signed in", null, { timeout: 20000 });
+  await tab2.waitForFunction(() => document.getElementById("status")?.textContent === "Signed in", null, { timeout: 20000 });
   const sid1 = await tab1.textContent("#sid");
   assert.equal(await tab2.textContent("#sid"), sid1, "the second tab joined the same session");
 
@@ -156,7 +158,7 @@ test("screenshots of the login page and the example SPA", async () => {
   await page.waitForSelector("input[name=username]");
   await page.screenshot({ path: `${dir}/login-page.png` });
   await signIn(page);
-  await page.waitForFunction(() => document.getElementById("status").textContent === "Signed in");
+  await page.waitForFunction(() => document.getElementById("status")?.textContent === "Signed in");
   await page.mouse.move(100, 100);
   await page.screenshot({ path: `${dir}/spa-keepalive.png` });
   await context.close();
