@@ -34,8 +34,9 @@ impl Gate {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             let open = waiting.get_or_insert_with(|| self.open.subscribe());
             // Looked at after subscribing, so that an opening after this look is a change.
-            if !*open.borrow_and_update() && open.changed().await.is_err() {
-                return;
+            if !*open.borrow_and_update() {
+                // The sender is `self.open`, alive as long as `self`: this cannot fail.
+                let _ = open.changed().await;
             }
         }
     }
