@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Runs every test of latchkey: formatting and lints, unit tests, then the integration and
-# interop tests against the real binary. Installs what it needs (Python packages into
-# ./.venv), idempotently.
+# Runs every test of latchkey: formatting and lints, unit tests, then the browser, integration
+# and interop tests against the real release binary. Installs what it needs, idempotently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+
+cat <<'NEEDS'
+== latchkey's test suite needs:
+   - a Rust toolchain (cargo, rustc 1.85+)
+   - apt-get and root, when a Debian package is missing (python3-venv, nodejs, npm, chromium, curl, jq)
+   - the network on the first run: Python packages into ./.venv, npm packages into tests/browser/node_modules
+   - PostgreSQL at 127.0.0.1:5432, trust auth, database "test" (else that half is skipped; CI=true makes it an error)
+NEEDS
 
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v jq >/dev/null || need_apt+=(jq)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== apt-get install ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -23,8 +32,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== unit tests"
 cargo test --workspace --quiet
 
-echo "== build the binary"
-cargo build --quiet --bin latchkey
+# The README's run command (`cargo run --release -- serve`) and every test below use this build.
+echo "== build the release binary"
+cargo build --release --quiet
+BIN="$PWD/target/release/latchkey"
 
 echo "== python packages (.venv)"
 stamp=.venv/.requirements.sha256
@@ -43,13 +54,13 @@ if [ "$(cat tests/browser/node_modules/.lock.sha256 2>/dev/null)" != "$lock_sum"
 fi
 
 echo "== browser end-to-end tests (Chromium, keycloak-js, oidc-client-ts)"
-LATCHKEY_BIN="$PWD/target/debug/latchkey" node --test tests/browser/
+LATCHKEY_BIN="$BIN" node --test tests/browser/
 
 # CI must not skip the PostgreSQL run silently.
 if [ "${CI:-}" = "true" ]; then export LATCHKEY_REQUIRE_POSTGRES=1; fi
 
 echo "== integration and interop tests on PostgreSQL (real binary over HTTP)"
-LATCHKEY_TEST_STORE=postgres LATCHKEY_BIN="$PWD/target/debug/latchkey" .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
+LATCHKEY_TEST_STORE=postgres LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"
 
 echo "== integration and interop tests on SQLite (real binary over HTTP)"
-LATCHKEY_BIN="$PWD/target/debug/latchkey" .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
+LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"

@@ -13,7 +13,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-BIN = os.environ.get("LATCHKEY_BIN", str(ROOT / "target" / "debug" / "latchkey"))
+BIN = os.environ.get("LATCHKEY_BIN", str(ROOT / "target" / "release" / "latchkey"))
 
 # Which store the suite runs against: "sqlite" (default) or "postgres" (PostgreSQL at
 # LATCHKEY_TEST_PG, default 127.0.0.1:5432 database test; each server gets a database of its own,

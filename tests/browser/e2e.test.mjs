@@ -1,6 +1,9 @@
 // End-to-end: real Chromium, unmodified keycloak-js 26 and oidc-client-ts 3, the keep-alive
 // example, against the real latchkey binary.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import { freePort, launch, signIn, startLatchkey, startStatic, watchErrors } from "./harness.mjs";
 
@@ -149,17 +152,25 @@ test("keep-alive example: two tabs refreshing at the same moment both stay signe
   await context.close();
 });
 
+// Writes into LATCHKEY_SCREENSHOTS when set (LATCHKEY_SCREENSHOTS=docs refreshes the README's
+// pictures), else into a temporary folder; either way the pictures are checked.
 test("screenshots of the login page and the example SPA", async () => {
-  if (!process.env.LATCHKEY_SCREENSHOTS) return;
-  const dir = process.env.LATCHKEY_SCREENSHOTS;
+  const dir = process.env.LATCHKEY_SCREENSHOTS || fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-shots-"));
   const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
   const page = await context.newPage();
   await page.goto(`${app.base}/spa/index.html?kc=${encodeURIComponent(server.base)}&realm=browser&client=spa`);
   await page.waitForSelector("input[name=username]");
+  assert.equal(await page.textContent("label[for=username]"), "Username or email");
   await page.screenshot({ path: `${dir}/login-page.png` });
   await signIn(page);
   await page.waitForFunction(() => document.getElementById("status")?.textContent === "Signed in");
   await page.mouse.move(100, 100);
   await page.screenshot({ path: `${dir}/spa-keepalive.png` });
   await context.close();
+  for (const name of ["login-page.png", "spa-keepalive.png"]) {
+    const png = fs.readFileSync(path.join(dir, name));
+    assert.equal(png.subarray(1, 4).toString(), "PNG");
+    assert.equal(png.readUInt32BE(16), 900, `${name} is 900 px wide`);
+    assert.ok(png.length > 10_000, `${name} shows a rendered page (${png.length} bytes)`);
+  }
 });

@@ -11,7 +11,7 @@ import { chromium } from "playwright-core";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, "../..");
-const BIN = process.env.LATCHKEY_BIN || path.join(ROOT, "target/debug/latchkey");
+const BIN = process.env.LATCHKEY_BIN || path.join(ROOT, "target/release/latchkey");
 
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -297,3 +297,24 @@ def test_logout_without_hint_asks_for_confirmation(srv):
     assert r.status_code == 200 and "signed out" in r.text
     r = b.get(auth_url(srv, prompt="none"), allow_redirects=False, timeout=10)
     assert redirect_params(r)[0]["error"] == "login_required"
+
+
+def test_sign_in_with_email_and_the_page_says_so(srv):
+    page = requests.get(auth_url(srv), timeout=10)
+    assert '<label for="username">Username or email</label>' in page.text
+    b = requests.Session()
+    r = login(srv, b, auth_url(srv), username="ALICE@example.com")
+    assert r.status_code in (302, 303), r.text
+    params, _ = redirect_params(r)
+    tokens = exchange(srv, params["code"]).json()
+    assert decode_jwt(tokens["access_token"])["preferred_username"] == "alice"
+
+
+def test_after_a_failed_sign_in_the_password_field_has_the_focus(srv):
+    b = requests.Session()
+    failed = login(srv, b, auth_url(srv), password="wrong")
+    assert failed.status_code == 401
+    assert re.search(r'<input type="password"[^>]* autofocus', failed.text), failed.text
+    assert not re.search(r'<input type="text" id="username"[^>]* autofocus', failed.text)
+    fresh = requests.get(auth_url(srv), timeout=10)
+    assert re.search(r'<input type="text" id="username"[^>]* autofocus', fresh.text)

@@ -80,6 +80,23 @@ def test_rotation_and_convergent_grace(start):
     assert len(events(s, "REFRESH_TOKEN_REUSE")) == 1
 
 
+def test_a_token_two_rotations_old_is_named_as_such_within_the_grace_period(start):
+    s = start(realm("twice"))
+    t1 = login(s)
+    t2 = refresh(s, t1["refresh_token"]).json()
+    t3 = refresh(s, t2["refresh_token"]).json()
+    # Moments later, well inside the 10 s grace period: t1 is not t3's immediate predecessor.
+    out = cli(s, "explain", t1["refresh_token"])
+    assert "not the current token's immediate predecessor" in out.stdout, out.stdout
+    assert "grace until" not in out.stdout and "has been revoked" not in out.stdout, out.stdout
+    assert refresh(s, t3["refresh_token"]).status_code == 200, "explaining a token changes nothing"
+    r = refresh(s, t1["refresh_token"])
+    d = r.json()["error_description"]
+    assert r.status_code == 400 and "it is not the immediate predecessor of the current token" in d, d
+    assert "grace period ended" not in d and "has passed" not in d, d
+    assert "every token of this login has been revoked" in d, d
+
+
 def test_reuse_after_the_grace_window_revokes_the_family(start):
     s = start(realm("graced", attributes={"latchkey.refreshTokenGracePeriod": "1"}))
     t1 = login(s)
@@ -88,7 +105,7 @@ def test_reuse_after_the_grace_window_revokes_the_family(start):
     r = refresh(s, t1["refresh_token"])
     assert r.status_code == 400
     d = r.json()["error_description"]
-    assert "already used" in d and "1 s grace period has passed" in d and "revoked" in d
+    assert "already used" in d and "its 1 s grace period ended at" in d and "has been revoked" in d, d
     r = refresh(s, t2["refresh_token"])
     assert r.status_code == 400 and "revoked" in r.json()["error_description"]
 
@@ -375,7 +392,8 @@ def test_explain_says_why(start, tmp_path):
     refresh(s, t["refresh_token"])
     out = cli(s, "explain", t["refresh_token"])
     assert out.returncode == 0 and "NOT VALID" in out.stdout and "already used" in out.stdout, out.stdout
-    assert "would revoke the whole login" in out.stdout
+    assert "presenting it would count as refresh token reuse and revoke every token of this login" in out.stdout, out.stdout
+    assert "has been revoked" not in out.stdout, "explain says what would happen, not that it has"
     refresh(s, t["refresh_token"])  # reuse: family revoked
     out = cli(s, "explain", t["refresh_token"])
     assert "revoked" in out.stdout and "reuse" in out.stdout, out.stdout

@@ -44,6 +44,10 @@ pub struct RealmRepresentation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brute_force_protected: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_with_email_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_emails_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<RolesRepresentation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<Vec<ClientRepresentation>>,

@@ -2,7 +2,7 @@
 //! client and the stored state. The store runs [`decide_refresh`] inside its transaction so
 //! that check and rotation are one atomic step.
 
-use crate::{Client, ClientSession, OAuthError, Realm, RefreshRecord, Session, Timestamp};
+use crate::{Client, ClientSession, Realm, Session, Timestamp};
 use std::fmt;
 
 /// One of the limits that can end a refresh token.
@@ -14,6 +14,20 @@ pub enum Limit {
     ClientMax,
     OfflineIdle,
     OfflineMax,
+}
+
+impl Limit {
+    /// A stable name for logs and events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::SsoIdle => "sso_session_idle",
+            Limit::SsoMax => "sso_session_max",
+            Limit::ClientIdle => "client_session_idle",
+            Limit::ClientMax => "client_session_max",
+            Limit::OfflineIdle => "offline_session_idle",
+            Limit::OfflineMax => "offline_session_max",
+        }
+    }
 }
 
 impl fmt::Display for Limit {
@@ -203,197 +217,10 @@ impl RefreshPolicy {
     }
 }
 
-/// Everything the refresh decision looks at, read inside one store transaction.
-#[derive(Debug, Clone)]
-pub struct RefreshState {
-    pub record: RefreshRecord,
-    pub session: Session,
-    pub client_session: ClientSession,
-    /// The record of the family's current token, when it is not `record` itself.
-    pub current: Option<RefreshRecord>,
-}
-
-/// What the store must do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefreshDecision {
-    /// Issue `successor` (insert it, make it current); when rotating, mark the presented token
-    /// rotated into it. Slide the session's and client session's idle windows to `now`.
-    Issue {
-        successor: RefreshRecord,
-        rotate_presented: bool,
-    },
-    /// The presented token was rotated moments ago: hand back the same successor.
-    Replay { successor: RefreshRecord },
-    /// Refuse. When `revoke_family` is set, revoke the whole family (and record the event).
-    Reject {
-        error: OAuthError,
-        revoke_family: Option<String>,
-    },
-}
-
-/// Inputs of a refresh that are not stored state.
-#[derive(Debug, Clone)]
-pub struct RefreshRequest<'a> {
-    pub realm: &'a Realm,
-    pub client: &'a Client,
-    pub now: Timestamp,
-    pub new_jti: String,
-    /// The scope the new refresh token keeps (always the presented token's: RFC 6749 §6).
-    pub scope: String,
-}
-
-fn fmt_ts(ts: Timestamp) -> String {
-    crate::claims::format_timestamp(ts)
-}
-
-/// The refresh-token rules. Pure: the caller reads `state` and applies the decision atomically.
-pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> RefreshDecision {
-    let reject = |error: OAuthError| RefreshDecision::Reject {
-        error,
-        revoke_family: None,
-    };
-    let (realm, client, now) = (req.realm, req.client, req.now);
-    let rec = &state.record;
-    let cs = &state.client_session;
-    let session = &state.session;
-    if let Some(at) = session.ended_at {
-        let kind = if session.offline {
-            "offline session"
-        } else {
-            "session"
-        };
-        return reject(OAuthError::invalid_grant(format!(
-            "{kind} {} ended at {} ({}): sign in again",
-            session.id,
-            fmt_ts(at),
-            session.end_reason.as_deref().unwrap_or("logged out")
-        )));
-    }
-    if let Some(at) = cs.revoked_at {
-        return reject(OAuthError::invalid_grant(format!(
-            "refresh token belongs to a login whose tokens were all revoked at {} ({}): sign in again",
-            fmt_ts(at),
-            cs.revoke_reason.as_deref().unwrap_or("revoked")
-        )));
-    }
-    let ds = deadlines(realm, client, session, cs);
-    if let Some(d) = ds.iter().filter(|d| d.at <= now).min_by_key(|d| d.at) {
-        return reject(OAuthError::invalid_grant(format!(
-            "refresh token expired: the {} of {} s ended this {} at {}",
-            d.limit,
-            d.seconds,
-            if session.offline {
-                "offline session"
-            } else {
-                "session"
-            },
-            fmt_ts(d.at)
-        )));
-    }
-    if let Some(exp) = rec.expires_at {
-        if exp <= now {
-            return reject(OAuthError::invalid_grant(format!(
-                "refresh token expired at {} (its exp claim)",
-                fmt_ts(exp)
-            )));
-        }
-    }
-    let policy = RefreshPolicy::for_client(realm, client);
-    let new_expiry = {
-        // The successor's lifetime: the session's windows slid to now, capped by every max.
-        let mut s = session.clone();
-        s.last_refresh = now;
-        let mut c = cs.clone();
-        c.last_refresh = now;
-        refresh_token_expiry(realm, client, &s, &c)
-    };
-    let successor = RefreshRecord {
-        jti: req.new_jti.clone(),
-        client_session_id: cs.id.clone(),
-        parent_jti: Some(rec.jti.clone()),
-        issued_at: now,
-        expires_at: new_expiry,
-        scope: req.scope.clone(),
-        offline: rec.offline,
-        rotated_at: None,
-        successor_jti: None,
-        use_count: 0,
-    };
-    if !policy.rotate {
-        return RefreshDecision::Issue {
-            successor,
-            rotate_presented: false,
-        };
-    }
-    let is_current =
-        cs.current_jti.is_none() || cs.current_jti.as_deref() == Some(rec.jti.as_str());
-    if rec.rotated_at.is_none() {
-        if is_current {
-            return RefreshDecision::Issue {
-                successor,
-                rotate_presented: true,
-            };
-        }
-        // Never used, yet no longer current: a newer token of this login was issued since.
-        return reject(OAuthError::invalid_grant(format!(
-            "refresh token was superseded: a newer refresh token of this login ({}) was issued after it; use the newest refresh token",
-            cs.current_jti.as_deref().unwrap_or("unknown")
-        )));
-    }
-    // The presented token was rotated out. Is it the immediate predecessor of an unused current?
-    let current_unused = state
-        .current
-        .as_ref()
-        .is_some_and(|c| c.rotated_at.is_none());
-    let predecessor_of_current = rec.successor_jti.is_some() && rec.successor_jti == cs.current_jti;
-    if let (Some(rotated_at), true, true) = (rec.rotated_at, predecessor_of_current, current_unused)
-    {
-        if now - rotated_at < policy.grace_seconds {
-            let current = state.current.clone().expect("checked above");
-            return RefreshDecision::Replay { successor: current };
-        }
-        if rec.use_count <= policy.max_reuse {
-            return RefreshDecision::Issue {
-                successor,
-                rotate_presented: true,
-            };
-        }
-    }
-    let when = rec
-        .rotated_at
-        .map(fmt_ts)
-        .unwrap_or_else(|| "an earlier refresh".into());
-    let grace = if policy.grace_seconds > 0 {
-        format!(
-            " and the {} s grace period has passed",
-            policy.grace_seconds
-        )
-    } else {
-        String::new()
-    };
-    let base = format!(
-        "refresh token was already used at {when} (rotated into {}){grace}",
-        rec.successor_jti.as_deref().unwrap_or("a newer token")
-    );
-    if policy.max_reuse > 0 && predecessor_of_current && current_unused {
-        return reject(OAuthError::invalid_grant(format!(
-            "{base}; maximum allowed refresh token reuse ({}) exceeded",
-            policy.max_reuse
-        )));
-    }
-    if policy.reuse_detection {
-        RefreshDecision::Reject {
-            error: OAuthError::invalid_grant(format!(
-                "{base}: refresh token reuse detected, so every token of this login has been revoked; sign in again"
-            )),
-            revoke_family: Some(format!("refresh token reuse detected: {} presented after rotation", rec.jti)),
-        }
-    } else {
-        reject(OAuthError::invalid_grant(format!(
-            "{base}; use the newest refresh token"
-        )))
-    }
-}
+mod decision;
+pub use decision::{
+    decide_refresh, RefreshCheck, RefreshDecision, RefreshRequest, RefreshState, Rejection,
+};
 
 #[cfg(test)]
 mod tests;

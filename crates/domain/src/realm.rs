@@ -76,6 +76,10 @@ pub struct Realm {
     pub default_signature_algorithm: SigningAlg,
     pub not_before: i64,
     pub realm_roles: Vec<String>,
+    /// Users may sign in with their email address as well as their username (Keycloak's
+    /// default); never while `duplicate_emails_allowed`, when an address names no one user.
+    pub login_with_email_allowed: bool,
+    pub duplicate_emails_allowed: bool,
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -169,6 +173,8 @@ impl Realm {
             default_signature_algorithm: alg,
             not_before: rep.not_before.unwrap_or(0),
             realm_roles,
+            login_with_email_allowed: rep.login_with_email_allowed.unwrap_or(true),
+            duplicate_emails_allowed: rep.duplicate_emails_allowed.unwrap_or(false),
             attributes: rep.attributes.clone(),
         })
     }
@@ -194,6 +200,8 @@ impl Realm {
             default_signature_algorithm: Some(self.default_signature_algorithm.to_string()),
             not_before: Some(self.not_before),
             brute_force_protected: None,
+            login_with_email_allowed: Some(self.login_with_email_allowed),
+            duplicate_emails_allowed: Some(self.duplicate_emails_allowed),
             roles: Some(crate::keycloak::RolesRepresentation {
                 realm: self
                     .realm_roles
@@ -214,6 +222,11 @@ impl Realm {
     /// The role every user of the realm has, as Keycloak names it.
     pub fn default_role(&self) -> String {
         format!("default-roles-{}", self.name.to_lowercase())
+    }
+
+    /// Whether a sign-in name containing `@` is looked up as an email address first.
+    pub fn email_sign_in(&self) -> bool {
+        self.login_with_email_allowed && !self.duplicate_emails_allowed
     }
 
     pub fn attribute(&self, key: &str) -> Option<&str> {

@@ -298,6 +298,30 @@ fn read_json(path: &std::path::Path) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
+/// Fields that hold epoch milliseconds, shown as ISO 8601 dates.
+const TIME_FIELDS: [&str; 3] = ["start", "lastAccess", "createdTimestamp"];
+
+/// One cell of a text table: times as dates, objects by their values, absent as `-`.
+fn cell(key: &str, v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) if TIME_FIELDS.contains(&key) => n
+            .as_i64()
+            .map(|ms| latchkey_domain::claims::format_timestamp(ms.div_euclid(1000)))
+            .unwrap_or_else(|| n.to_string()),
+        Value::Object(m) => m
+            .values()
+            .map(|v| cell("", v))
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Array(a) => a.iter().map(|v| cell("", v)).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// A text table of `columns` with a header row (JSON as it came with `--output json`). A
+/// single column prints bare values, for scripts.
 fn print(c: &Conn, v: &Value, columns: &[&str]) {
     if c.output == "json" {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -308,17 +332,23 @@ fn print(c: &Conn, v: &Value, columns: &[&str]) {
         Value::Null => return,
         other => vec![other],
     };
-    for r in rows {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|k| match &r[*k] {
-                Value::Null => "-".to_string(),
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        println!("{}", cells.join("  "));
+    print!("{}", table(&rows, columns));
+}
+
+fn table(rows: &[&Value], columns: &[&str]) -> String {
+    let cells = rows
+        .iter()
+        .map(|r| columns.iter().map(|k| cell(k, &r[*k])).collect::<Vec<_>>());
+    if columns.len() == 1 {
+        return cells.map(|r| r[0].clone() + "\n").collect();
     }
+    let header = columns.iter().map(|k| k.to_string()).collect();
+    let table: Vec<Vec<String>> = std::iter::once(header).chain(cells).collect();
+    let mut out = crate::table::render(&table);
+    if rows.is_empty() {
+        out.push_str("(none)\n");
+    }
+    out
 }
 
 fn done(c: &Conn, what: String, location: Option<String>) {
@@ -551,9 +581,32 @@ pub async fn user(c: Conn, cmd: UserCmd) -> Result<ExitCode> {
                 &c,
                 &api.get(&format!("{}/{}/sessions", base(&realm), enc(&id)))
                     .await?,
-                &["id", "username", "start"],
+                &[
+                    "id",
+                    "username",
+                    "ipAddress",
+                    "start",
+                    "lastAccess",
+                    "clients",
+                ],
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_have_a_header_and_dates() {
+        let v = json!({"id": "s1", "username": "alice", "start": 1_700_000_000_123_i64, "clients": {"u1": "spa"}});
+        let t = table(&[&v], &["id", "username", "start", "clients"]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "id  username  start                 clients");
+        assert_eq!(lines[1], "s1  alice     2023-11-14T22:13:20Z  spa");
+        assert_eq!(table(&[], &["id", "username"]), "id  username\n(none)\n");
+        assert_eq!(table(&[&json!({"value": "x"})], &["value"]), "x\n");
+    }
 }

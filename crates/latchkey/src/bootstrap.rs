@@ -1,32 +1,62 @@
-//! Keycloak's bootstrap admin: on a store with no `master` realm, `LATCHKEY_ADMIN_USERNAME` and
-//! `LATCHKEY_ADMIN_PASSWORD` create realm `master`, that user (with the `admin` role) and the
-//! public client `admin-cli`.
+//! The realm every store has and its first administrator, as Keycloak does it: realm `master`
+//! (with the public client `admin-cli` and the roles `admin` and `create-realm`) exists from the
+//! first start; `LATCHKEY_ADMIN_USERNAME` + `LATCHKEY_ADMIN_PASSWORD` at start, or
+//! `latchkey bootstrap-admin` at any time, add an administrator to it.
 
-use anyhow::{anyhow, Result};
+use crate::cli::BootstrapAdminCommand;
+use anyhow::{anyhow, bail, Result};
+use latchkey_crypto::password::HashParams;
+use latchkey_crypto::secrets::MasterKey;
 use latchkey_domain::keycloak::{
-    CredentialRepresentation, RealmRepresentation, RoleRepresentation, RolesRepresentation,
-    UserRepresentation,
+    ClientRepresentation, CredentialRepresentation, RealmRepresentation, RoleRepresentation,
+    RolesRepresentation, UserRepresentation,
 };
-use latchkey_protocol::AppState;
+use latchkey_domain::Realm;
+use latchkey_protocol::hashing::PasswordPool;
+use latchkey_storage::{Store, UserQuery};
+use std::process::ExitCode;
 
-pub async fn admin(state: &AppState) -> Result<()> {
-    let user = std::env::var("LATCHKEY_ADMIN_USERNAME")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let password = std::env::var("LATCHKEY_ADMIN_PASSWORD")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let (Some(username), Some(password)) = (user, password) else {
-        return Ok(());
-    };
-    if state
-        .store
-        .realm_by_name("master")
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-        .is_some()
-    {
-        return Ok(());
+/// The roles an administrator holds in `master`.
+const ADMIN_ROLES: [&str; 2] = ["admin", "create-realm"];
+
+/// What creating the realm or an administrator needs.
+pub struct Provisioning<'a> {
+    pub store: &'a dyn Store,
+    pub master_key: &'a MasterKey,
+    pub passwords: &'a PasswordPool,
+}
+
+/// The bootstrap administrator named by the environment.
+pub struct AdminCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// `LATCHKEY_ADMIN_USERNAME` and `LATCHKEY_ADMIN_PASSWORD` (or their flags): both, or neither.
+pub fn credentials(
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<Option<AdminCredentials>> {
+    match (username, password) {
+        (Some(username), Some(password)) => Ok(Some(AdminCredentials { username, password })),
+        (None, None) => Ok(None),
+        (Some(_), None) => bail!(
+            "LATCHKEY_ADMIN_USERNAME is set but LATCHKEY_ADMIN_PASSWORD is not: set both to create the bootstrap admin user, or neither"
+        ),
+        (None, Some(_)) => bail!(
+            "LATCHKEY_ADMIN_PASSWORD is set but LATCHKEY_ADMIN_USERNAME is not: set both to create the bootstrap admin user, or neither"
+        ),
+    }
+}
+
+/// The one line a server without an administrator logs at start.
+pub const NO_ADMIN_HINT: &str = "realm 'master' has no admin user: restart with LATCHKEY_ADMIN_USERNAME and LATCHKEY_ADMIN_PASSWORD set, or run `latchkey bootstrap-admin user --username NAME` (password from LATCHKEY_ADMIN_PASSWORD or standard input)";
+
+/// Realm `master`, created with `admin-cli` and the administrator roles if the store has none.
+/// Returns the realm and whether it was created now.
+pub async fn ensure_master(p: &Provisioning<'_>) -> Result<(Realm, bool)> {
+    if let Some(realm) = p.store.realm_by_name("master").await.map_err(err)? {
+        return Ok((realm, false));
     }
     let role = |n: &str| RoleRepresentation {
         name: n.into(),
@@ -36,35 +66,239 @@ pub async fn admin(state: &AppState) -> Result<()> {
         realm: "master".into(),
         display_name: Some("Keycloak".into()),
         roles: Some(RolesRepresentation {
-            realm: vec![role("admin"), role("create-realm")],
+            realm: ADMIN_ROLES.iter().map(|r| role(r)).collect(),
             client: Default::default(),
         }),
-        users: Some(vec![UserRepresentation {
-            username: username.clone(),
-            enabled: Some(true),
-            credentials: Some(vec![CredentialRepresentation {
-                kind: Some("password".into()),
-                value: Some(password),
-                ..Default::default()
-            }]),
-            realm_roles: Some(vec!["admin".into(), "create-realm".into()]),
-            ..Default::default()
-        }]),
         ..Default::default()
     };
     let new = latchkey_protocol::provision::realm(
         &rep,
-        &state.master_key,
-        &state.passwords,
+        p.master_key,
+        p.passwords,
         latchkey_protocol::now(),
     )
     .await
-    .map_err(|e| anyhow!("bootstrap admin: {e}"))?;
-    state
-        .store
-        .create_realm(new)
+    .map_err(|e| anyhow!("creating realm 'master': {e}"))?;
+    let realm = new.realm.clone();
+    match p.store.create_realm(new).await {
+        Ok(()) => Ok((realm, true)),
+        // Another node of a cluster created it at the same moment.
+        Err(latchkey_storage::StoreError::Conflict(_)) => {
+            let realm = p.store.realm_by_name("master").await.map_err(err)?;
+            Ok((
+                realm.ok_or_else(|| anyhow!("realm 'master' vanished"))?,
+                false,
+            ))
+        }
+        Err(e) => Err(anyhow!("creating realm 'master': {e}")),
+    }
+}
+
+/// Whether `master` has an enabled user holding the `admin` role.
+pub async fn has_admin(store: &dyn Store, master: &Realm) -> Result<bool> {
+    let users = store
+        .users(
+            &master.id,
+            UserQuery {
+                max: 10_000,
+                service_accounts: true,
+                ..Default::default()
+            },
+        )
         .await
-        .map_err(|e| anyhow!("bootstrap admin: {e}"))?;
-    tracing::info!(user = %username, "created realm 'master' with the bootstrap admin user and client 'admin-cli'");
+        .map_err(err)?;
+    Ok(users
+        .iter()
+        .any(|u| u.enabled && u.realm_roles.iter().any(|r| r == "admin")))
+}
+
+/// What asking for an administrator did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Added {
+    Created,
+    /// A user or client of that name exists already; it was left as it is.
+    Exists,
+}
+
+/// Adds the administrator `username` to `master` with `password`, unless a user of that
+/// name exists (its password is never changed here).
+pub async fn add_admin_user(
+    p: &Provisioning<'_>,
+    master: &Realm,
+    username: &str,
+    password: &str,
+) -> Result<Added> {
+    if p.store
+        .user_by_username(&master.id, username)
+        .await
+        .map_err(err)?
+        .is_some()
+    {
+        return Ok(Added::Exists);
+    }
+    let rep = UserRepresentation {
+        username: username.to_string(),
+        enabled: Some(true),
+        credentials: Some(vec![CredentialRepresentation {
+            kind: Some("password".into()),
+            value: Some(password.to_string()),
+            ..Default::default()
+        }]),
+        realm_roles: Some(ADMIN_ROLES.iter().map(|r| r.to_string()).collect()),
+        ..Default::default()
+    };
+    let user =
+        latchkey_protocol::provision::user(master, &rep, p.passwords, latchkey_protocol::now())
+            .await
+            .map_err(|e| anyhow!("admin user '{username}': {e}"))?;
+    p.store.create_user(user).await.map_err(err)?;
+    Ok(Added::Created)
+}
+
+/// Adds the confidential client `client_id` to `master` with a service account holding the
+/// administrator roles (Keycloak's `bootstrap-admin service`), unless the client exists.
+pub async fn add_admin_service(
+    p: &Provisioning<'_>,
+    master: &Realm,
+    client_id: &str,
+    secret: &str,
+) -> Result<Added> {
+    if p.store
+        .client_by_client_id(&master.id, client_id)
+        .await
+        .map_err(err)?
+        .is_some()
+    {
+        return Ok(Added::Exists);
+    }
+    let rep = ClientRepresentation {
+        client_id: client_id.to_string(),
+        public_client: Some(false),
+        secret: Some(secret.to_string()),
+        service_accounts_enabled: Some(true),
+        standard_flow_enabled: Some(false),
+        ..Default::default()
+    };
+    let client = latchkey_protocol::provision::client(master, &rep, vec![], p.master_key)
+        .map_err(|e| anyhow!("client '{client_id}': {e}"))?;
+    let mut account = latchkey_protocol::provision::service_account_user(
+        master,
+        &client,
+        latchkey_protocol::now(),
+    );
+    account.user.realm_roles = ADMIN_ROLES.iter().map(|r| r.to_string()).collect();
+    p.store.create_client(client).await.map_err(err)?;
+    p.store.create_user(account).await.map_err(err)?;
+    Ok(Added::Created)
+}
+
+/// At start: `master` exists; the administrator of the environment is added; a server left
+/// without any administrator says in one line how to create one.
+pub async fn at_start(p: &Provisioning<'_>, admin: Option<AdminCredentials>) -> Result<()> {
+    let (master, created) = ensure_master(p).await?;
+    if created {
+        tracing::info!("created realm 'master' with client 'admin-cli'");
+    }
+    match admin {
+        Some(c) => match add_admin_user(p, &master, &c.username, &c.password).await? {
+            Added::Created => {
+                tracing::info!(user = %c.username, "created admin user in realm 'master'")
+            }
+            Added::Exists => {
+                tracing::debug!(user = %c.username, "admin user exists; left as it is")
+            }
+        },
+        None => {
+            if !has_admin(p.store, &master).await? {
+                tracing::warn!("{NO_ADMIN_HINT}");
+            }
+        }
+    }
     Ok(())
+}
+
+/// `latchkey bootstrap-admin user|service`.
+pub async fn command(cmd: BootstrapAdminCommand) -> Result<ExitCode> {
+    let (db, secret_var) = match &cmd {
+        BootstrapAdminCommand::User {
+            db, password_env, ..
+        } => (db, password_env),
+        BootstrapAdminCommand::Service {
+            db,
+            client_secret_env,
+            ..
+        } => (db, client_secret_env),
+    };
+    let secret = secret_from(secret_var)?;
+    let store = db.open().await?;
+    let master_key = db.master_key()?;
+    let passwords = PasswordPool::new(1, HashParams::default());
+    let p = Provisioning {
+        store: store.as_ref(),
+        master_key: &master_key,
+        passwords: &passwords,
+    };
+    let (master, _) = ensure_master(&p).await?;
+    let (what, added) = match &cmd {
+        BootstrapAdminCommand::User { username, .. } => (
+            format!("admin user '{username}'"),
+            add_admin_user(&p, &master, username, &secret).await?,
+        ),
+        BootstrapAdminCommand::Service { client_id, .. } => (
+            format!("admin client '{client_id}'"),
+            add_admin_service(&p, &master, client_id, &secret).await?,
+        ),
+    };
+    match added {
+        Added::Created => {
+            println!("created {what} in realm 'master'");
+            if matches!(cmd, BootstrapAdminCommand::Service { .. }) {
+                println!("(a server already running on this SQLite store serves new clients within 30 s)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Added::Exists => bail!("{what} exists already in realm 'master'; it was left as it is"),
+    }
+}
+
+/// A password or secret: from the environment variable `var`, else the first line of stdin.
+fn secret_from(var: &str) -> Result<String> {
+    if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        return Ok(v);
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("{var} is not set; type it and press Enter: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    if line.is_empty() {
+        bail!("no password given: set {var} or write it on standard input");
+    }
+    Ok(line)
+}
+
+fn err(e: latchkey_storage::StoreError) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_set_variables_name_the_missing_one() {
+        let e = credentials(Some("admin".into()), None).err().unwrap();
+        assert!(e
+            .to_string()
+            .starts_with("LATCHKEY_ADMIN_USERNAME is set but LATCHKEY_ADMIN_PASSWORD is not"));
+        let e = credentials(None, Some("pw".into())).err().unwrap();
+        assert!(e
+            .to_string()
+            .starts_with("LATCHKEY_ADMIN_PASSWORD is set but LATCHKEY_ADMIN_USERNAME is not"));
+        assert!(credentials(None, None).unwrap().is_none());
+        assert!(credentials(Some("a".into()), Some("b".into()))
+            .unwrap()
+            .is_some());
+    }
 }

@@ -11,46 +11,92 @@ use std::process::ExitCode;
     about = "A Keycloak-compatible OAuth 2.0 / OpenID Connect server"
 )]
 pub struct Cli {
+    /// What to log: a tracing filter such as `info`, `latchkey=debug` or `warn`.
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
+    pub log: String,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
-    /// Store: sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db) or postgres://...
+    /// Store: sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db, created on
+    /// first start) or postgres://...
     #[arg(
         long = "db",
         env = "LATCHKEY_DB",
+        value_name = "URL",
         default_value = "sqlite://./data/latchkey.db"
     )]
     pub db: String,
+    /// Connections to PostgreSQL per process.
+    #[arg(long, env = "LATCHKEY_DB_POOL", value_name = "N", default_value_t = latchkey_storage::DEFAULT_POOL_SIZE)]
+    pub db_pool: usize,
+    /// Key that encrypts client secrets at rest: 32 bytes in base64, or any passphrase.
+    /// Default: the file `latchkey.master.key` in the SQLite store's folder, created on first
+    /// start. Required with PostgreSQL, and the same on every node.
+    #[arg(
+        long,
+        env = "LATCHKEY_MASTER_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Address to bind.
-    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to bind (host:port).
+    #[arg(
+        long,
+        env = "LATCHKEY_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: String,
     #[command(flatten)]
     pub db: DbArgs,
     /// Base of every issuer: {public-url}/realms/{realm}. Default: http:// + the listen address.
-    #[arg(long, env = "LATCHKEY_PUBLIC_URL")]
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// A realm JSON file, or a folder of them, in Keycloak's export format; realms that do not
     /// exist yet are created at start.
-    #[arg(long, env = "LATCHKEY_IMPORT_REALM")]
+    #[arg(long, env = "LATCHKEY_IMPORT_REALM", value_name = "PATH")]
     pub import_realm: Option<std::path::PathBuf>,
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "LATCHKEY_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "LATCHKEY_BODY_LIMIT", value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
     /// How many password hashes may run at once (default: the number of CPUs).
-    #[arg(long, env = "LATCHKEY_HASH_WORKERS")]
+    #[arg(long, env = "LATCHKEY_HASH_WORKERS", value_name = "N")]
     pub hash_workers: Option<usize>,
     /// Seconds between sweeps that delete expired refresh-token records, long-ended sessions,
     /// sessions that idled out or reached their maximum lifespan, expired revocations and
     /// codes (in small batches); 0 turns the sweep off.
-    #[arg(long, env = "LATCHKEY_PURGE_INTERVAL", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "LATCHKEY_PURGE_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
     pub purge_interval: u64,
+    /// With --bootstrap-admin-password: add this admin user to realm 'master' at start
+    /// (unless a user of that name exists), as Keycloak's bootstrap admin.
+    #[arg(long, env = "LATCHKEY_ADMIN_USERNAME", value_name = "NAME")]
+    pub bootstrap_admin_username: Option<String>,
+    /// The bootstrap admin user's password (prefer the environment variable to the flag).
+    #[arg(
+        long,
+        env = "LATCHKEY_ADMIN_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub bootstrap_admin_password: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,6 +163,47 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Print the README's settings reference (Markdown) from this command line's definition.
+    #[command(hide = true)]
+    SettingsReference,
+    /// Add an administrator to realm 'master', as Keycloak's `kc.sh bootstrap-admin` (against
+    /// the store; server running or not).
+    BootstrapAdmin {
+        #[command(subcommand)]
+        command: BootstrapAdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BootstrapAdminCommand {
+    /// An admin user who signs in with a password (through `admin-cli`, or the login page).
+    User {
+        /// The new user's name (an existing user of that name is left as it is).
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The environment variable holding the password; when it is not set, the password is
+        /// the first line of standard input.
+        #[arg(long, value_name = "VAR", default_value = "LATCHKEY_ADMIN_PASSWORD")]
+        password_env: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// A confidential client whose service account is an administrator (client_credentials).
+    Service {
+        /// The new client's clientId (an existing client of that id is left as it is).
+        #[arg(long, default_value = "admin-service")]
+        client_id: String,
+        /// The environment variable holding the client secret; when it is not set, the secret
+        /// is the first line of standard input.
+        #[arg(
+            long,
+            value_name = "VAR",
+            default_value = "LATCHKEY_ADMIN_CLIENT_SECRET"
+        )]
+        client_secret_env: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +233,10 @@ pub enum SessionsCommand {
         /// Only this user's sessions.
         #[arg(long)]
         user: Option<String>,
+        /// Also list sessions with nothing left alive (every token revoked, idled out, past
+        /// their maximum lifespan), marked as such; the purge deletes them in time.
+        #[arg(long)]
+        all: bool,
         /// Output format.
         #[arg(long, value_parser = ["text", "json"], default_value = "text")]
         output: String,
@@ -181,11 +272,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             file,
             db,
         } => {
-            let store = latchkey_storage::open(&db.db)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = db.open().await?;
             let master = if include_secrets {
-                Some(crate::serve::master_key(&db.db)?)
+                Some(db.master_key()?)
             } else {
                 None
             };
@@ -200,9 +289,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Rotate { realm, db },
         } => {
-            let store = latchkey_storage::open(&db.db)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = db.open().await?;
             let r = store
                 .realm_by_name(&realm)
                 .await
@@ -230,13 +317,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { token, db } => crate::explain::explain(&db.db, &token).await,
+        Command::SettingsReference => {
+            print!("{}", crate::settings::reference());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BootstrapAdmin { command } => crate::bootstrap::command(command).await,
+        Command::Explain { token, db } => crate::explain::explain(&db, &token).await,
         Command::Sessions { command } => match command {
             SessionsCommand::List {
                 realm,
                 offline,
                 online,
                 user,
+                all,
                 output,
                 db,
             } => {
@@ -247,7 +340,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 } else {
                     None
                 };
-                crate::sessions::list(&db.db, &realm, kind, user.as_deref(), output == "json").await
+                crate::sessions::list(&db, &realm, kind, user.as_deref(), all, output == "json")
+                    .await
             }
             SessionsCommand::Revoke {
                 realm,
@@ -255,7 +349,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 user,
                 all,
                 db,
-            } => crate::sessions::revoke(&db.db, &realm, id.as_deref(), user.as_deref(), all).await,
+            } => crate::sessions::revoke(&db, &realm, id.as_deref(), user.as_deref(), all).await,
         },
     }
 }

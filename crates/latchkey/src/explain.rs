@@ -1,6 +1,7 @@
 //! `latchkey explain TOKEN`: decodes a token latchkey issued and says in plain words whether it
 //! is valid now and, if not, exactly why. Works against the store, server running or not.
 
+use crate::cli::DbArgs;
 use anyhow::{anyhow, bail, Result};
 use latchkey_crypto::jws;
 use latchkey_domain::claims::format_timestamp as ts;
@@ -12,7 +13,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-pub async fn explain(db: &str, token: &str) -> Result<ExitCode> {
+pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").unwrap_or(token);
     let parsed = jws::parse(token).map_err(|e| anyhow!("cannot read this token: {e}"))?;
@@ -31,16 +32,17 @@ pub async fn explain(db: &str, token: &str) -> Result<ExitCode> {
         .ok_or_else(|| {
             anyhow!("cannot read this token: its issuer '{iss}' is not a latchkey realm URL")
         })?;
-    let store = latchkey_storage::open(db)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let store = db.open().await?;
     let cache = RealmCache::new(store.clone());
     let Some(ctx) = cache
         .get(&realm_name, || iss.clone())
         .await
         .map_err(|e| anyhow!("{e}"))?
     else {
-        bail!("cannot judge this token: realm '{realm_name}' does not exist in {db}");
+        bail!(
+            "cannot judge this token: realm '{realm_name}' does not exist in {}",
+            db.db
+        );
     };
     let now = latchkey_protocol::now();
     let mut out = String::new();
@@ -176,13 +178,23 @@ async fn refresh_verdict(
         writeln!(out, "Rotated from: {parent}")?;
     }
     if let Some(at) = st.record.rotated_at {
-        writeln!(
-            out,
-            "Rotated:     at {} into {} (grace until {})",
-            ts(at),
-            st.record.successor_jti.clone().unwrap_or_default(),
-            ts(at + p.grace_seconds)
-        )?;
+        let into = st.record.successor_jti.as_deref().unwrap_or("");
+        let current = st
+            .client_session
+            .current_jti
+            .as_deref()
+            .unwrap_or("unknown");
+        let standing = if p.grace_seconds <= 0 {
+            "no grace period".to_string()
+        } else if current == into {
+            format!(
+                "the current token's immediate predecessor: grace until {}",
+                ts(at.saturating_add(p.grace_seconds))
+            )
+        } else {
+            format!("not the current token's immediate predecessor (current: {current}): no grace")
+        };
+        writeln!(out, "Rotated:     at {} into {into} ({standing})", ts(at))?;
     }
     if let Some(at) = st.client_session.revoked_at {
         writeln!(
@@ -221,17 +233,6 @@ async fn refresh_verdict(
             )?;
             Ok(())
         }
-        RefreshDecision::Reject {
-            error,
-            revoke_family,
-        } => Err(format!(
-            "{}{}",
-            error.description,
-            if revoke_family.is_some() {
-                " (presenting it would revoke the whole login)"
-            } else {
-                ""
-            }
-        )),
+        RefreshDecision::Reject(rejection) => Err(rejection.prospect()),
     })
 }

@@ -9,6 +9,9 @@ mod import;
 mod purge;
 mod serve;
 mod sessions;
+mod settings;
+mod store;
+mod table;
 
 use clap::Parser;
 
@@ -52,6 +55,17 @@ fn no_transparent_huge_pages() {
     }
 }
 
+/// A command whose output goes to `head` or `grep -q` ends quietly when the reader is gone,
+/// as command-line tools do, instead of panicking on the failed write. (The server keeps
+/// Rust's default: a closed connection is an error on that connection, never the process.)
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal; no handler runs our code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     // SAFETY: sets a process-wide allocator option; no memory is touched.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
@@ -61,8 +75,18 @@ fn main() -> std::process::ExitCode {
     };
     no_transparent_huge_pages();
     let cli = cli::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        quiet_on_closed_pipe();
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .map(|f| f.add_directive("tokio_postgres=warn".parse().expect("a valid directive")))
+        .unwrap_or_else(|e| {
+            eprintln!(
+                "latchkey: --log / LATCHKEY_LOG '{}': {e}; logging at info",
+                cli.log
+            );
+            tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -4,58 +4,22 @@
 use crate::cli::ServeArgs;
 use anyhow::{Context, Result};
 use latchkey_crypto::password::HashParams;
-use latchkey_crypto::secrets::MasterKey;
 use latchkey_protocol::hashing::PasswordPool;
 use latchkey_protocol::{AppState, Config};
-use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The master key: `LATCHKEY_MASTER_KEY`, else a key file beside the SQLite store (created
-/// on first start, readable by its owner only).
-pub fn master_key(db_url: &str) -> Result<MasterKey> {
-    if let Ok(v) = std::env::var("LATCHKEY_MASTER_KEY") {
-        if !v.trim().is_empty() {
-            return Ok(MasterKey::from_setting(&v));
-        }
-    }
-    let dir = match db_url.strip_prefix("sqlite://") {
-        Some(p) => Path::new(p).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
-        None => anyhow::bail!("set LATCHKEY_MASTER_KEY: a store other than SQLite has no folder to keep a key file in"),
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        dir
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("latchkey.master.key");
-    if let Ok(bytes) = std::fs::read(&path) {
-        return MasterKey::from_bytes(&bytes)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
-    }
-    let bytes = latchkey_crypto::random_bytes(32);
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(&path)
-            .with_context(|| format!("creating master key file {}", path.display()))?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-    }
-    tracing::info!(path = %path.display(), "created master key file; back it up with the database");
-    MasterKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!(e))
-}
-
 pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
+    let admin = crate::bootstrap::credentials(
+        args.bootstrap_admin_username
+            .clone()
+            .filter(|s| !s.is_empty()),
+        args.bootstrap_admin_password
+            .clone()
+            .filter(|s| !s.is_empty()),
+    )?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -66,10 +30,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| format!("http://{local}"))
         .trim_end_matches('/')
         .to_string();
-    let store = latchkey_storage::open(&args.db.db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let master = Arc::new(master_key(&args.db.db)?);
+    let store = args.db.open().await?;
+    let master = Arc::new(args.db.master_key()?);
     let workers = args.hash_workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -90,7 +52,15 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(path) = &args.import_realm {
         crate::import::import(&state, path).await?;
     }
-    crate::bootstrap::admin(&state).await?;
+    crate::bootstrap::at_start(
+        &crate::bootstrap::Provisioning {
+            store: state.store.as_ref(),
+            master_key: &state.master_key,
+            passwords: &state.passwords,
+        },
+        admin,
+    )
+    .await?;
     crate::purge::spawn(
         state.store.clone(),
         std::time::Duration::from_secs(args.purge_interval),

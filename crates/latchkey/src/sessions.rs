@@ -1,17 +1,17 @@
 //! `latchkey sessions list|revoke`: see and end sessions and offline sessions, against the
 //! store, whether a server runs on it or not.
 
+use crate::cli::DbArgs;
 use anyhow::{anyhow, bail, Result};
 use latchkey_domain::claims::format_timestamp as ts;
+use latchkey_domain::policy;
 use latchkey_storage::{Event, SessionInfo, Store};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-async fn open(db: &str, realm: &str) -> Result<(Arc<dyn Store>, String)> {
-    let store = latchkey_storage::open(db)
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+async fn open(db: &DbArgs, realm: &str) -> Result<(Arc<dyn Store>, String)> {
+    let store = db.open().await?;
     let r = store
         .realm_by_name(realm)
         .await
@@ -32,57 +32,116 @@ fn to_json(s: &SessionInfo) -> serde_json::Value {
     })
 }
 
+/// Why a listed session can serve no request any more, if it cannot.
+fn dead_reason(s: &SessionInfo, bounds: policy::SessionBounds, now: i64) -> Option<&'static str> {
+    if !s.clients.iter().any(|c| c.revoked_at.is_none()) {
+        return Some("every token revoked");
+    }
+    let past =
+        |since: i64, limit: Option<i64>| limit.is_some_and(|l| since.saturating_add(l) <= now);
+    if past(s.session.last_refresh, bounds.idle) {
+        return Some("idled out");
+    }
+    if past(s.session.started_at, bounds.max) {
+        return Some("max lifespan reached");
+    }
+    None
+}
+
 pub async fn list(
-    db: &str,
+    db: &DbArgs,
     realm: &str,
     offline: Option<bool>,
     user: Option<&str>,
+    all: bool,
     json_out: bool,
 ) -> Result<ExitCode> {
     let (store, realm_id) = open(db, realm).await?;
-    let mut list = store
+    let r = store
+        .realm_by_id(&realm_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .ok_or_else(|| anyhow!("realm '{realm}' does not exist"))?;
+    let clients = store.clients(&realm_id).await.map_err(|e| anyhow!("{e}"))?;
+    let bounds = |offline| policy::session_bounds(&r, &clients, offline);
+    let now = latchkey_protocol::now();
+    let mut list: Vec<(SessionInfo, Option<&str>)> = store
         .sessions(&realm_id, offline)
         .await
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| anyhow!("{e}"))?
+        .into_iter()
+        .map(|s| {
+            let dead = dead_reason(&s, bounds(s.session.offline), now);
+            (s, dead)
+        })
+        .collect();
     if let Some(u) = user {
-        list.retain(|s| s.username == u.to_lowercase());
+        list.retain(|(s, _)| s.username == u.to_lowercase());
+    }
+    let hidden = list.iter().filter(|(_, dead)| dead.is_some()).count();
+    if !all {
+        list.retain(|(_, dead)| dead.is_none());
     }
     if json_out {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&list.iter().map(to_json).collect::<Vec<_>>())?
-        );
+        let out: Vec<_> = list
+            .iter()
+            .map(|(s, dead)| {
+                let mut v = to_json(s);
+                v["alive"] = json!(dead.is_none());
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if list.is_empty() {
-        println!("no active sessions");
-    }
-    for s in &list {
+    let mut rows = vec![vec![
+        "SESSION".to_string(),
+        "TYPE".into(),
+        "USER".into(),
+        "STARTED".into(),
+        "LAST REFRESH".into(),
+        "CLIENTS".into(),
+        "STATE".into(),
+    ]];
+    for (s, dead) in &list {
         let clients: Vec<String> = s
             .clients
             .iter()
             .filter(|c| c.revoked_at.is_none())
             .map(|c| c.client_id.clone())
             .collect();
-        println!(
-            "{}  {:7}  {:20}  started {}  last refresh {}  clients: {}",
-            s.session.id,
+        rows.push(vec![
+            s.session.id.clone(),
             if s.session.offline {
                 "offline"
             } else {
                 "online"
-            },
-            s.username,
+            }
+            .into(),
+            s.username.clone(),
             ts(s.session.started_at),
             ts(s.session.last_refresh),
-            clients.join(",")
-        );
+            if clients.is_empty() {
+                "-".into()
+            } else {
+                clients.join(",")
+            },
+            dead.unwrap_or("alive").into(),
+        ]);
+    }
+    if list.is_empty() {
+        println!("no active sessions");
+    } else {
+        print!("{}", crate::table::render(&rows));
+    }
+    if hidden > 0 && !all {
+        println!("({hidden} session(s) with nothing left alive not shown; --all lists them)");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn revoke(
-    db: &str,
+    db: &DbArgs,
     realm: &str,
     id: Option<&str>,
     user: Option<&str>,

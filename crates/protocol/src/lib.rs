@@ -15,6 +15,7 @@ pub mod pages;
 pub mod provision;
 pub mod realms;
 pub mod router;
+pub mod sign_in;
 pub mod state;
 pub mod throttle;
 pub mod tokens;

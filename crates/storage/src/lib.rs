@@ -174,6 +174,8 @@ pub trait Store: Send + Sync + 'static {
         realm_id: &str,
         username: &str,
     ) -> Result<Option<UserWithCredential>>;
+    /// Users whose email address is `email` (case-insensitive), at most two.
+    async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<UserWithCredential>>;
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()>;
 
@@ -269,14 +271,22 @@ pub const ENDED_SESSION_RETENTION: i64 = 24 * 3600;
 /// "expired at …" rather than "not known to this server" for a while.
 pub const EXPIRED_RETENTION: i64 = 3600;
 
-/// Opens the store a `--db` URL names.
+/// Connections a PostgreSQL store keeps unless told otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+
+/// Opens the store a `--db` URL names (PostgreSQL with its default pool).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    open_with_pool(url, DEFAULT_POOL_SIZE).await
+}
+
+/// Opens the store a `--db` URL names; `pool` is the PostgreSQL pool's size.
+pub async fn open_with_pool(url: &str, pool: usize) -> Result<std::sync::Arc<dyn Store>> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let store = sqlite::SqliteStore::open(path).await?;
         return Ok(std::sync::Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PgStore::open(url).await?;
+        let store = postgres::PgStore::open_with_pool(url, pool.max(1)).await?;
         return Ok(std::sync::Arc::new(store));
     }
     Err(StoreError::Backend(format!(

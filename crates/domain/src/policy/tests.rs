@@ -1,5 +1,6 @@
 use super::*;
 use crate::keycloak::{ClientRepresentation, RealmRepresentation};
+use crate::RefreshRecord;
 
 fn realm(f: impl FnOnce(&mut RealmRepresentation)) -> Realm {
     let mut rep = RealmRepresentation {
@@ -64,6 +65,15 @@ fn rec(jti: &str, issued: i64) -> RefreshRecord {
     }
 }
 
+/// A record issued at 0, rotated at `at` into `into` (used once).
+fn rotated(jti: &str, at: i64, into: &str) -> RefreshRecord {
+    let mut r = rec(jti, 0);
+    r.rotated_at = Some(at);
+    r.successor_jti = Some(into.into());
+    r.use_count = 1;
+    r
+}
+
 fn state(
     record: RefreshRecord,
     current: Option<RefreshRecord>,
@@ -112,10 +122,7 @@ fn current_token_rotates() {
 #[test]
 fn predecessor_within_grace_replays_the_same_successor() {
     let (r, c) = (realm(|_| {}), client(&[]));
-    let mut t1 = rec("t1", 0);
-    t1.rotated_at = Some(100);
-    t1.successor_jti = Some("t2".into());
-    t1.use_count = 1;
+    let t1 = rotated("t1", 100, "t2");
     let t2 = rec("t2", 100);
     let d = decide(&r, &c, 105, &state(t1.clone(), Some(t2.clone()), 0, 100));
     assert_eq!(
@@ -124,25 +131,28 @@ fn predecessor_within_grace_replays_the_same_successor() {
             successor: t2.clone()
         }
     );
-    // After the window: reuse, family revoked.
-    match decide(&r, &c, 111, &state(t1, Some(t2), 0, 100)) {
-        RefreshDecision::Reject {
-            error,
-            revoke_family,
-        } => {
-            assert!(revoke_family.is_some());
-            assert!(
-                error.description.contains("reuse detected"),
-                "{}",
-                error.description
-            );
-            assert!(
-                error.description.contains("grace period"),
-                "{}",
-                error.description
-            );
-        }
-        d => panic!("{d:?}"),
+    // After the window: the grace period is named as what failed, and the family is revoked.
+    let r = rejected(decide(&r, &c, 111, &state(t1, Some(t2), 0, 100)));
+    assert_eq!(r.check, RefreshCheck::GracePeriodOver);
+    assert!(r.revoke_family.is_some());
+    let d = r.error().description;
+    assert!(d.contains("grace period ended at"), "{d}");
+    assert!(
+        d.contains("reuse detected") && d.contains("has been revoked"),
+        "{d}"
+    );
+    assert!(r.prospect().contains("would"), "{}", r.prospect());
+    assert!(
+        !r.prospect().contains("has been revoked"),
+        "{}",
+        r.prospect()
+    );
+}
+
+fn rejected(d: RefreshDecision) -> Rejection {
+    match d {
+        RefreshDecision::Reject(r) => r,
+        d => panic!("expected a rejection, got {d:?}"),
     }
 }
 
@@ -153,17 +163,16 @@ fn grace_zero_means_second_use_is_reuse() {
             .insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
     });
     let c = client(&[]);
-    let mut t1 = rec("t1", 0);
-    t1.rotated_at = Some(100);
-    t1.successor_jti = Some("t2".into());
-    t1.use_count = 1;
-    assert!(matches!(
-        decide(&r, &c, 100, &state(t1, Some(rec("t2", 100)), 0, 100)),
-        RefreshDecision::Reject {
-            revoke_family: Some(_),
-            ..
-        }
+    let t1 = rotated("t1", 100, "t2");
+    let r = rejected(decide(
+        &r,
+        &c,
+        100,
+        &state(t1, Some(rec("t2", 100)), 0, 100),
     ));
+    assert_eq!(r.check, RefreshCheck::GracePeriodOver);
+    assert!(r.revoke_family.is_some());
+    assert!(r.reason.contains("no grace period"), "{}", r.reason);
 }
 
 #[test]
@@ -178,13 +187,39 @@ fn older_ancestor_is_reuse_even_within_grace() {
     let t3 = rec("t3", 101);
     let mut st = state(t1, Some(t3), 0, 101);
     st.client_session.current_jti = Some("t3".into());
-    assert!(matches!(
-        decide(&r, &c, 102, &st),
-        RefreshDecision::Reject {
-            revoke_family: Some(_),
-            ..
-        }
-    ));
+    // One second after t2's rotation: well within any grace period, but t1 is two rotations old.
+    let r = rejected(decide(&r, &c, 102, &st));
+    assert_eq!(r.check, RefreshCheck::NotImmediatePredecessor);
+    assert!(r.revoke_family.is_some());
+    assert!(
+        r.reason.contains("not the immediate predecessor")
+            && !r.reason.contains("grace period ended"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
+fn predecessor_whose_successor_was_used_is_refused() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut t1 = rec("t1", 0);
+    t1.rotated_at = Some(100);
+    t1.successor_jti = Some("t2".into());
+    let mut t2 = rec("t2", 100);
+    t2.rotated_at = Some(101);
+    let r = rejected(decide(&r, &c, 102, &state(t1, Some(t2), 0, 101)));
+    assert_eq!(r.check, RefreshCheck::SuccessorUsed);
+    assert!(r.reason.contains("t2 has been used since"), "{}", r.reason);
+}
+
+#[test]
+fn superseded_token_is_refused_without_revoking() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut st = state(rec("t1", 0), Some(rec("t2", 50)), 0, 50);
+    st.client_session.current_jti = Some("t2".into());
+    let r = rejected(decide(&r, &c, 60, &st));
+    assert_eq!(r.check, RefreshCheck::Superseded);
+    assert!(r.revoke_family.is_none());
 }
 
 #[test]
@@ -194,17 +229,19 @@ fn reuse_detection_off_rejects_without_revoking() {
         ("latchkey.refreshTokenGracePeriod", "0"),
     ]);
     let r = realm(|_| {});
-    let mut t1 = rec("t1", 0);
-    t1.rotated_at = Some(100);
-    t1.successor_jti = Some("t2".into());
-    t1.use_count = 1;
-    assert!(matches!(
-        decide(&r, &c, 200, &state(t1, Some(rec("t2", 100)), 0, 100)),
-        RefreshDecision::Reject {
-            revoke_family: None,
-            ..
-        }
+    let t1 = rotated("t1", 100, "t2");
+    let r = rejected(decide(
+        &r,
+        &c,
+        200,
+        &state(t1, Some(rec("t2", 100)), 0, 100),
     ));
+    assert_eq!(r.check, RefreshCheck::GracePeriodOver);
+    assert!(r.revoke_family.is_none());
+    assert!(r
+        .error()
+        .description
+        .ends_with("use the newest refresh token"));
 }
 
 #[test]
@@ -231,10 +268,7 @@ fn max_reuse_allows_counted_reuse() {
             .insert("latchkey.refreshTokenGracePeriod".into(), "0".into());
     });
     let c = client(&[]);
-    let mut t1 = rec("t1", 0);
-    t1.rotated_at = Some(100);
-    t1.successor_jti = Some("t2".into());
-    t1.use_count = 1;
+    let mut t1 = rotated("t1", 100, "t2");
     assert!(matches!(
         decide(
             &r,
@@ -248,17 +282,17 @@ fn max_reuse_allows_counted_reuse() {
         }
     ));
     t1.use_count = 2;
-    match decide(&r, &c, 200, &state(t1, Some(rec("t2", 100)), 0, 100)) {
-        RefreshDecision::Reject {
-            error,
-            revoke_family: None,
-        } => {
-            assert!(error
-                .description
-                .contains("maximum allowed refresh token reuse"))
-        }
-        d => panic!("{d:?}"),
-    }
+    let r = rejected(decide(
+        &r,
+        &c,
+        200,
+        &state(t1, Some(rec("t2", 100)), 0, 100),
+    ));
+    assert_eq!(r.check, RefreshCheck::MaxReuseExceeded);
+    assert!(r.revoke_family.is_none());
+    assert!(r
+        .reason
+        .contains("maximum allowed refresh token reuse (1) exceeded"));
 }
 
 #[test]
@@ -266,30 +300,27 @@ fn expiry_names_the_limit() {
     let (r, c) = (realm(|_| {}), client(&[]));
     let d = decide(&r, &c, 1801, &state(rec("t1", 0), None, 0, 0));
     match d {
-        RefreshDecision::Reject { error, .. } => assert!(
-            error.description.contains("SSO session idle"),
-            "{}",
-            error.description
-        ),
+        RefreshDecision::Reject(r) => {
+            assert_eq!(r.check, RefreshCheck::SessionLimit(Limit::SsoIdle));
+            assert!(r.reason.contains("SSO session idle"), "{}", r.reason)
+        }
         d => panic!("{d:?}"),
     }
     // Kept alive by refreshes, the max still ends it.
     let d = decide(&r, &c, 36001, &state(rec("t1", 36000), None, 0, 36000));
     match d {
-        RefreshDecision::Reject { error, .. } => assert!(
-            error.description.contains("SSO session max"),
-            "{}",
-            error.description
-        ),
+        RefreshDecision::Reject(r) => {
+            assert_eq!(r.check, RefreshCheck::SessionLimit(Limit::SsoMax));
+            assert!(r.reason.contains("SSO session max"), "{}", r.reason)
+        }
         d => panic!("{d:?}"),
     }
     let c2 = client(&[("client.session.idle.timeout", "60")]);
     match decide(&r, &c2, 61, &state(rec("t1", 0), None, 0, 0)) {
-        RefreshDecision::Reject { error, .. } => assert!(
-            error.description.contains("client session idle"),
-            "{}",
-            error.description
-        ),
+        RefreshDecision::Reject(r) => {
+            assert_eq!(r.check, RefreshCheck::SessionLimit(Limit::ClientIdle));
+            assert!(r.reason.contains("client session idle"), "{}", r.reason)
+        }
         d => panic!("{d:?}"),
     }
 }
@@ -323,19 +354,19 @@ fn ended_session_and_revoked_family_are_refused() {
     st.session.ended_at = Some(5);
     st.session.end_reason = Some("logout".into());
     match decide(&r, &c, 10, &st) {
-        RefreshDecision::Reject { error, .. } => {
-            assert!(error.description.contains("ended"), "{}", error.description)
+        RefreshDecision::Reject(r) => {
+            assert_eq!(r.check, RefreshCheck::SessionEnded);
+            assert!(r.reason.contains("ended"), "{}", r.reason)
         }
         d => panic!("{d:?}"),
     }
     let mut st = state(rec("t1", 0), None, 0, 0);
     st.client_session.revoked_at = Some(5);
     match decide(&r, &c, 10, &st) {
-        RefreshDecision::Reject { error, .. } => assert!(
-            error.description.contains("revoked"),
-            "{}",
-            error.description
-        ),
+        RefreshDecision::Reject(r) => {
+            assert_eq!(r.check, RefreshCheck::FamilyRevoked);
+            assert!(r.reason.contains("revoked"), "{}", r.reason)
+        }
         d => panic!("{d:?}"),
     }
 }
@@ -395,4 +426,38 @@ fn session_bounds_follow_the_limits_that_end_sessions() {
         r.sso_session_max_lifespan = Some(0);
     });
     assert_eq!(session_bounds(&open, &[], false), SessionBounds::default());
+}
+
+#[test]
+fn own_exp_is_named_when_no_session_limit_passed() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut t1 = rec("t1", 0);
+    t1.expires_at = Some(50);
+    let r = rejected(decide(&r, &c, 60, &state(t1, None, 0, 0)));
+    assert_eq!(r.check, RefreshCheck::TokenExpired);
+    assert!(r.reason.contains("its exp claim"), "{}", r.reason);
+}
+
+#[test]
+fn every_check_has_its_own_name() {
+    let names: std::collections::HashSet<_> = [
+        RefreshCheck::SessionEnded,
+        RefreshCheck::FamilyRevoked,
+        RefreshCheck::SessionLimit(Limit::SsoIdle),
+        RefreshCheck::SessionLimit(Limit::SsoMax),
+        RefreshCheck::SessionLimit(Limit::ClientIdle),
+        RefreshCheck::SessionLimit(Limit::ClientMax),
+        RefreshCheck::SessionLimit(Limit::OfflineIdle),
+        RefreshCheck::SessionLimit(Limit::OfflineMax),
+        RefreshCheck::TokenExpired,
+        RefreshCheck::Superseded,
+        RefreshCheck::NotImmediatePredecessor,
+        RefreshCheck::SuccessorUsed,
+        RefreshCheck::GracePeriodOver,
+        RefreshCheck::MaxReuseExceeded,
+    ]
+    .iter()
+    .map(|c| c.name())
+    .collect();
+    assert_eq!(names.len(), 14);
 }

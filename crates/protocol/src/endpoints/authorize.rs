@@ -142,6 +142,9 @@ fn login_page(
             action => format!("/realms/{}/login-actions/authenticate", ctx.realm.name),
             csrf => csrf.clone(),
             request => cookies::seal(state, &pending),
+            username_label => if ctx.realm.email_sign_in() { "Username or email" } else { "Username" },
+            // After a failed attempt the name is kept: the password is what to type next.
+            focus_password => error.is_some() && !username.is_empty(),
             error => error,
             username => username,
         },
@@ -237,9 +240,14 @@ pub async fn login_action(
     let password = params.get("password").unwrap_or("").to_string();
     let req = pending.req;
     let settings = Settings::for_realm(&ctx.realm);
+    let found = match crate::sign_in::find_user(state.store.as_ref(), &ctx.realm, &username).await {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let account = crate::sign_in::account_key(found.as_ref(), &username);
     if let Err(locked) = state
         .throttle
-        .check(&settings, &ctx.realm.name, &username, addr)
+        .check(&settings, &ctx.realm.name, &account, addr)
     {
         return login_page(
             &state,
@@ -263,10 +271,6 @@ pub async fn login_action(
             Some(username),
         );
     }
-    let found = match find_user(&state, &ctx, &username).await {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
     let verified = match found.as_ref().and_then(|u| u.password_hash.clone()) {
         Some(hash) => matches!(
             state.passwords.verify(password.clone(), hash).await,
@@ -282,7 +286,7 @@ pub async fn login_action(
         _ => {
             state
                 .throttle
-                .failure(&settings, &ctx.realm.name, &username, addr);
+                .failure(&settings, &ctx.realm.name, &account, addr);
             return login_page(
                 &state,
                 &ctx,
@@ -294,7 +298,7 @@ pub async fn login_action(
             );
         }
     };
-    state.throttle.success(&ctx.realm.name, &username);
+    state.throttle.success(&ctx.realm.name, &account);
     if !user.enabled {
         return login_page(
             &state,
@@ -316,17 +320,6 @@ pub async fn login_action(
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
-}
-
-async fn find_user(
-    state: &AppState,
-    ctx: &RealmContext,
-    username: &str,
-) -> Result<Option<latchkey_storage::UserWithCredential>, ApiError> {
-    Ok(state
-        .store
-        .user_by_username(&ctx.realm.id, username)
-        .await?)
 }
 
 fn needs_consent(client: &Client, req: &AuthRequest) -> bool {

@@ -109,7 +109,7 @@ async fn introspect_refresh(
     };
     match policy::decide_refresh(&req, &st) {
         RefreshDecision::Issue { .. } | RefreshDecision::Replay { .. } => {}
-        RefreshDecision::Reject { .. } => return Ok(None),
+        RefreshDecision::Reject(_) => return Ok(None),
     }
     let user = state
         .store

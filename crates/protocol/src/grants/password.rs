@@ -31,21 +31,19 @@ pub async fn grant(
 
     // §4.3.2: validate the resource owner credentials, with brute-force protection (§4.3.2, RFC 9700 §2.4).
     let throttle = crate::throttle::Settings::for_realm(&ctx.realm);
+    let found = crate::sign_in::find_user(state.store.as_ref(), &ctx.realm, username).await?;
+    let account = crate::sign_in::account_key(found.as_ref(), username);
     if let Err(locked) = state
         .throttle
-        .check(&throttle, &ctx.realm.name, username, addr)
+        .check(&throttle, &ctx.realm.name, &account, addr)
     {
         return Err(OAuthError::invalid_grant(locked.message()).into());
     }
     let fail = |state: &AppState| {
         state
             .throttle
-            .failure(&throttle, &ctx.realm.name, username, addr)
+            .failure(&throttle, &ctx.realm.name, &account, addr)
     };
-    let found = state
-        .store
-        .user_by_username(&ctx.realm.id, username)
-        .await?;
     let bad_credentials = || -> ApiError {
         fail(state);
         OAuthError::invalid_grant("invalid user credentials: the username or the password is wrong")
@@ -66,7 +64,7 @@ pub async fn grant(
     })?;
     let user = found.user;
     if matches!(verdict, Verification::Match { .. }) {
-        state.throttle.success(&ctx.realm.name, username);
+        state.throttle.success(&ctx.realm.name, &account);
     }
     match verdict {
         Verification::Mismatch => return Err(bad_credentials()),

@@ -188,14 +188,11 @@ fn answer(
     let successor = match decision {
         RefreshDecision::Issue { successor, .. } => successor,
         RefreshDecision::Replay { successor } => successor,
-        RefreshDecision::Reject {
-            error,
-            revoke_family,
-        } => {
-            if revoke_family.is_some() {
-                tracing::warn!(jti = %jti, client = %client.client_id, "refresh token reuse detected; family revoked");
+        RefreshDecision::Reject(rejection) => {
+            if rejection.revoke_family.is_some() {
+                tracing::warn!(jti = %jti, client = %client.client_id, check = rejection.check.name(), "refresh token reuse detected; family revoked");
             }
-            return Err(error.clone().into());
+            return Err(rejection.error().into());
         }
     };
     let sid = &state_read.session.id;

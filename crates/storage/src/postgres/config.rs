@@ -202,6 +202,29 @@ pub async fn user_by_username<C: GenericClient>(
     }
 }
 
+/// Users with this email address (at most two: one is an answer, two an ambiguity).
+pub async fn users_by_email<C: GenericClient>(
+    c: &C,
+    realm_id: &str,
+    email: &str,
+) -> Result<Vec<UserWithCredential>> {
+    let rows = c
+        .query(
+            "SELECT id, realm_id, representation, password_hash FROM users WHERE realm_id = $1 AND email = $2 LIMIT 2",
+            &[&realm_id, &email.to_lowercase()],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            Ok(UserWithCredential {
+                user: to_user(r)?,
+                password_hash: r.get(3),
+            })
+        })
+        .collect()
+}
+
 pub async fn user_by_id<C: GenericClient>(c: &C, realm_id: &str, id: &str) -> Result<Option<User>> {
     c.query_opt(
         "SELECT id, realm_id, representation FROM users WHERE realm_id = $1 AND id = $2",

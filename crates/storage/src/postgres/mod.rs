@@ -43,7 +43,12 @@ pub(crate) fn pool_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl PgStore {
+    /// Opens the database with a pool of 16 connections.
     pub async fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_with_pool(url, crate::DEFAULT_POOL_SIZE).await
+    }
+
+    pub async fn open_with_pool(url: &str, size: usize) -> Result<PgStore> {
         let cfg = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
         let mgr = Manager::from_config(
@@ -53,10 +58,6 @@ impl PgStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let size = std::env::var("LATCHKEY_DB_POOL")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(16);
         let pool = Pool::builder(mgr)
             .max_size(size)
             .build()

@@ -130,4 +130,8 @@ CREATE TRIGGER client_sessions_drop_unbounded_tokens AFTER DELETE ON client_sess
     r#"
 CREATE INDEX sessions_started ON sessions(realm_id, offline, started_at, id);
 "#,
+    // Sign-in with an email address (loginWithEmailAllowed).
+    r#"
+CREATE INDEX users_email ON users(realm_id, email);
+"#,
 ];

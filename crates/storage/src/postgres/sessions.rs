@@ -5,7 +5,7 @@
 use super::backend;
 use crate::{Event, NewGrant, RefreshOutcome, Result, SessionInfo};
 use deadpool_postgres::GenericClient;
-use latchkey_domain::policy::{RefreshDecision, RefreshState};
+use latchkey_domain::policy::{RefreshDecision, RefreshState, Rejection};
 use latchkey_domain::{AuthCode, ClientSession, RefreshRecord, Session, Timestamp};
 use tokio_postgres::Row;
 
@@ -231,10 +231,10 @@ pub async fn refresh<C: GenericClient>(
             .map_err(backend)?;
         }
         RefreshDecision::Replay { .. } => {}
-        RefreshDecision::Reject {
+        RefreshDecision::Reject(Rejection {
             revoke_family: Some(reason),
             ..
-        } => {
+        }) => {
             revoke_family(c, &state.client_session.id, now, reason).await?;
             insert_event(
                 c,
@@ -250,7 +250,7 @@ pub async fn refresh<C: GenericClient>(
             )
             .await?;
         }
-        RefreshDecision::Reject { .. } => {}
+        RefreshDecision::Reject(_) => {}
     }
     Ok(RefreshOutcome::Decided {
         state: Box::new(state),

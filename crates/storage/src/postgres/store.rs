@@ -63,6 +63,9 @@ impl crate::Store for PgStore {
     ) -> Result<Option<UserWithCredential>> {
         config::user_by_username(&self.client().await?, realm_id, username).await
     }
+    async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<UserWithCredential>> {
+        config::users_by_email(&self.client().await?, realm_id, email).await
+    }
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>> {
         config::user_by_id(&self.client().await?, realm_id, id).await
     }

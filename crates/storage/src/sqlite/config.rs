@@ -209,6 +209,38 @@ pub fn user_by_username(
     }
 }
 
+/// Users with this email address (at most two: one is an answer, two an ambiguity).
+pub fn users_by_email(
+    conn: &Connection,
+    realm_id: &str,
+    email: &str,
+) -> Result<Vec<UserWithCredential>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, realm_id, representation, password_hash FROM users WHERE realm_id = ?1 AND email = ?2 LIMIT 2",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([realm_id, &email.to_lowercase()], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, realm_id, rep, hash) = row.map_err(backend)?;
+        out.push(UserWithCredential {
+            user: to_user(id, realm_id, rep)?,
+            password_hash: hash,
+        });
+    }
+    Ok(out)
+}
+
 pub fn user_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<User>> {
     let row = super::cached_row(
         conn,

@@ -270,6 +270,15 @@ impl crate::Store for SqliteStore {
         }
         Ok(found)
     }
+    async fn users_by_email(
+        &self,
+        realm_id: &str,
+        email: &str,
+    ) -> Result<Vec<crate::UserWithCredential>> {
+        let (r, e) = (realm_id.to_string(), email.to_string());
+        self.read_row(move |c| config::users_by_email(c, &r, &e))
+            .await
+    }
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<latchkey_domain::User>> {
         if let Some(hit) = self.users.by_id(realm_id, id) {
             return Ok(Some(hit));

@@ -146,4 +146,8 @@ END;
     r#"
 CREATE INDEX sessions_started ON sessions(realm_id, offline, started_at, id);
 "#,
+    // Sign-in with an email address (loginWithEmailAllowed).
+    r#"
+CREATE INDEX users_email ON users(realm_id, email);
+"#,
 ];

@@ -2,7 +2,7 @@
 
 use super::backend;
 use crate::{Event, NewGrant, RefreshOutcome, Result, SessionInfo};
-use latchkey_domain::policy::{RefreshDecision, RefreshState};
+use latchkey_domain::policy::{RefreshDecision, RefreshState, Rejection};
 use latchkey_domain::{ClientSession, RefreshRecord, Session, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -227,10 +227,10 @@ pub fn refresh(
                 .map_err(backend)?;
         }
         RefreshDecision::Replay { .. } => {}
-        RefreshDecision::Reject {
+        RefreshDecision::Reject(Rejection {
             revoke_family: Some(reason),
             ..
-        } => {
+        }) => {
             revoke_family(tx, &state.client_session.id, now, reason)?;
             insert_event(
                 tx,
@@ -249,7 +249,7 @@ pub fn refresh(
                 },
             )?;
         }
-        RefreshDecision::Reject { .. } => {}
+        RefreshDecision::Reject(_) => {}
     }
     Ok(RefreshOutcome::Decided {
         state: Box::new(state),

@@ -162,10 +162,10 @@ async fn without_grace_exactly_one_succeeds_and_the_family_is_revoked() {
     assert_eq!(ok, 1);
     assert!(decisions.iter().any(|d| matches!(
         d,
-        RefreshDecision::Reject {
+        RefreshDecision::Reject(latchkey_domain::policy::Rejection {
             revoke_family: Some(_),
             ..
-        }
+        })
     )));
 }
 
