@@ -56,6 +56,17 @@ def test_the_admin_of_the_environment_is_added_to_an_existing_master(fresh_serve
     assert r.status_code == 200 and [x["realm"] for x in r.json()] == ["master"]
 
 
+def test_the_environment_adds_no_admin_once_master_has_one(fresh_server, tmp_path):
+    db = new_db(tmp_path, "has-admin")
+    s = fresh_server(import_realm=None, db=db, env=ADMIN).start()
+    s.stop()
+    s = fresh_server(import_realm=None, db=db, env={"LATCHKEY_ADMIN_USERNAME": "second", "LATCHKEY_ADMIN_PASSWORD": "pw"}).start()
+    r = s.token("master", grant_type="password", client_id="admin-cli", username="second", password="pw")
+    assert r.status_code == 401, "a second bootstrap admin is not created"
+    assert "has no admin user" not in s.read_log()
+    admin_token(s)
+
+
 def test_bootstrap_admin_user_and_service_while_the_server_runs(fresh_server):
     s = fresh_server(import_realm=None).start()
     out = run(s, "bootstrap-admin", "user", "--username", "ops", env={"LATCHKEY_ADMIN_PASSWORD": "ops-password"})

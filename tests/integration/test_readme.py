@@ -66,6 +66,9 @@ def stop(proc):
         proc.wait(timeout=30)
     except ProcessLookupError:
         pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @once

@@ -30,6 +30,8 @@ pub struct Header {
     alg: Option<String>,
     #[serde(default, deserialize_with = "string_or_absent")]
     kid: Option<String>,
+    #[serde(default, deserialize_with = "string_or_absent")]
+    typ: Option<String>,
 }
 
 /// For `#[serde(deserialize_with)]`: a JSON string, or `None` for any other value (a claim of
@@ -66,6 +68,24 @@ impl<C> Parsed<'_, C> {
     }
     pub fn kid(&self) -> Option<&str> {
         self.header.kid.as_deref()
+    }
+    /// The header's `typ` (`JWT`, `at+jwt`, …), if any.
+    pub fn typ(&self) -> Option<&str> {
+        self.header.typ.as_deref()
+    }
+    /// Verifies with another issuer's key from its JWKS; only asymmetric algorithms the key
+    /// was published for are accepted.
+    pub fn verify_jwk(self, key: &crate::jwk::PublicJwk) -> Result<VerifiedToken<C>, JwsError> {
+        let alg = crate::jwk::JwsAlg::parse(self.alg())
+            .filter(|a| key.supports(*a))
+            .ok_or_else(|| JwsError::WrongAlgorithm(self.alg().to_string()))?;
+        if !key.verify(alg, self.signing_input.as_bytes(), &self.signature) {
+            return Err(JwsError::BadSignature);
+        }
+        Ok(VerifiedToken {
+            kid: self.header.kid,
+            claims: self.claims,
+        })
     }
     pub fn verify_asym(self, key: &SigningKey) -> Result<VerifiedToken<C>, JwsError> {
         if self.alg() != key.alg.as_str() {

@@ -2,6 +2,7 @@
 //! the master-key box. Every primitive comes from aws-lc-rs or the argon2 crate; key pairs are
 //! parsed once and cached by their owners, never per signature.
 
+pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod password;

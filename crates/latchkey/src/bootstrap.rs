@@ -163,33 +163,55 @@ pub async fn add_admin_service(
     client_id: &str,
     secret: &str,
 ) -> Result<Added> {
-    if p.store
+    let existing = p
+        .store
         .client_by_client_id(&master.id, client_id)
+        .await
+        .map_err(err)?;
+    let client = match existing {
+        Some(c) => c,
+        None => {
+            let rep = ClientRepresentation {
+                client_id: client_id.to_string(),
+                public_client: Some(false),
+                secret: Some(secret.to_string()),
+                service_accounts_enabled: Some(true),
+                standard_flow_enabled: Some(false),
+                ..Default::default()
+            };
+            let client = latchkey_protocol::provision::client(master, &rep, vec![], p.master_key)
+                .map_err(|e| anyhow!("client '{client_id}': {e}"))?;
+            if let Added::Exists = created(p.store.create_client(client.clone()).await)? {
+                return Ok(Added::Exists);
+            }
+            client
+        }
+    };
+    // The service account, also for a client an interrupted earlier run left without one.
+    if p.store
+        .user_by_username(&master.id, &client.service_account_username())
         .await
         .map_err(err)?
         .is_some()
     {
         return Ok(Added::Exists);
     }
-    let rep = ClientRepresentation {
-        client_id: client_id.to_string(),
-        public_client: Some(false),
-        secret: Some(secret.to_string()),
-        service_accounts_enabled: Some(true),
-        standard_flow_enabled: Some(false),
-        ..Default::default()
-    };
-    let client = latchkey_protocol::provision::client(master, &rep, vec![], p.master_key)
-        .map_err(|e| anyhow!("client '{client_id}': {e}"))?;
     let mut account = latchkey_protocol::provision::service_account_user(
         master,
         &client,
         latchkey_protocol::now(),
     );
     account.user.realm_roles = ADMIN_ROLES.iter().map(|r| r.to_string()).collect();
-    p.store.create_client(client).await.map_err(err)?;
-    p.store.create_user(account).await.map_err(err)?;
-    Ok(Added::Created)
+    created(p.store.create_user(account).await)
+}
+
+/// A create that another process (a cluster node starting at the same moment) beat to it.
+fn created(r: latchkey_storage::Result<()>) -> Result<Added> {
+    match r {
+        Ok(()) => Ok(Added::Created),
+        Err(latchkey_storage::StoreError::Conflict(_)) => Ok(Added::Exists),
+        Err(e) => Err(err(e)),
+    }
 }
 
 /// At start: `master` exists; the administrator of the environment is added; a server left
@@ -199,20 +221,25 @@ pub async fn at_start(p: &Provisioning<'_>, admin: Option<AdminCredentials>) -> 
     if created {
         tracing::info!("created realm 'master' with client 'admin-cli'");
     }
+    // As Keycloak: the bootstrap admin is for a master without one. Once an admin exists,
+    // variables left in a deployment's environment do not bring a deleted account back.
+    if has_admin(p.store, &master).await? {
+        if let Some(c) = admin {
+            tracing::debug!(user = %c.username, "realm 'master' has an admin; the bootstrap admin variables are not used");
+        }
+        return Ok(());
+    }
     match admin {
         Some(c) => match add_admin_user(p, &master, &c.username, &c.password).await? {
             Added::Created => {
                 tracing::info!(user = %c.username, "created admin user in realm 'master'")
             }
-            Added::Exists => {
-                tracing::debug!(user = %c.username, "admin user exists; left as it is")
-            }
+            Added::Exists => tracing::warn!(
+                user = %c.username,
+                "user exists in realm 'master' without the admin role; it was left as it is. {NO_ADMIN_HINT}"
+            ),
         },
-        None => {
-            if !has_admin(p.store, &master).await? {
-                tracing::warn!("{NO_ADMIN_HINT}");
-            }
-        }
+        None => tracing::warn!("{NO_ADMIN_HINT}"),
     }
     Ok(())
 }
@@ -251,7 +278,7 @@ pub async fn command(cmd: BootstrapAdminCommand) -> Result<ExitCode> {
     };
     match added {
         Added::Created => {
-            println!("created {what} in realm 'master'");
+            println!("created {what} in realm 'master' of {}", db.db);
             if matches!(cmd, BootstrapAdminCommand::Service { .. }) {
                 println!("(a server already running on this SQLite store serves new clients within 30 s)");
             }
@@ -266,12 +293,14 @@ fn secret_from(var: &str) -> Result<String> {
     if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
         return Ok(v);
     }
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprint!("{var} is not set; type it and press Enter: ");
-    }
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    let line = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        // Typed at a terminal: not echoed (rpassword).
+        rpassword::prompt_password(format!("{var} is not set; type it and press Enter: "))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
     if line.is_empty() {
         bail!("no password given: set {var} or write it on standard input");
     }

@@ -85,8 +85,8 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub purge_interval: u64,
-    /// With --bootstrap-admin-password: add this admin user to realm 'master' at start
-    /// (unless a user of that name exists), as Keycloak's bootstrap admin.
+    /// With --bootstrap-admin-password: add this admin user to realm 'master' at start when
+    /// 'master' has no admin yet, as Keycloak's bootstrap admin.
     #[arg(long, env = "LATCHKEY_ADMIN_USERNAME", value_name = "NAME")]
     pub bootstrap_admin_username: Option<String>,
     /// The bootstrap admin user's password (prefer the environment variable to the flag).
@@ -99,10 +99,40 @@ pub struct ServeArgs {
     pub bootstrap_admin_password: Option<String>,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct GatewayArgs {
+    /// Kong declarative configuration (services, routes, the openid-connect plugin), YAML or
+    /// JSON.
+    #[arg(long, env = "LATCHKEY_GATEWAY_CONFIG", value_name = "PATH")]
+    pub config: std::path::PathBuf,
+    /// The proxy's address (Kong's proxy port).
+    #[arg(
+        long,
+        env = "LATCHKEY_GATEWAY_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8000"
+    )]
+    pub listen: String,
+    /// The status listener: /health/live, /health/ready and /metrics.
+    #[arg(
+        long,
+        env = "LATCHKEY_GATEWAY_STATUS_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8100"
+    )]
+    pub status_listen: String,
+    /// Check the configuration and exit: 0 when it is good, else a message naming the file,
+    /// the entity and the key.
+    #[arg(long)]
+    pub check: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Run the token gateway: a reverse proxy in the role of Kong's openid-connect plugin.
+    Gateway(GatewayArgs),
     /// Say in plain words whether a token latchkey issued is valid now, and if not, why.
     Explain {
         /// The token (access, ID or refresh token); a leading "Bearer " is ignored.
@@ -263,6 +293,7 @@ pub enum SessionsCommand {
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => crate::serve::serve(args).await,
+        Command::Gateway(args) => gateway(args).await,
         Command::Realm { conn, command } => crate::admin_cli::realm(conn, command).await,
         Command::Client { conn, command } => crate::admin_cli::client(conn, command).await,
         Command::User { conn, command } => crate::admin_cli::user(conn, command).await,
@@ -352,4 +383,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             } => crate::sessions::revoke(&db, &realm, id.as_deref(), user.as_deref(), all).await,
         },
     }
+}
+
+async fn gateway(args: GatewayArgs) -> Result<ExitCode> {
+    if args.check {
+        return match latchkey_gateway::load(&args.config) {
+            Ok(c) => {
+                println!("{}", latchkey_gateway::summary(&c));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("latchkey gateway: {e}");
+                Ok(ExitCode::from(2))
+            }
+        };
+    }
+    latchkey_gateway::run(latchkey_gateway::Options {
+        config: args.config,
+        listen: args.listen,
+        status_listen: args.status_listen,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(ExitCode::SUCCESS)
 }

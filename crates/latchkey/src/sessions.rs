@@ -168,6 +168,9 @@ pub async fn revoke(
         _ => bail!("say which sessions: a SESSION_ID, --user NAME, or --all"),
     };
     let now = latchkey_protocol::now();
+    // Every session is ended before anything is printed: a reader that stops reading early
+    // (`| head`) must not leave sessions alive.
+    let mut report = String::new();
     for s in &targets {
         store
             .end_session(
@@ -186,8 +189,8 @@ pub async fn revoke(
             })
             .await
             .map_err(|e| anyhow!("{e}"))?;
-        println!(
-            "revoked {} session {} of {}",
+        report.push_str(&format!(
+            "revoked {} session {} of {}\n",
             if s.session.offline {
                 "offline"
             } else {
@@ -195,8 +198,9 @@ pub async fn revoke(
             },
             s.session.id,
             s.username
-        );
+        ));
     }
+    print!("{report}");
     if targets.is_empty() {
         println!("no matching active sessions");
     }

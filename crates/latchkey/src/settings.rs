@@ -4,7 +4,7 @@
 use clap::CommandFactory;
 
 /// The commands whose settings the reference lists.
-const COMMANDS: [&str; 1] = ["serve"];
+const COMMANDS: [&str; 2] = ["serve", "gateway"];
 
 /// Markdown tables of every flag and environment variable of each command in [`COMMANDS`].
 pub fn reference() -> String {

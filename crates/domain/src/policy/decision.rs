@@ -248,7 +248,11 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
     } else if !current_unused {
         Rejection::new(
             RefreshCheck::SuccessorUsed,
-            format!("{used}, and {successor_jti} has been used since"),
+            if state.current.is_some() {
+                format!("{used}, and {successor_jti} has been used since")
+            } else {
+                format!("{used}, and no record of {successor_jti} is left")
+            },
         )
     } else if now < grace_end {
         let current = state.current.clone().expect("current_unused checked it");
