@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import sys
 import socket
 import subprocess
 import tempfile
@@ -242,3 +243,102 @@ def write_realm(tmp, rep):
     path = Path(tmp) / f"{rep['realm']}.json"
     path.write_text(json.dumps(rep))
     return path
+
+
+class Upstream:
+    """The echo upstream (tests/upstream.py): answers with what it received."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "upstream.py"), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.proc.stdout.readline().strip() == b"ready"
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Gateway:
+    """One `latchkey gateway` process with a configuration of the test's own."""
+
+    def __init__(self, tmp, config, env=None, port=None):
+        self.tmp = Path(tmp)
+        self.port = port or free_port()
+        self.status_port = free_port()
+        self.config_path = self.tmp / f"kong-{self.port}.yml"
+        self.write(config)
+        self.extra_env = env or {}
+        self.proc = None
+        self.log_path = self.tmp / f"gateway-{self.port}.log"
+
+    def write(self, config):
+        self.config_path.write_text(config if isinstance(config, str) else json.dumps(config))
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def status(self):
+        return f"http://127.0.0.1:{self.status_port}"
+
+    def command(self):
+        return [BIN, "gateway", "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}",
+                "--status-listen", f"127.0.0.1:{self.status_port}"]
+
+    def start(self, timeout=20):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
+        env.update({"LATCHKEY_LOG": "info,latchkey_gateway=debug", **self.extra_env})
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.read_log()}")
+            try:
+                if requests.get(self.status + "/health/ready", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("gateway did not become ready:\n" + self.read_log())
+
+    def read_log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def metric(self, name, **labels):
+        """The value of one series on /metrics (0 when absent)."""
+        text = requests.get(self.status + "/metrics", timeout=5).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("#") or not line.startswith(name):
+                continue
+            series, _, value = line.rpartition(" ")
+            if series.split("{")[0] != name:
+                continue
+            if all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
