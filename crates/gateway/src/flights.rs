@@ -81,7 +81,7 @@ impl Flights {
                     running.insert(key, rx.clone());
                     let me = self.clone();
                     tokio::spawn(async move {
-                        let outcome = call.await;
+                        let outcome = Box::pin(call).await;
                         {
                             // Remembered before the flight ends, under the same lock: a caller
                             // arriving now finds one or the other, never neither.

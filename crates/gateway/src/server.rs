@@ -163,7 +163,7 @@ impl Gateway {
         let mut creq = Req::new(parts, body);
         let plugin = route.plugin.map(|i| &rt.plugins[i]);
         let auth = match plugin {
-            Some(p) => match auth::authenticate(p, &mut creq, &ctx).await {
+            Some(p) => match Box::pin(auth::authenticate(p, &mut creq, &ctx)).await {
                 Outcome::Respond(r) => return (route_name, "denied", r),
                 Outcome::Proceed(a) => a,
             },
@@ -200,7 +200,7 @@ impl Gateway {
             tracing::warn!(route = %route_name, error = %e, "cannot forward");
             return (route_name, method_name, errors::bad_request());
         }
-        let mut upstream_response = match proxy::send(upstream, parts, body).await {
+        let mut upstream_response = match Box::pin(proxy::send(upstream, parts, body)).await {
             Ok(r) => r,
             Err(u) => return (route_name, method_name, u.response()),
         };

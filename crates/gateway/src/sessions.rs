@@ -177,7 +177,7 @@ impl RedisPool {
 
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StoreFailure> {
         let mut c = self.conn().await?;
-        tokio::time::timeout(REDIS_TIMEOUT, cmd.query_async::<T>(&mut c))
+        tokio::time::timeout(REDIS_TIMEOUT, Box::pin(cmd.query_async::<T>(&mut c)))
             .await
             .map_err(|_| StoreFailure("redis: the command timed out".into()))?
             .map_err(|e| StoreFailure(format!("redis: {e}")))
@@ -231,4 +231,31 @@ impl RedisPool {
 
 fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn redis_round_trip_when_redis_runs() {
+        if std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
+            return;
+        }
+        let pool = RedisPool::new(&RedisConfig {
+            host: "127.0.0.1".into(),
+            port: 6379,
+            username: None,
+            password: None,
+            database: 0,
+            prefix: String::new(),
+        });
+        pool.set_ex("latchkey:test:k", "v", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(
+            pool.get("latchkey:test:k").await.unwrap().as_deref(),
+            Some("v")
+        );
+    }
 }

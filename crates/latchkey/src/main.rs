@@ -94,6 +94,8 @@ fn main() -> std::process::ExitCode {
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Room for a debug build's larger futures; a release build uses a fraction of it.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .expect("tokio runtime");
     match rt.block_on(cli::run(cli)) {

@@ -210,7 +210,7 @@ impl Caller {
         };
         let started = Instant::now();
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let answer = token::grant(&call, &url, pairs, &creds).await;
+        let answer = Box::pin(token::grant(&call, &url, pairs, &creds)).await;
         self.metrics.idp(
             kind,
             match &answer {
@@ -221,7 +221,7 @@ impl Caller {
             started.elapsed().as_secs_f64(),
         );
         let answer = answer.map_err(Failure::from)?;
-        let tokens = toks::from_answer(
+        let tokens = Box::pin(toks::from_answer(
             &self.issuer,
             answer,
             creds.id,
@@ -229,7 +229,7 @@ impl Caller {
             previous_refresh.as_deref(),
             now,
             cfg.leeway,
-        )
+        ))
         .await?;
         Ok(Arc::new(tokens))
     }
@@ -261,17 +261,18 @@ impl Caller {
     {
         let remember = self.remember(now);
         let keep = Duration::from_secs(self.cfg.cache_ttl.max(STRAGGLER_WINDOW.as_secs()));
+        let call = Box::pin(call);
         match self.redis.clone() {
             None => p.shared.flights.run(key, remember, call).await,
             Some((pool, prefix)) => {
-                let cluster = async move {
+                let cluster = Box::pin(async move {
                     ClusterFlight {
                         redis: &pool,
                         prefix: &prefix,
                     }
                     .run(&key, keep, call)
                     .await
-                };
+                });
                 p.shared.flights.run(key, remember, cluster).await
             }
         }

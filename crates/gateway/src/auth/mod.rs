@@ -144,18 +144,20 @@ pub async fn authenticate(p: &Plugin, req: &mut Req, ctx: &Ctx) -> Outcome {
     let mut set_cookies = Vec::new();
     let mut current = None;
     if cfg.allows(Method::Session) || cfg.allows(Method::AuthorizationCode) {
-        match session::load(p, req, ctx).await {
+        // Each step's future is boxed: the request's future stays small however many steps it
+        // has (a debug build overflowed its stack before).
+        match Box::pin(session::load(p, req, ctx)).await {
             Ok(s) => current = s,
             Err(o) => return o,
         }
     }
-    match session::logout(p, req, ctx, current.as_ref()).await {
+    match Box::pin(session::logout(p, req, ctx, current.as_ref())).await {
         Ok(Some(response)) => return Outcome::Respond(response),
         Ok(None) => {}
         Err(o) => return o,
     }
     if let Some(s) = current.filter(|_| cfg.allows(Method::Session)) {
-        match session::authenticated(p, s, ctx).await {
+        match Box::pin(session::authenticated(p, s, ctx)).await {
             session::Used::Yes(tokens, cookies) => {
                 set_cookies.extend(cookies);
                 return finish(p, Method::Session, tokens, set_cookies);
@@ -165,10 +167,10 @@ pub async fn authenticate(p: &Plugin, req: &mut Req, ctx: &Ctx) -> Outcome {
         }
     }
     let outcome = if cfg.allows(Method::Bearer) || cfg.allows(Method::Introspection) {
-        match bearer::find(p, req).await {
+        match Box::pin(bearer::find(p, req)).await {
             Err(f) => return body_failure(f),
             Ok(Some(token)) => Some(
-                bearer::authenticate(p, &token, ctx.now)
+                Box::pin(bearer::authenticate(p, &token, ctx.now))
                     .await
                     .map(|t| (Method::Bearer, t)),
             ),
@@ -179,7 +181,7 @@ pub async fn authenticate(p: &Plugin, req: &mut Req, ctx: &Ctx) -> Outcome {
     };
     let outcome = match outcome {
         Some(o) => Some(o),
-        None => match grants::authenticate(p, req, ctx).await {
+        None => match Box::pin(grants::authenticate(p, req, ctx)).await {
             Ok(found) => found,
             Err(o) => return o,
         },
@@ -188,7 +190,7 @@ pub async fn authenticate(p: &Plugin, req: &mut Req, ctx: &Ctx) -> Outcome {
         Some(Ok((method, tokens))) => finish(p, method, tokens, set_cookies),
         Some(Err(f)) => with_cookies(failed(p, f), &set_cookies),
         None if cfg.allows(Method::AuthorizationCode) => {
-            with_cookies(code::sign_in(p, req, ctx).await, &set_cookies)
+            with_cookies(Box::pin(code::sign_in(p, req, ctx)).await, &set_cookies)
         }
         None => with_cookies(
             unauthorized(
