@@ -105,3 +105,34 @@ export async function signIn(page, username = "alice", password = "alice-passwor
   await page.fill("input[name=password]", password);
   await page.click("#kc-login");
 }
+
+/** The echo upstream (tests/upstream.py). */
+export async function startUpstream() {
+  const port = await freePort();
+  const proc = spawn("python3", [path.join(ROOT, "tests/upstream.py"), String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve) => proc.stdout.once("data", resolve));
+  return { base: `http://127.0.0.1:${port}`, stop: () => proc.kill("SIGKILL") };
+}
+
+/** `latchkey gateway` with a Kong declarative configuration (an object, written as JSON). */
+export async function startGateway(config) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-gateway-"));
+  const [port, statusPort] = [await freePort(), await freePort()];
+  fs.writeFileSync(path.join(dir, "kong.json"), JSON.stringify(config));
+  const log = fs.openSync(path.join(dir, "gateway.log"), "a");
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LATCHKEY_")));
+  const proc = spawn(BIN, ["gateway", "--config", path.join(dir, "kong.json"), "--listen", `127.0.0.1:${port}`,
+    "--status-listen", `127.0.0.1:${statusPort}`], { stdio: ["ignore", log, log], env });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${statusPort}/health/ready`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    base: `http://127.0.0.1:${port}`,
+    status: `http://127.0.0.1:${statusPort}`,
+    log: () => fs.readFileSync(path.join(dir, "gateway.log"), "utf8"),
+    stop: () => new Promise((resolve) => { proc.once("exit", resolve); proc.kill("SIGTERM"); }),
+  };
+}
