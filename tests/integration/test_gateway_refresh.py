@@ -21,10 +21,18 @@ REALM = {
 }
 
 
+# A second realm with the same client: its tokens are not the first realm's.
+OTHER = {**REALM, "realm": "other"}
+
+
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("race-idp")
-    s = Server(tmp, import_realm=write_realm(tmp, REALM)).start()
+    folder = tmp / "realms"
+    folder.mkdir()
+    write_realm(folder, REALM)
+    write_realm(folder, OTHER)
+    s = Server(tmp, import_realm=folder).start()
     yield s
     s.stop()
 
@@ -161,3 +169,22 @@ def test_two_gateway_nodes_on_redis_make_one_idp_call(tmp_path, idp, upstream):
     finally:
         a.stop()
         b.stop()
+
+
+def test_tokens_that_do_not_verify_are_401_and_the_refresh_token_is_never_sent_again(tmp_path, idp, upstream):
+    """The token endpoint of another realm (a misconfigured override): the refresh works there,
+    but its tokens are not the configured issuer's. The rotated-out token must not be presented
+    again, however many requests still carry it."""
+    g = Gateway(tmp_path, config(idp, upstream, token_endpoint=idp.oidc("other") + "/token")).start()
+    try:
+        r = requests.post(idp.oidc("other") + "/token", auth=("gateway", "gateway-secret"),
+                          data={"grant_type": "password", "username": "alice", "password": "alice-pw"}, timeout=10)
+        rt = r.json()["refresh_token"]
+        first = requests.get(g.base + "/x", headers={"Refresh-Token": rt}, timeout=10)
+        assert first.status_code == 401 and 'error="invalid_token"' in first.headers["WWW-Authenticate"]
+        for _ in range(3):
+            assert requests.get(g.base + "/x", headers={"Refresh-Token": rt}, timeout=10).status_code == 401
+        assert g.metric("latchkey_gateway_idp_calls_total", call="refresh_token") == 1
+        assert successors(idp, rt) == 1 and reuse_events(idp) == 0
+    finally:
+        g.stop()

@@ -109,48 +109,94 @@ def expectation_matches(expected, actual):
     return pieces[-1] == "" or actual.endswith(pieces[-1])
 
 
+def run_as_written(tmp_path, code, servers, env, ports=None):
+    """Runs shell `code` in one bash session: lines starting with one of `servers` are started
+    in the background first (waiting for each to answer), `cargo install` lines are skipped
+    (the binary under test is on PATH), and each `# → ` expectation is checked."""
+    for old, new in (ports or {}).items():
+        code = re.sub(rf"\b{old}\b", str(new), code)
+    script, expectations, started = ["set -eu"], [], []
+    lines = code.splitlines()
+    try:
+        for i, line in enumerate(lines):
+            if not line.strip() or line.startswith("#"):
+                if line.startswith("# → "):
+                    expectations[-1][1].append(line[len("# → "):])
+                continue
+            if line.startswith("cargo install"):
+                continue
+            ready = next((url for prefix, url in servers.items() if line.startswith(prefix)), None)
+            if ready:
+                log = tmp_path / f"server{len(started)}.log"
+                with open(log, "wb") as out:
+                    proc = subprocess.Popen(line, shell=True, cwd=ROOT, env=env, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+                started.append(proc)
+                wait_url(proc, ready, log)
+                continue
+            n = len(expectations)
+            if i + 1 < len(lines) and lines[i + 1].startswith("# → "):
+                script.append(f"{{ {line} ; }} > {tmp_path}/out{n} 2>&1")
+                expectations.append((line, []))
+            else:
+                script.append(line)
+        assert len(started) == len(servers), f"every server is started: {list(servers)}"
+        (tmp_path / "walk.sh").write_text("\n".join(script) + "\n")
+        done = subprocess.run(["bash", str(tmp_path / "walk.sh")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"the commands failed:\n{done.stdout}\n{done.stderr}"
+        for n, (command, expected) in enumerate(expectations):
+            actual = (tmp_path / f"out{n}").read_text()
+            assert expectation_matches("\n".join(expected), actual), (
+                f"`{command}`\nprints:   {actual.strip()}\nthe page says: {' '.join(expected)}")
+        return len(expectations)
+    finally:
+        for proc in started:
+            stop(proc)
+
+
+def wait_url(proc, url, log, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError("did not answer in time:\n" + log.read_text())
+
+
 @once
 def test_quick_start_and_walkthrough_run_as_written(tmp_path):
     port = free_port()
     env = clean_env(tmp_path, port)
     code = "\n".join(shell_blocks("Quick start") + shell_blocks("Walk-through"))
     code = code.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-    script, expectations, server_line = ["set -eu"], [], None
-    lines = code.splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip() or line.startswith("#"):
-            if line.startswith("# → "):
-                expectations[-1][1].append(line[len("# → "):])
-            continue
-        if line.startswith("cargo install"):
-            continue  # the binary under test is on PATH instead
-        if line.startswith("latchkey serve"):
-            server_line = line
-            continue
-        n = len(expectations)
-        if i + 1 < len(lines) and lines[i + 1].startswith("# → "):
-            script.append(f"{{ {line} ; }} > {tmp_path}/out{n} 2>&1")
-            expectations.append((line, []))
-        else:
-            script.append(line)
-    assert server_line, "the quick start starts the server"
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(server_line, shell=True, cwd=ROOT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_ready(server, port, log, timeout=30)
-        (tmp_path / "readme.sh").write_text("\n".join(script) + "\n")
-        done = subprocess.run(["bash", str(tmp_path / "readme.sh")], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"the README's commands failed:\n{done.stdout}\n{done.stderr}"
-        assert len(expectations) >= 8
-        for n, (command, expected) in enumerate(expectations):
-            actual = (tmp_path / f"out{n}").read_text()
-            assert expectation_matches("\n".join(expected), actual), (
-                f"README: `{command}`\nprints:   {actual.strip()}\nREADME says: {' '.join(expected)}")
-    finally:
-        stop(server)
+    checked = run_as_written(tmp_path, code, {"latchkey serve": f"http://127.0.0.1:{port}/health/ready"}, env)
+    assert checked >= 8
+
+
+@once
+def test_the_gateway_example_runs_as_written(tmp_path):
+    """examples/gateway/README.md: three servers, the seed how-to's requests and what they print."""
+    page = (ROOT / "examples" / "gateway" / "README.md").read_text()
+    code = "\n".join(re.findall(r"```sh\n(.*?)```", page, re.S))
+    ports = {8080: free_port(), 9000: free_port(), 8000: free_port(), 8100: free_port()}
+    config = (ROOT / "examples" / "gateway" / "kong.yml").read_text()
+    for old, new in ports.items():
+        config = re.sub(rf"\b{old}\b", str(new), config)
+    (tmp_path / "kong.yml").write_text(config)
+    code = code.replace("--config examples/gateway/kong.yml", f"--config {tmp_path}/kong.yml")
+    env = clean_env(tmp_path, ports[8080])
+    env.update(LATCHKEY_GATEWAY_LISTEN=f"127.0.0.1:{ports[8000]}", LATCHKEY_GATEWAY_STATUS_LISTEN=f"127.0.0.1:{ports[8100]}")
+    servers = {
+        "latchkey serve": f"http://127.0.0.1:{ports[8080]}/health/ready",
+        "python3 tests/upstream.py": f"http://127.0.0.1:{ports[9000]}/",
+        "GATEWAY_CLIENT_SECRET=": f"http://127.0.0.1:{ports[8100]}/health/ready",
+    }
+    assert run_as_written(tmp_path, code, servers, env, ports) >= 5
 
 
 def test_expectations_are_checked_strictly():

@@ -41,6 +41,19 @@ pub fn sha256(data: impl AsRef<[u8]>) -> Vec<u8> {
         .to_vec()
 }
 
+/// SHA-256 of several parts, each followed by a NUL (so that parts cannot run into each
+/// other), without joining them first.
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for p in parts {
+        ctx.update(p);
+        ctx.update(&[0]);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 /// Constant-time equality.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

@@ -149,6 +149,9 @@ impl ClusterFlight<'_> {
                     if let Some(reason) = stored.strip_prefix("refused:") {
                         return Err(Failure::Refused(reason.to_string()));
                     }
+                    if let Some(reason) = stored.strip_prefix("unverified:") {
+                        return Err(Failure::Unverified(reason.to_string()));
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -167,6 +170,7 @@ impl ClusterFlight<'_> {
                     let stored = match &outcome {
                         Ok(t) => serde_json::to_string(&**t).ok(),
                         Err(Failure::Refused(r)) => Some(format!("refused:{r}")),
+                        Err(Failure::Unverified(r)) => Some(format!("unverified:{r}")),
                         // The provider could not be reached: nothing to share; the next try calls again.
                         Err(Failure::Unavailable(_)) => None,
                     };

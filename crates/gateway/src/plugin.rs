@@ -121,21 +121,13 @@ impl Plugin {
         }
     }
 
-    /// A cache key bound to this issuer and client: SHA-256 of them and `parts`.
+    /// A cache key bound to this issuer and client: SHA-256 of them, `kind` and `parts`.
     pub fn key(&self, kind: &str, parts: &[&str]) -> [u8; 32] {
-        let mut material = String::with_capacity(256);
-        material.push_str(&self.cfg.discovery_url);
-        material.push('\0');
-        material.push_str(self.cfg.client_id.as_deref().unwrap_or(""));
-        material.push('\0');
-        material.push_str(kind);
-        for p in parts {
-            material.push('\0');
-            material.push_str(p);
-        }
-        let digest = latchkey_crypto::sha256(material.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(&digest);
-        out
+        let mut all: Vec<&[u8]> = Vec::with_capacity(3 + parts.len());
+        all.push(self.cfg.discovery_url.as_bytes());
+        all.push(self.cfg.client_id.as_deref().unwrap_or("").as_bytes());
+        all.push(kind.as_bytes());
+        all.extend(parts.iter().map(|p| p.as_bytes()));
+        latchkey_crypto::sha256_parts(&all)
     }
 }

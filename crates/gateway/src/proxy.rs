@@ -20,6 +20,9 @@ use std::net::IpAddr;
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
     pub service: Service,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    host: HeaderValue,
 }
 
 impl Upstream {
@@ -33,10 +36,20 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        let authority = service.authority();
         Upstream {
             client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(std::time::Duration::from_secs(60))
                 .build(https),
+            scheme: if service.scheme == "https" {
+                http::uri::Scheme::HTTPS
+            } else {
+                http::uri::Scheme::HTTP
+            },
+            host: HeaderValue::from_str(&authority).unwrap_or(HeaderValue::from_static("invalid")),
+            authority: authority
+                .parse()
+                .unwrap_or_else(|_| http::uri::Authority::from_static("invalid")),
             service: service.clone(),
         }
     }
@@ -45,7 +58,8 @@ impl Upstream {
 /// What the forwarded request needs to know about how it arrived.
 pub struct Arrival<'a> {
     pub client_ip: IpAddr,
-    pub listen_port: u16,
+    /// The gateway's own port, as `X-Forwarded-Port`.
+    pub listen_port: &'a HeaderValue,
     pub scheme: &'a str,
     pub route: &'a Route,
     /// The path the upstream gets (see `router::upstream_path`).
@@ -103,7 +117,6 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
 
 /// Rewrites a client's request for the service.
 pub fn prepare(up: &Upstream, parts: &mut Parts, a: &Arrival<'_>) -> Result<(), String> {
-    let s = &up.service;
     let websocket = is_websocket(&parts.headers);
     let original_host = parts
         .headers
@@ -117,13 +130,13 @@ pub fn prepare(up: &Upstream, parts: &mut Parts, a: &Arrival<'_>) -> Result<(), 
         None => a.upstream_path.clone(),
     };
     parts.uri = Uri::builder()
-        .scheme(s.scheme.as_str())
-        .authority(s.authority())
+        .scheme(up.scheme.clone())
+        .authority(up.authority.clone())
         .path_and_query(pq)
         .build()
         .map_err(|e| format!("cannot build the upstream URI: {e}"))?;
     if !a.route.preserve_host || original_host.is_none() {
-        set(&mut parts.headers, "host", &s.authority());
+        parts.headers.insert(header::HOST, up.host.clone());
     }
     if websocket {
         parts
@@ -144,7 +157,10 @@ pub fn prepare(up: &Upstream, parts: &mut Parts, a: &Arrival<'_>) -> Result<(), 
     };
     set(&mut parts.headers, "x-forwarded-for", &xff);
     set(&mut parts.headers, "x-real-ip", &ip);
-    set(&mut parts.headers, "x-forwarded-proto", a.scheme);
+    parts.headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(if a.scheme == "https" { "https" } else { "http" }),
+    );
     if let Some(h) = &original_host {
         let host_only = h
             .rsplit_once(':')
@@ -157,10 +173,9 @@ pub fn prepare(up: &Upstream, parts: &mut Parts, a: &Arrival<'_>) -> Result<(), 
             &host_only.to_ascii_lowercase(),
         );
     }
-    set(
-        &mut parts.headers,
-        "x-forwarded-port",
-        &a.listen_port.to_string(),
+    parts.headers.insert(
+        HeaderName::from_static("x-forwarded-port"),
+        a.listen_port.clone(),
     );
     set(&mut parts.headers, "x-forwarded-path", a.original_path);
     match a.stripped_prefix.filter(|p| !p.is_empty() && *p != "/") {
@@ -169,11 +184,17 @@ pub fn prepare(up: &Upstream, parts: &mut Parts, a: &Arrival<'_>) -> Result<(), 
             parts.headers.remove("x-forwarded-prefix");
         }
     }
-    let via = match parts.headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, 1.1 latchkey"),
-        None => "1.1 latchkey".to_string(),
-    };
-    set(&mut parts.headers, "via", &via);
+    match parts.headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(prior) => {
+            let via = format!("{prior}, 1.1 latchkey");
+            set(&mut parts.headers, "via", &via);
+        }
+        None => {
+            parts
+                .headers
+                .insert(header::VIA, HeaderValue::from_static("1.1 latchkey"));
+        }
+    }
     parts.version = http::Version::HTTP_11;
     Ok(())
 }

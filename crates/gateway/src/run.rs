@@ -67,14 +67,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
     let gw = Arc::new(Gateway {
         runtime: ArcSwap::from_pointee(Runtime::new(config, &shared)),
         shared: shared.clone(),
-        listen_port: local.port(),
+        listen_port: http::HeaderValue::from(local.port()),
     });
     warm_up(&gw).await;
     ready.store(true, Ordering::SeqCst);
     tokio::spawn(serve_status(status, ready.clone(), metrics.clone()));
     tokio::spawn(reload_on_hangup(gw.clone(), opts.config.clone()));
     tracing::info!(listen = %local, status = %opts.status_listen, "latchkey gateway is ready");
-    serve(listener, gw).await;
+    // The accept loop runs on the runtime's workers like everything else (not on the thread
+    // that waits for it), so that on one core nothing hops between threads.
+    let _ = tokio::spawn(serve(listener, gw)).await;
     tracing::info!("stopped");
     Ok(())
 }

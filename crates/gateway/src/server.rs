@@ -15,8 +15,10 @@ use arc_swap::ArcSwap;
 use http::header::{HOST, SET_COOKIE};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use prometheus_client::metrics::counter::Counter;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A configuration ready to serve: routes, the services' connection pools, the plugins.
 pub struct Runtime {
@@ -24,6 +26,9 @@ pub struct Runtime {
     router: Router,
     upstreams: Vec<Upstream>,
     plugins: Vec<Plugin>,
+    /// Each route's request counters by status and auth method (the last: no route), so a
+    /// request counts itself without building its labels.
+    counters: Vec<Mutex<HashMap<(u16, &'static str), Counter>>>,
 }
 
 impl Runtime {
@@ -50,6 +55,9 @@ impl Runtime {
             .map(|c| Plugin::new(c.clone(), shared.clone()))
             .collect();
         Runtime {
+            counters: (0..=config.routes.len())
+                .map(|_| Mutex::default())
+                .collect(),
             router: Router::new(&config.routes),
             upstreams,
             plugins,
@@ -61,7 +69,8 @@ impl Runtime {
 pub struct Gateway {
     pub runtime: ArcSwap<Runtime>,
     pub shared: Arc<Shared>,
-    pub listen_port: u16,
+    /// The proxy's port, as `X-Forwarded-Port`.
+    pub listen_port: http::HeaderValue,
 }
 
 fn now() -> i64 {
@@ -103,11 +112,22 @@ impl Gateway {
         let rt = self.runtime.load_full();
         let (route, method, response) = self.serve(&rt, req, remote).await;
         m.in_flight.dec();
-        m.requests
-            .get_or_create(&RequestLabels {
-                route,
-                status: response.status().as_u16(),
-                auth_method: method.to_string(),
+        let status = response.status().as_u16();
+        let slot = route.unwrap_or(rt.config.routes.len());
+        rt.counters[slot]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((status, method))
+            .or_insert_with(|| {
+                m.requests
+                    .get_or_create(&RequestLabels {
+                        route: route
+                            .map(|r| rt.config.routes[r].name.clone())
+                            .unwrap_or_default(),
+                        status,
+                        auth_method: method.to_string(),
+                    })
+                    .clone()
             })
             .inc();
         response
@@ -118,7 +138,7 @@ impl Gateway {
         rt: &Runtime,
         mut req: Request<Incoming>,
         remote: SocketAddr,
-    ) -> (String, &'static str, Response<ProxyBody>) {
+    ) -> (Option<usize>, &'static str, Response<ProxyBody>) {
         let host = host_of(&req);
         let path = req.uri().path().to_string();
         let Some(m) = rt.router.find(
@@ -128,10 +148,11 @@ impl Gateway {
             &path,
             req.headers(),
         ) else {
-            return ("".into(), "none", errors::no_route());
+            return (None, "none", errors::no_route());
         };
         let route = &rt.config.routes[m.route];
-        let route_name = route.name.clone();
+        let route_name = &route.name;
+        let slot = Some(m.route);
         let upstream = &rt.upstreams[route.service];
         let client_upgrade =
             proxy::is_websocket(req.headers()).then(|| hyper::upgrade::on(&mut req));
@@ -164,7 +185,7 @@ impl Gateway {
         let plugin = route.plugin.map(|i| &rt.plugins[i]);
         let auth = match plugin {
             Some(p) => match Box::pin(auth::authenticate(p, &mut creq, &ctx)).await {
-                Outcome::Respond(r) => return (route_name, "denied", r),
+                Outcome::Respond(r) => return (slot, "denied", r),
                 Outcome::Proceed(a) => a,
             },
             None => Authenticated {
@@ -189,7 +210,7 @@ impl Gateway {
         let stripped = route.strip_path.then(|| &path[..m.matched.min(path.len())]);
         let arrival = Arrival {
             client_ip: remote.ip(),
-            listen_port: self.listen_port,
+            listen_port: &self.listen_port,
             scheme,
             route,
             upstream_path,
@@ -198,11 +219,11 @@ impl Gateway {
         };
         if let Err(e) = proxy::prepare(upstream, &mut parts, &arrival) {
             tracing::warn!(route = %route_name, error = %e, "cannot forward");
-            return (route_name, method_name, errors::bad_request());
+            return (slot, method_name, errors::bad_request());
         }
         let mut upstream_response = match Box::pin(proxy::send(upstream, parts, body)).await {
             Ok(r) => r,
-            Err(u) => return (route_name, method_name, u.response()),
+            Err(u) => return (slot, method_name, u.response()),
         };
         if let Some(client) = client_upgrade {
             if upstream_response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
@@ -216,6 +237,6 @@ impl Gateway {
         for c in auth.set_cookies {
             response.headers_mut().append(SET_COOKIE, c);
         }
-        (route_name, method_name, response)
+        (slot, method_name, response)
     }
 }

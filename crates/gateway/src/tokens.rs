@@ -39,8 +39,11 @@ impl Tokens {
 /// Why tokens could not be obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// The issuer refused, or what it handed over did not verify: the client hears 401.
+    /// The issuer refused: the client hears 401.
     Refused(String),
+    /// The issuer answered, but what it handed over did not verify: the client hears 401, and
+    /// the credential is never presented again (the issuer may have rotated it already).
+    Unverified(String),
     Unavailable(Unavailable),
 }
 
@@ -79,7 +82,7 @@ pub async fn from_answer(
         let v = jwt::verify(issuer, &answer.access_token, Expect::Access, now, leeway)
             .await
             .map_err(|r| match r {
-                Refusal::Invalid(m) => Failure::Refused(format!(
+                Refusal::Invalid(m) => Failure::Unverified(format!(
                     "the access token the identity provider issued does not verify: {m}"
                 )),
                 Refusal::Unavailable(u) => Failure::Unavailable(u),
@@ -95,7 +98,7 @@ pub async fn from_answer(
                 .await
                 .map_err(|r| match r {
                     Refusal::Invalid(m) => {
-                        Failure::Refused(format!("the ID token the identity provider issued does not verify: {m}"))
+                        Failure::Unverified(format!("the ID token the identity provider issued does not verify: {m}"))
                     }
                     Refusal::Unavailable(u) => Failure::Unavailable(u),
                 })?
@@ -103,7 +106,7 @@ pub async fn from_answer(
                 .clone(),
         ),
         None if nonce.is_some() => {
-            return Err(Failure::Refused(
+            return Err(Failure::Unverified(
                 "the identity provider answered the sign-in without an ID token (is 'openid' among the scopes?)".into(),
             ))
         }

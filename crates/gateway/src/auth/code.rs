@@ -215,14 +215,22 @@ async fn callback(p: &Plugin, req: &mut Req, ctx: &Ctx, id: &str, pending: Pendi
     tracing::info!(plugin = %cfg.entity, sub = tokens.id_claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()).unwrap_or(""), "signed in");
     match cfg.login_action {
         LoginAction::Upstream => {
-            // The callback itself goes upstream, without the sign-in's parameters.
-            let q: Vec<(String, String)> =
+            // The callback itself goes upstream, without the sign-in's parameters (and with the
+            // original request's query when `preserve_query_args` says so).
+            let mut q: Vec<(String, String)> =
                 form_urlencoded::parse(req.parts.uri.query().unwrap_or("").as_bytes())
                     .filter(|(k, _)| {
                         !["code", "state", "session_state", "iss"].contains(&k.as_ref())
                     })
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
                     .collect();
+            if cfg.preserve_query_args {
+                let original = pending.original.split_once('?').map_or("", |(_, q)| q);
+                q.extend(
+                    form_urlencoded::parse(original.as_bytes())
+                        .map(|(k, v)| (k.into_owned(), v.into_owned())),
+                );
+            }
             set_query(&mut req.parts, &q);
             finish(p, Method::AuthorizationCode, tokens, cookies)
         }

@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 /// is remembered (so that a burst of requests with a dead token makes one call).
 pub const STRAGGLER_WINDOW: Duration = Duration::from_secs(10);
 
+/// How long a credential whose tokens did not verify is kept from the issuer, at least.
+pub const UNVERIFIED_KEPT: Duration = Duration::from_secs(3600);
+
 type Found = Option<Result<(Method, Arc<Tokens>), Failure>>;
 
 /// Tries the refresh token, then password and client credentials, where the plugin allows.
@@ -245,9 +248,11 @@ impl Caller {
                     if let Some(max) = cfg.cache_ttl_max {
                         ttl = ttl.min(max.max(life));
                     }
-                    ttl
+                    ttl.max(cfg.cache_ttl_min.unwrap_or(0))
                 }
                 Ok(_) | Err(Failure::Refused(_)) => STRAGGLER_WINDOW.as_secs(),
+                // Never presented again: the issuer may have rotated it already.
+                Err(Failure::Unverified(_)) => cfg.cache_ttl.max(UNVERIFIED_KEPT.as_secs()),
                 Err(Failure::Unavailable(_)) => return None,
             };
             Some(Instant::now() + Duration::from_secs(secs))

@@ -76,7 +76,7 @@ pub(crate) fn unavailable(p: &Plugin, u: Unavailable) -> Outcome {
 /// A failure to obtain tokens from a credential the client presented.
 pub(crate) fn failed(p: &Plugin, f: Failure) -> Outcome {
     match f {
-        Failure::Refused(reason) => unauthorized(p, reason, true),
+        Failure::Refused(reason) | Failure::Unverified(reason) => unauthorized(p, reason, true),
         Failure::Unavailable(u) => unavailable(p, u),
     }
 }

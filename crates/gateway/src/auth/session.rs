@@ -190,7 +190,7 @@ pub async fn authenticated(p: &Plugin, cur: Current, ctx: &Ctx) -> Used {
     };
     match refresh(p, &id, &session, &rt, ctx.now).await {
         Ok(tokens) => Used::Yes(tokens, Vec::new()),
-        Err(Failure::Refused(reason)) => {
+        Err(Failure::Refused(reason) | Failure::Unverified(reason)) => {
             tracing::info!(plugin = %cfg.entity, reason = %reason, "session ended: its refresh was refused");
             let _ = p.sessions.delete_session(&id).await;
             Used::Ended(session_cookie(p, ctx, None))
