@@ -60,7 +60,8 @@ LATCHKEY_BIN="$BIN" node --test tests/browser/
 if [ "${CI:-}" = "true" ]; then export LATCHKEY_REQUIRE_POSTGRES=1; fi
 
 echo "== integration and interop tests on PostgreSQL (real binary over HTTP)"
-LATCHKEY_TEST_STORE=postgres LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"
+# Store-agnostic tests (README, gateway) run once, in the SQLite pass.
+LATCHKEY_TEST_STORE=postgres LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider -m "not once_per_suite" "$@"
 
 echo "== integration and interop tests on SQLite (real binary over HTTP)"
 LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"

@@ -9,9 +9,10 @@ import time
 import pytest
 import requests
 
-from conftest import STORE, Gateway, Server, Upstream, write_realm
+from conftest import Gateway, Server, Upstream, write_realm
 
-pytestmark = pytest.mark.skipif(STORE != "sqlite", reason="the gateway's tests run once, in the SQLite pass")
+# Store-agnostic: the test command runs them in its SQLite pass only (-m "not once_per_suite").
+pytestmark = pytest.mark.once_per_suite
 
 REALM = {"realm": "px", "clients": [{"clientId": "spa", "publicClient": True, "directAccessGrantsEnabled": True}],
          "users": [{"username": "alice", "credentials": [{"type": "password", "value": "alice-pw"}]}]}

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BIN, ROOT, STORE, free_port
+from conftest import BIN, ROOT, free_port
 
 README = (ROOT / "README.md").read_text()
 
-once = pytest.mark.skipif(STORE != "sqlite", reason="the README's commands run once, in the SQLite pass")
+# Store-agnostic: the test command runs them in its SQLite pass only (-m "not once_per_suite").
+once = pytest.mark.once_per_suite
 
 
 def section(title):
