@@ -21,6 +21,7 @@ class Echo(BaseHTTPRequestHandler):
         pass
 
     def websocket(self):
+        self.close_connection = True  # the upgraded connection ends with the WebSocket
         accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest()).decode()
         self.send_response(101)
         self.send_header("Upgrade", "websocket")

@@ -172,10 +172,21 @@ impl SigningKey {
         &self.jwk
     }
 
-    /// The hash used for `at_hash`: SHA-256 for all three algorithms (Ed25519 per OIDC practice).
+    /// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash the ID token's algorithm uses
+    /// — SHA-256 for RS256 and ES256, SHA-512 for EdDSA with Ed25519 (as strict relying parties,
+    /// openid-client and node-oidc-provider among them, compute it).
     pub fn at_hash(&self, access_token: &str) -> String {
-        let d = crate::sha256(access_token.as_bytes());
-        crate::b64url(&d[..16])
+        match self.alg {
+            SigningAlg::EdDSA => {
+                let d =
+                    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes());
+                crate::b64url(&d.as_ref()[..32])
+            }
+            _ => {
+                let d = crate::sha256(access_token.as_bytes());
+                crate::b64url(&d[..16])
+            }
+        }
     }
 }
 
@@ -262,6 +273,19 @@ mod tests {
             assert!(jwk.get("d").is_none(), "no private material in the JWK");
             assert_eq!(k.public_key_spki_der().is_some(), alg == SigningAlg::RS256);
         }
+    }
+
+    #[test]
+    fn at_hash_uses_the_hash_of_the_algorithm() {
+        // OIDC Core's example access token and at_hash (SHA-256, RS256).
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        let (rs, _) = SigningKey::generate(SigningAlg::RS256).unwrap();
+        assert_eq!(rs.at_hash(token), "77QmUPtjPfzWtF2AnpK9RQ");
+        // EdDSA (Ed25519): the left half of SHA-512, 32 bytes.
+        let (ed, _) = SigningKey::generate(SigningAlg::EdDSA).unwrap();
+        let full = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, token.as_bytes());
+        assert_eq!(ed.at_hash(token), crate::b64url(&full.as_ref()[..32]));
+        assert_eq!(ed.at_hash(token).len(), 43);
     }
 
     #[test]

@@ -45,6 +45,33 @@ pub struct Client {
     pub client_roles: Vec<String>,
 }
 
+/// A URI a browser may be sent to (redirect URIs, post-logout URIs, `rootUrl`, `baseUrl`): no
+/// `javascript:`, `data:` or `vbscript:` scheme and no fragment, as Keycloak refuses them.
+pub fn browser_uri(field: &str, uri: &str) -> Result<(), String> {
+    if uri.is_empty() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{field}: '{}' is not a valid URI",
+            uri.escape_debug()
+        ));
+    }
+    if let Some((scheme, _)) = uri.split_once(':') {
+        let s = scheme.to_ascii_lowercase();
+        if ["javascript", "data", "vbscript"].contains(&s.as_str()) {
+            return Err(format!(
+                "{field}: '{}' uses the scheme '{s}', which is never accepted where a browser is sent",
+                uri.escape_debug()
+            ));
+        }
+    }
+    if uri.contains('#') {
+        return Err(format!(
+            "{field}: '{}' must not contain a fragment ('#')",
+            uri.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
 impl Client {
     /// Builds a client from its representation; the secret is attached by the caller, who
     /// owns the crypto. Fails with a message naming the field.
@@ -78,11 +105,18 @@ impl Client {
             }
         }
         for (i, uri) in rep.redirect_uris.iter().flatten().enumerate() {
-            if uri.is_empty() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "redirectUris[{i}]: '{}' is not a valid URI",
-                    uri.escape_debug()
-                ));
+            browser_uri(&format!("redirectUris[{i}]"), uri)?;
+        }
+        for (field, value) in [("rootUrl", &rep.root_url), ("baseUrl", &rep.base_url)] {
+            if let Some(uri) = value.as_deref().filter(|u| !u.is_empty()) {
+                browser_uri(field, uri)?;
+            }
+        }
+        if let Some(list) = rep.attributes.get("post.logout.redirect.uris") {
+            for (i, uri) in list.split("##").enumerate() {
+                if !uri.is_empty() && uri != "+" && uri != "-" {
+                    browser_uri(&format!("attributes.post.logout.redirect.uris[{i}]"), uri)?;
+                }
             }
         }
         let attrs = rep.attributes.clone();
@@ -97,6 +131,21 @@ impl Client {
                 if !v.is_empty() && v.parse::<i64>().map(|n| n < 0).unwrap_or(true) {
                     return Err(format!(
                         "attributes.{key}: '{v}' is not a number of seconds"
+                    ));
+                }
+            }
+        }
+        for key in [
+            "access.token.signed.response.alg",
+            "id.token.signed.response.alg",
+            "user.info.response.signature.alg",
+        ] {
+            if let Some(v) = attrs.get(key).filter(|v| !v.is_empty()) {
+                let unsigned_ok = key == "user.info.response.signature.alg" && v == "unsigned";
+                if !unsigned_ok && v.parse::<crate::realm::SigningAlg>().is_err() {
+                    return Err(format!(
+                        "attributes.{key}: '{v}' is not an algorithm latchkey signs with (RS256, ES256, EdDSA{})",
+                        if key.starts_with("user.info") { ", or unsigned" } else { "" }
                     ));
                 }
             }
@@ -287,6 +336,43 @@ pub fn origin_of(uri: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uris_a_browser_is_sent_to_refuse_script_schemes_and_fragments() {
+        let build = |f: &dyn Fn(&mut ClientRepresentation)| {
+            let mut rep = ClientRepresentation {
+                client_id: "app".into(),
+                ..Default::default()
+            };
+            f(&mut rep);
+            Client::from_representation("i".into(), "r".into(), &rep, vec![])
+        };
+        let e = build(&|r| {
+            r.redirect_uris = Some(vec!["https://ok/cb".into(), "JavaScript:alert(1)".into()])
+        })
+        .unwrap_err();
+        assert!(
+            e.starts_with("redirectUris[1]:") && e.contains("scheme 'javascript'"),
+            "{e}"
+        );
+        let e = build(&|r| r.root_url = Some("data:text/html,x".into())).unwrap_err();
+        assert!(e.starts_with("rootUrl:"), "{e}");
+        let e = build(&|r| r.base_url = Some("/app#frag".into())).unwrap_err();
+        assert!(e.starts_with("baseUrl:") && e.contains("fragment"), "{e}");
+        let e = build(&|r| {
+            r.attributes
+                .insert("post.logout.redirect.uris".into(), "+##vbscript:x".into());
+        })
+        .unwrap_err();
+        assert!(
+            e.starts_with("attributes.post.logout.redirect.uris[1]:"),
+            "{e}"
+        );
+        assert!(
+            build(&|r| r.redirect_uris = Some(vec!["/relative/*".into(), "myapp:/cb".into()]))
+                .is_ok()
+        );
+    }
 
     #[test]
     fn plus_expands_to_redirect_origins() {

@@ -78,19 +78,18 @@ pub fn resolve(client: &Client, requested: Option<&str>) -> Result<Scopes, OAuth
 
 /// RFC 6749 §6: a refresh may narrow the scope but never widen it. `None` keeps the grant's.
 /// As in Keycloak, the client's default scopes always stay; a request narrows the optional ones.
-pub fn narrow(
-    client: &Client,
-    granted: &Scopes,
-    requested: Option<&str>,
-) -> Result<Scopes, OAuthError> {
+pub fn narrow(granted: &Scopes, requested: Option<&str>) -> Result<Scopes, OAuthError> {
     let req = split(requested);
     if req.is_empty() {
         return Ok(granted.clone());
     }
-    let mut effective: BTreeSet<String> = client
-        .default_client_scopes
+    // RFC 6749 §6 (and Keycloak since its issue #24323): the new tokens carry what was asked
+    // for, default client scopes included; the scopes that never appear in `scope` (roles,
+    // web origins, acr, basic) stay as granted.
+    let mut effective: BTreeSet<String> = granted
+        .effective
         .iter()
-        .filter(|d| granted.has(d) || HIDDEN_SCOPES.contains(&d.as_str()))
+        .filter(|d| HIDDEN_SCOPES.contains(&d.as_str()))
         .cloned()
         .collect();
     for s in req {
@@ -138,21 +137,23 @@ mod tests {
     fn narrowing_only() {
         let c = client();
         let g = resolve(&c, Some("openid offline_access")).unwrap();
+        let n = narrow(&g, Some("openid")).unwrap();
         assert_eq!(
-            narrow(&c, &g, Some("openid")).unwrap().to_scope_string(),
-            "openid email profile",
-            "default scopes stay, as in Keycloak"
+            n.to_scope_string(),
+            "openid",
+            "default scopes narrow too, as in Keycloak since #24323"
         );
+        assert!(n.has("roles"), "scopes outside the scope parameter stay");
         assert_eq!(
-            narrow(&c, &g, Some("offline_access"))
+            narrow(&g, Some("offline_access email"))
                 .unwrap()
                 .to_scope_string(),
-            "email offline_access profile"
+            "email offline_access"
         );
-        assert_eq!(narrow(&c, &g, None).unwrap(), g);
+        assert_eq!(narrow(&g, None).unwrap(), g);
         let g2 = resolve(&c, None).unwrap();
         assert_eq!(
-            narrow(&c, &g2, Some("openid")).unwrap_err().code,
+            narrow(&g2, Some("openid")).unwrap_err().code,
             crate::ErrorCode::InvalidScope
         );
     }

@@ -30,7 +30,9 @@ fn basic_challenge(realm: &str) -> String {
 }
 
 /// Decodes `Authorization: Basic` per RFC 6749 §2.3.1: base64 of
-/// `formurlencode(id) ":" formurlencode(secret)`.
+/// `formurlencode(id) ":" formurlencode(secret)`. Each part is URL-decoded as Keycloak does it
+/// (`%XX` and `+`), never split: a client that does not encode its secret (requests-oauthlib's
+/// default) keeps a `&` or `=` in it.
 fn decode_basic(value: &str) -> Result<(String, String), String> {
     let b64 = value.trim();
     let raw = base64::engine::general_purpose::STANDARD
@@ -42,10 +44,9 @@ fn decode_basic(value: &str) -> Result<(String, String), String> {
         .split_once(':')
         .ok_or("the decoded credentials have no ':' between client id and secret")?;
     let decode = |s: &str| -> String {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
     };
     let (id, secret) = (decode(id), decode(secret));
     if id.is_empty() {
@@ -206,6 +207,15 @@ mod tests {
         assert_eq!(
             decode_basic(&b64("web:a:b")).unwrap(),
             ("web".into(), "a:b".into())
+        );
+        // Not encoded at all (requests-oauthlib's default): a raw '&' or '=' stays in the secret.
+        assert_eq!(
+            decode_basic(&b64("web:a&b=c")).unwrap(),
+            ("web".into(), "a&b=c".into())
+        );
+        assert_eq!(
+            decode_basic(&b64("web:50%25&more")).unwrap(),
+            ("web".into(), "50%&more".into())
         );
         assert!(decode_basic("!!!").is_err());
         assert!(decode_basic(&b64("nocolon")).is_err());

@@ -132,7 +132,52 @@ async fn handle(
         sub: &user.id,
         profile: latchkey_domain::claims::profile(&tctx),
     };
-    let mut r = axum::Json(out).into_response();
+    // OIDC Core §5.3.2: a client registered for signed responses
+    // (`user.info.response.signature.alg`, as Keycloak stores it) gets a JWT with iss and aud.
+    let signed = client
+        .attribute("user.info.response.signature.alg")
+        .filter(|a| !a.is_empty() && *a != "unsigned")
+        .map(|a| {
+            a.parse::<latchkey_domain::realm::SigningAlg>()
+                .map_err(|e| {
+                    OAuthError::server_error(format!(
+                        "client '{}' asks for signed userinfo with {e}",
+                        client.client_id
+                    ))
+                })
+        })
+        .transpose()?;
+    let mut r = match signed {
+        None => axum::Json(out).into_response(),
+        Some(alg) => {
+            #[derive(serde::Serialize)]
+            struct Signed<'a> {
+                iss: &'a str,
+                aud: &'a str,
+                #[serde(flatten)]
+                info: UserInfo<'a>,
+            }
+            let key = ctx.keys.signing(alg).ok_or_else(|| {
+                OAuthError::server_error(format!("realm '{}' has no {alg} key", ctx.realm.name))
+            })?;
+            let jwt = latchkey_crypto::jws::sign(
+                key,
+                "JWT",
+                &Signed {
+                    iss: &ctx.issuer,
+                    aud: &client.client_id,
+                    info: out,
+                },
+            )
+            .map_err(|e| OAuthError::server_error(format!("signing the userinfo response: {e}")))?;
+            let mut r = jwt.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/jwt"),
+            );
+            r
+        }
+    };
     crate::error::no_store(&mut r);
     Ok(r)
 }
