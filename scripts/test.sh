@@ -29,10 +29,11 @@ echo "== cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# Unit tests in the release profile: the dependencies compile once, for them and for the
+# binary that the README's run command (`cargo run --release -- serve`) and every test below use.
 echo "== unit tests"
-cargo test --workspace --quiet
+cargo test --release --workspace --quiet
 
-# The README's run command (`cargo run --release -- serve`) and every test below use this build.
 echo "== build the release binary"
 cargo build --release --quiet
 BIN="$PWD/target/release/latchkey"
