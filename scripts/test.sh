@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# Each phase's heading says how long the suite has run so far.
+phase() { echo "== $* (at $((SECONDS / 60))m$((SECONDS % 60))s)"; }
 
 cat <<'NEEDS'
 == latchkey's test suite needs:
@@ -21,24 +23,24 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v jq >/dev/null || need_apt+=(jq)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "== apt-get install ${need_apt[*]}"
+  phase "apt-get install ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-echo "== cargo fmt / clippy"
+phase "cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 # Unit tests in the release profile: the dependencies compile once, for them and for the
 # binary that the README's run command (`cargo run --release -- serve`) and every test below use.
-echo "== unit tests"
+phase "unit tests"
 cargo test --release --workspace --quiet
 
-echo "== build the release binary"
+phase "build the release binary"
 cargo build --release --quiet
 BIN="$PWD/target/release/latchkey"
 
-echo "== python packages (.venv)"
+phase "python packages (.venv)"
 stamp=.venv/.requirements.sha256
 want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -47,22 +49,23 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-echo "== browser packages (tests/browser/node_modules)"
+phase "browser packages (tests/browser/node_modules)"
 lock_sum=$(sha256sum tests/browser/package-lock.json | cut -d' ' -f1)
 if [ "$(cat tests/browser/node_modules/.lock.sha256 2>/dev/null)" != "$lock_sum" ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
   echo "$lock_sum" > tests/browser/node_modules/.lock.sha256
 fi
 
-echo "== browser end-to-end tests (Chromium, keycloak-js, oidc-client-ts)"
+phase "browser end-to-end tests (Chromium, keycloak-js, oidc-client-ts)"
 LATCHKEY_BIN="$BIN" node --test tests/browser/
 
 # CI must not skip the PostgreSQL run silently.
 if [ "${CI:-}" = "true" ]; then export LATCHKEY_REQUIRE_POSTGRES=1; fi
 
-echo "== integration and interop tests on PostgreSQL (real binary over HTTP)"
+phase "integration and interop tests on PostgreSQL (real binary over HTTP)"
 # Store-agnostic tests (README, gateway) run once, in the SQLite pass.
 LATCHKEY_TEST_STORE=postgres LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider -m "not once_per_suite" "$@"
 
-echo "== integration and interop tests on SQLite (real binary over HTTP)"
+phase "integration and interop tests on SQLite (real binary over HTTP)"
 LATCHKEY_BIN="$BIN" .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"
+phase "done"

@@ -78,18 +78,22 @@ pub fn resolve(client: &Client, requested: Option<&str>) -> Result<Scopes, OAuth
 
 /// RFC 6749 §6: a refresh may narrow the scope but never widen it. `None` keeps the grant's.
 /// As in Keycloak, the client's default scopes always stay; a request narrows the optional ones.
-pub fn narrow(granted: &Scopes, requested: Option<&str>) -> Result<Scopes, OAuthError> {
+pub fn narrow(
+    client: &Client,
+    granted: &Scopes,
+    requested: Option<&str>,
+) -> Result<Scopes, OAuthError> {
     let req = split(requested);
     if req.is_empty() {
         return Ok(granted.clone());
     }
-    // RFC 6749 §6 (and Keycloak since its issue #24323): the new tokens carry what was asked
-    // for, default client scopes included; the scopes that never appear in `scope` (roles,
-    // web origins, acr, basic) stay as granted.
-    let mut effective: BTreeSet<String> = granted
-        .effective
+    // RFC 6749 §6, as Keycloak reads it (its #12009 and #24323): the new access and ID tokens
+    // carry the optional scopes asked for; the client's default scopes always apply, as they
+    // do in every request (clients such as authlib send `scope=openid` with every refresh).
+    let mut effective: BTreeSet<String> = client
+        .default_client_scopes
         .iter()
-        .filter(|d| HIDDEN_SCOPES.contains(&d.as_str()))
+        .filter(|d| granted.has(d) || HIDDEN_SCOPES.contains(&d.as_str()))
         .cloned()
         .collect();
     for s in req {
@@ -137,23 +141,23 @@ mod tests {
     fn narrowing_only() {
         let c = client();
         let g = resolve(&c, Some("openid offline_access")).unwrap();
-        let n = narrow(&g, Some("openid")).unwrap();
+        let n = narrow(&c, &g, Some("openid")).unwrap();
         assert_eq!(
             n.to_scope_string(),
-            "openid",
-            "default scopes narrow too, as in Keycloak since #24323"
+            "openid email profile",
+            "the optional scope goes; default scopes stay, as in Keycloak"
         );
         assert!(n.has("roles"), "scopes outside the scope parameter stay");
         assert_eq!(
-            narrow(&g, Some("offline_access email"))
+            narrow(&c, &g, Some("offline_access"))
                 .unwrap()
                 .to_scope_string(),
-            "email offline_access"
+            "email offline_access profile"
         );
-        assert_eq!(narrow(&g, None).unwrap(), g);
+        assert_eq!(narrow(&c, &g, None).unwrap(), g);
         let g2 = resolve(&c, None).unwrap();
         assert_eq!(
-            narrow(&g2, Some("openid")).unwrap_err().code,
+            narrow(&c, &g2, Some("openid")).unwrap_err().code,
             crate::ErrorCode::InvalidScope
         );
     }

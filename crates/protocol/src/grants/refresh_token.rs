@@ -124,7 +124,7 @@ pub async fn grant(
 
     // §6: a requested scope must not exceed the original grant; the refresh token keeps it.
     let granted = Scopes::from_granted(granted_scope, client);
-    let scopes = scope::narrow(&granted, params.get("scope"))?;
+    let scopes = scope::narrow(client, &granted, params.get("scope"))?;
 
     // RFC 6749 §10.4 / OAuth 2.1: the grant is gone when the user is disabled or deleted.
     let user = state
