@@ -4,9 +4,12 @@
 //! refresh decision), the store calls the domain's pure function there, so that check and
 //! rotation are one atomic step on every backend.
 
+#[cfg(test)]
+mod conformance;
 pub mod migrate;
 pub mod postgres;
 mod purge;
+mod sql;
 pub mod sqlite;
 
 pub use purge::{DeadSessions, SessionCursor};
@@ -14,7 +17,7 @@ pub use purge::{DeadSessions, SessionCursor};
 use async_trait::async_trait;
 use latchkey_domain::policy::{RefreshDecision, RefreshState};
 use latchkey_domain::{
-    AuthCode, Client, ClientSession, Realm, RefreshRecord, Session, Timestamp, User,
+    AuthCode, Client, ClientSession, OAuthError, Realm, RefreshRecord, Session, Timestamp, User,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +125,30 @@ pub(crate) fn lost_write() -> StoreError {
 
 /// The decision the store runs inside its transaction.
 pub type Decide = Box<dyn FnOnce(&RefreshState) -> RefreshDecision + Send>;
+
+/// What redeeming an authorization code reads, in the transaction that redeems it: the code
+/// as it was before this presentation (`used_at` set means a replay), its session and its user.
+#[derive(Debug, Clone)]
+pub struct CodeState {
+    pub code: AuthCode,
+    pub session: Option<Session>,
+    pub user: Option<User>,
+}
+
+/// What to do with a presented code.
+#[derive(Debug, Clone)]
+pub enum CodeDecision {
+    /// Start this grant (the code's family becomes its client session).
+    Redeem(Box<NewGrant>),
+    /// Refuse with `error`; a replay revokes what the first redemption issued.
+    Refuse {
+        error: OAuthError,
+        revoke_family: Option<String>,
+    },
+}
+
+/// The decision the store runs inside a code's redemption.
+pub type DecideCode = Box<dyn FnOnce(&CodeState) -> CodeDecision + Send>;
 
 /// An audit event.
 #[derive(Debug, Clone)]
@@ -235,9 +262,15 @@ pub trait Store: Send + Sync + 'static {
 
     // Authorization codes.
     async fn insert_code(&self, code: AuthCode) -> Result<()>;
-    /// Marks the code used and returns it as it was before (so `used_at` set means a replay).
-    async fn consume_code(&self, code_hash: &str, now: Timestamp) -> Result<Option<AuthCode>>;
-    async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()>;
+    /// Redeems a code in one transaction: reads it (with its session and user), runs
+    /// `decide`, marks it used and applies the decision — a replay arriving at any moment
+    /// finds the code used and the family it started. `None` when no such code exists.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+        decide: DecideCode,
+    ) -> Result<Option<(CodeState, CodeDecision)>>;
 
     async fn record_event(&self, event: Event) -> Result<()>;
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;

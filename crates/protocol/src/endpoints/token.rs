@@ -20,6 +20,27 @@ pub const GRANT_TYPES: [&str; 4] = [
     "refresh_token",
 ];
 
+/// The grants this endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GrantType {
+    AuthorizationCode,
+    Password,
+    ClientCredentials,
+    RefreshToken,
+}
+
+impl GrantType {
+    fn parse(name: &str) -> Option<GrantType> {
+        Some(match name {
+            "authorization_code" => GrantType::AuthorizationCode,
+            "password" => GrantType::Password,
+            "client_credentials" => GrantType::ClientCredentials,
+            "refresh_token" => GrantType::RefreshToken,
+            _ => return None,
+        })
+    }
+}
+
 pub async fn token(
     State(state): State<Arc<AppState>>,
     RealmName(realm_name): RealmName,
@@ -59,7 +80,7 @@ async fn handle(
             "use one of authorization_code, password, client_credentials, refresh_token",
         )?
         .to_string();
-    if !GRANT_TYPES.contains(&grant_type.as_str()) {
+    let Some(grant) = GrantType::parse(&grant_type) else {
         return Err(ApiError::from(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!(
@@ -68,17 +89,19 @@ async fn handle(
                 GRANT_TYPES.join(", ")
             ),
         )));
-    }
+    };
     let client = client_auth::authenticate(&ctx, headers, &params)?;
-    let resp = match grant_type.as_str() {
-        "authorization_code" => {
+    let resp = match grant {
+        GrantType::AuthorizationCode => {
             grants::authorization_code::grant(state, &ctx, &client, &params).await?
         }
-        "password" => grants::password::grant(state, &ctx, &client, &params, addr).await?,
-        "client_credentials" => {
+        GrantType::Password => grants::password::grant(state, &ctx, &client, &params, addr).await?,
+        GrantType::ClientCredentials => {
             grants::client_credentials::grant(state, &ctx, &client, &params).await?
         }
-        _ => grants::refresh_token::grant(state, &ctx, &client, &params).await?,
+        GrantType::RefreshToken => {
+            grants::refresh_token::grant(state, &ctx, &client, &params).await?
+        }
     };
     Ok(resp)
 }

@@ -1,7 +1,9 @@
 //! Authorization Code grant, token request (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.5-4.6).
-//! A code is single-use: a replay is refused and what the first exchange issued is revoked.
+//! A code is single-use: it is redeemed in one transaction that reads it, judges it and starts
+//! the grant, so a replay — whenever it arrives — finds it used and revokes what the first
+//! exchange issued (§4.1.2, §10.5).
 
-use super::{new_session, start_family};
+use super::{new_grant, new_session};
 use crate::error::ApiResult;
 use crate::form::Params;
 use crate::realms::RealmContext;
@@ -9,167 +11,172 @@ use crate::state::AppState;
 use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_domain::claims::format_timestamp;
 use latchkey_domain::scope::Scopes;
-use latchkey_domain::{authorize, Client, OAuthError};
-use latchkey_storage::Event;
-use serde_json::json;
+use latchkey_domain::{authorize, Client, OAuthError, Timestamp};
+use latchkey_storage::{CodeDecision, CodeState};
+use std::sync::Arc;
 
 pub fn code_hash(code: &str) -> String {
     latchkey_crypto::b64url(latchkey_crypto::sha256(code.as_bytes()))
 }
 
+/// What the token request says about the code it presents.
+struct Presented {
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+}
+
 pub async fn grant(
     state: &AppState,
-    ctx: &RealmContext,
-    client: &Client,
+    ctx: &Arc<RealmContext>,
+    client: &Arc<Client>,
     params: &Params,
 ) -> ApiResult<TokenResponse> {
     let code = params.require("code", "send the code from the authorization response")?;
     let now = crate::now();
-    let hash = code_hash(code);
-    // §4.1.3: the code is valid, unused, unexpired and was issued to this client.
-    let Some(rec) = state.store.consume_code(&hash, now).await? else {
+    let presented = Presented {
+        redirect_uri: params.get("redirect_uri").map(str::to_string),
+        code_verifier: params.get("code_verifier").map(str::to_string),
+    };
+    let (c, cl) = (ctx.clone(), client.clone());
+    let decide = Box::new(
+        move |st: &CodeState| match check(&cl, &presented, st, now) {
+            Ok(()) => CodeDecision::Redeem(Box::new(start(&c, &cl, st, now))),
+            Err(refusal) => refusal,
+        },
+    );
+    let redeemed = state
+        .store
+        .redeem_code(&code_hash(code), now, decide)
+        .await?;
+    let Some((st, decision)) = redeemed else {
         return Err(OAuthError::invalid_grant(
             "authorization code is not valid: it was never issued here or has expired",
         )
         .into());
     };
+    let grant = match decision {
+        CodeDecision::Redeem(grant) => grant,
+        CodeDecision::Refuse { error, .. } => return Err(error.into()),
+    };
+    let user = st.user.as_ref().expect("a redeemed code has its user");
+    tokens::mint(
+        ctx,
+        &Grant {
+            client,
+            user,
+            sid: Some(&grant.session.id),
+            scopes: &Scopes::from_granted(&st.code.scope, client),
+            auth_time: Some(st.code.auth_time),
+            nonce: st.code.nonce.as_deref(),
+            refresh: grant.refresh.as_ref(),
+            now,
+        },
+    )
+}
+
+fn refuse(error: OAuthError) -> CodeDecision {
+    CodeDecision::Refuse {
+        error,
+        revoke_family: None,
+    }
+}
+
+/// §4.1.3 and RFC 7636 §4.6: the code is unused, was issued to this client, is unexpired, the
+/// redirect URI and the PKCE verifier match, and its session and user can still sign in.
+fn check(
+    client: &Client,
+    presented: &Presented,
+    st: &CodeState,
+    now: Timestamp,
+) -> Result<(), CodeDecision> {
+    let rec = &st.code;
     if let Some(used) = rec.used_at {
-        // §4.1.2 / §10.5: a second use; revoke what the first one issued.
-        if let Some(family) = &rec.family_id {
-            let reason = "authorization code was used twice";
-            if state.store.revoke_family(family, now, reason).await? {
-                state
-                    .store
-                    .record_event(Event {
-                        realm_id: Some(ctx.realm.id.clone()),
-                        at: now,
-                        kind: "CODE_REUSE".into(),
-                        detail: json!({"client_id": rec.client_id, "family": family, "sid": rec.session_id}),
-                    })
-                    .await?;
-            }
-        }
-        return Err(OAuthError::invalid_grant(format!(
-            "authorization code was already used at {}: the tokens issued for it have been revoked",
-            format_timestamp(used)
-        ))
-        .into());
+        return Err(CodeDecision::Refuse {
+            error: OAuthError::invalid_grant(format!(
+                "authorization code was already used at {}: the tokens issued for it have been revoked",
+                format_timestamp(used)
+            )),
+            revoke_family: Some("authorization code was used twice".into()),
+        });
     }
     if rec.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(format!(
+        return Err(refuse(OAuthError::invalid_grant(format!(
             "authorization code was issued to client '{}', not to '{}'",
             rec.client_id, client.client_id
-        ))
-        .into());
+        ))));
     }
     if rec.expires_at <= now {
-        return Err(OAuthError::invalid_grant(format!(
+        return Err(refuse(OAuthError::invalid_grant(format!(
             "authorization code expired at {}: exchange codes as soon as they arrive",
             format_timestamp(rec.expires_at)
-        ))
-        .into());
+        ))));
     }
     // §4.1.3: redirect_uri identical to the authorization request's, when that had one.
-    match (params.get("redirect_uri"), rec.redirect_uri_sent) {
+    match (presented.redirect_uri.as_deref(), rec.redirect_uri_sent) {
         (Some(u), _) if u != rec.redirect_uri => {
-            return Err(OAuthError::invalid_grant(format!(
+            return Err(refuse(OAuthError::invalid_grant(format!(
                 "redirect_uri '{u}' differs from the one of the authorization request ('{}')",
                 rec.redirect_uri
-            ))
-            .into())
+            ))))
         }
-        (None, true) => return Err(OAuthError::invalid_grant(
+        (None, true) => return Err(refuse(OAuthError::invalid_grant(
             "redirect_uri is missing: send the same redirect_uri as in the authorization request",
-        )
-        .into()),
+        ))),
         _ => {}
     }
     // RFC 7636 §4.6.
-    match (&rec.code_challenge, params.get("code_verifier")) {
+    match (&rec.code_challenge, presented.code_verifier.as_deref()) {
         (Some(challenge), Some(verifier)) => {
             let computed = latchkey_crypto::b64url(latchkey_crypto::sha256(verifier.as_bytes()));
             if !authorize::verifier_ok(verifier)
                 || !latchkey_crypto::ct_eq(computed.as_bytes(), challenge.as_bytes())
             {
-                return Err(OAuthError::invalid_grant(
+                return Err(refuse(OAuthError::invalid_grant(
                     "PKCE verification failed: code_verifier does not match the code_challenge",
-                )
-                .into());
+                )));
             }
         }
         (Some(_), None) => {
-            return Err(OAuthError::invalid_grant(
+            return Err(refuse(OAuthError::invalid_grant(
                 "code_verifier is missing: this code was issued with a PKCE code_challenge",
-            )
-            .into())
+            )))
         }
         (None, Some(_)) => {
-            return Err(OAuthError::invalid_request(
+            return Err(refuse(OAuthError::invalid_request(
                 "code_verifier was sent but the authorization request had no code_challenge",
-            )
-            .into())
+            )))
         }
         (None, None) => {}
     }
-    let Some(session) = state
-        .store
-        .session(&rec.session_id)
-        .await?
-        .filter(|s| s.is_active())
-    else {
-        return Err(OAuthError::invalid_grant(
+    if !st.session.as_ref().is_some_and(|s| s.is_active()) {
+        return Err(refuse(OAuthError::invalid_grant(
             "the session this code belongs to has ended: sign in again",
-        )
-        .into());
-    };
-    let user = state
-        .store
-        .user_by_id(&ctx.realm.id, &rec.user_id)
-        .await?
-        .filter(|u| u.enabled)
-        .ok_or_else(|| {
-            OAuthError::invalid_grant("the user of this code no longer exists or is disabled")
-        })?;
-    let scopes = Scopes::from_granted(&rec.scope, client);
-    let started = if scopes.offline() {
-        // An offline session of its own: it outlives the browser session.
-        let offline = new_session(ctx, &user, true, rec.auth_time, now);
-        start_family(
-            state,
-            ctx,
-            client,
-            offline,
-            true,
-            &scopes,
-            client.use_refresh_tokens(),
-            now,
-        )
-        .await?
+        )));
+    }
+    if !st.user.as_ref().is_some_and(|u| u.enabled) {
+        return Err(refuse(OAuthError::invalid_grant(
+            "the user of this code no longer exists or is disabled",
+        )));
+    }
+    Ok(())
+}
+
+/// The grant a valid code starts: a family in the browser's SSO session, or in an offline
+/// session of its own (which outlives the browser session) when `offline_access` was granted.
+fn start(
+    ctx: &RealmContext,
+    client: &Client,
+    st: &CodeState,
+    now: Timestamp,
+) -> latchkey_storage::NewGrant {
+    let (session, user) = (st.session.clone(), st.user.as_ref());
+    let (session, user) = (session.expect("checked"), user.expect("checked"));
+    let scopes = Scopes::from_granted(&st.code.scope, client);
+    let issue_refresh = client.use_refresh_tokens();
+    if scopes.offline() {
+        let offline = new_session(ctx, user, true, st.code.auth_time, now);
+        new_grant(ctx, client, offline, true, &scopes, issue_refresh, now)
     } else {
-        start_family(
-            state,
-            ctx,
-            client,
-            session,
-            false,
-            &scopes,
-            client.use_refresh_tokens(),
-            now,
-        )
-        .await?
-    };
-    state.store.set_code_family(&hash, &started.family).await?;
-    tokens::mint(
-        ctx,
-        &Grant {
-            client,
-            user: &user,
-            sid: Some(&started.session.id),
-            scopes: &scopes,
-            auth_time: Some(rec.auth_time),
-            nonce: rec.nonce.as_deref(),
-            refresh: started.refresh.as_ref(),
-            now,
-        },
-    )
+        new_grant(ctx, client, session, false, &scopes, issue_refresh, now)
+    }
 }

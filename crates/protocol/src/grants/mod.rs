@@ -67,10 +67,9 @@ pub fn new_session(
     }
 }
 
-/// A new refresh-token family for `client` in `session` (created with it when `is_new`).
-#[allow(clippy::too_many_arguments)]
-pub async fn start_family(
-    state: &AppState,
+/// A new refresh-token family for `client` in `session` (created with it when `is_new`), with
+/// its first refresh token when the client gets one: what [`start_family`] persists.
+pub fn new_grant(
     ctx: &RealmContext,
     client: &Client,
     mut session: Session,
@@ -78,9 +77,8 @@ pub async fn start_family(
     scopes: &Scopes,
     issue_refresh: bool,
     now: i64,
-) -> ApiResult<Started> {
+) -> NewGrant {
     session.last_refresh = now;
-    let offline = session.offline;
     let mut cs = ClientSession {
         id: new_id(),
         session_id: session.id.clone(),
@@ -98,25 +96,38 @@ pub async fn start_family(
         issued_at: now,
         expires_at: policy::refresh_token_expiry(&ctx.realm, client, &session, &cs),
         scope: scopes.to_scope_string(),
-        offline,
+        offline: session.offline,
         rotated_at: None,
         successor_jti: None,
         use_count: 0,
     });
     cs.current_jti = refresh.as_ref().map(|r| r.jti.clone());
-    let family = cs.id.clone();
-    state
-        .store
-        .start_grant(NewGrant {
-            session: session.clone(),
-            session_is_new: is_new,
-            client_session: cs,
-            refresh: refresh.clone(),
-        })
-        .await?;
-    Ok(Started {
+    NewGrant {
         session,
+        session_is_new: is_new,
+        client_session: cs,
         refresh,
-        family,
-    })
+    }
+}
+
+/// Persists a new family ([`new_grant`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_family(
+    state: &AppState,
+    ctx: &RealmContext,
+    client: &Client,
+    session: Session,
+    is_new: bool,
+    scopes: &Scopes,
+    issue_refresh: bool,
+    now: i64,
+) -> ApiResult<Started> {
+    let grant = new_grant(ctx, client, session, is_new, scopes, issue_refresh, now);
+    let started = Started {
+        session: grant.session.clone(),
+        refresh: grant.refresh.clone(),
+        family: grant.client_session.id.clone(),
+    };
+    state.store.start_grant(grant).await?;
+    Ok(started)
 }

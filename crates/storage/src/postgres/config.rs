@@ -237,16 +237,6 @@ pub async fn user_by_id<C: GenericClient>(c: &C, realm_id: &str, id: &str) -> Re
     .transpose()
 }
 
-pub async fn username_of<C: GenericClient>(c: &C, user_id: &str) -> Result<String> {
-    Ok(
-        c.query_opt("SELECT username FROM users WHERE id = $1", &[&user_id])
-            .await
-            .map_err(backend)?
-            .map(|r| r.get(0))
-            .unwrap_or_else(|| format!("(deleted user {user_id})")),
-    )
-}
-
 pub async fn update_realm<C: GenericClient>(c: &C, realm: &Realm) -> Result<()> {
     let rep = serde_json::to_string(&realm.to_representation()).expect("serialize");
     let n = c

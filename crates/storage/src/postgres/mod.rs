@@ -3,6 +3,7 @@
 //! that every node drops cached realm configuration within moments of a change.
 
 mod config;
+mod exec;
 mod purge;
 mod schema;
 mod sessions;
@@ -35,7 +36,14 @@ pub(crate) fn backend(e: tokio_postgres::Error) -> StoreError {
             );
         }
     }
-    StoreError::Backend(e.to_string())
+    match e.as_db_error() {
+        Some(db) => StoreError::Backend(format!(
+            "PostgreSQL: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => StoreError::Backend(e.to_string()),
+    }
 }
 
 pub(crate) fn pool_err(e: impl std::fmt::Display) -> StoreError {

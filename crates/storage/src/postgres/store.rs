@@ -1,10 +1,11 @@
 //! [`crate::Store`] for [`PgStore`]: reads on a pooled connection, writes in a transaction;
 //! configuration writes notify every node.
 
-use super::{backend, config, sessions, PgStore};
+use super::{backend, config, exec, sessions, PgStore};
+use crate::sql::sessions as sql;
 use crate::{
-    Decide, Event, NewGrant, NewRealm, Pending, RefreshOutcome, Result, SessionInfo, StoredKey,
-    UserQuery, UserWithCredential,
+    CodeDecision, CodeState, Decide, DecideCode, Event, NewGrant, NewRealm, Pending,
+    RefreshOutcome, Result, SessionInfo, StoredKey, UserQuery, UserWithCredential,
 };
 use latchkey_domain::policy::RefreshState;
 use latchkey_domain::{AuthCode, Client, ClientSession, Realm, Session, Timestamp, User};
@@ -157,22 +158,19 @@ impl crate::Store for PgStore {
     }
 
     async fn start_grant(&self, grant: NewGrant) -> Result<()> {
-        tx!(self, |t| sessions::start_grant(&t, &grant).await?);
-        Ok(())
+        exec::transact(&self.client().await?, &sql::start_grant(&grant))
+            .await
+            .map(drop)
     }
     async fn create_session(&self, session: Session) -> Result<()> {
-        sessions::insert_session(&self.client().await?, &session).await
+        exec::execute(&self.client().await?, &sql::insert_session(&session))
+            .await
+            .map(drop)
     }
     async fn touch_session(&self, id: &str, now: Timestamp) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE sessions SET last_refresh = $2 WHERE id = $1",
-                &[&id, &now],
-            )
+        exec::execute(&self.client().await?, &sql::touch_session(id, now))
             .await
-            .map_err(backend)?;
-        Ok(())
+            .map(drop)
     }
     async fn refresh(
         &self,
@@ -181,27 +179,19 @@ impl crate::Store for PgStore {
         decide: Decide,
     ) -> Result<Pending<RefreshOutcome>> {
         // The transaction runs on a task of its own, which hands the outcome over before its
-        // COMMIT: the caller signs the new tokens during that round trip and the server's
-        // flush, and answers once the commit is told. The task commits (or rolls back) even
-        // when the caller is gone.
-        let mut conn = self.client().await?;
+        // writes and COMMIT go out: the caller signs the new tokens during that round trip and
+        // the server's flush, and answers once the commit is told. The task finishes the
+        // transaction even when the caller is gone.
+        let conn = self.client().await?;
         let jti = jti.to_string();
         let (tell, hear) = tokio::sync::oneshot::channel::<Result<RefreshOutcome>>();
         let (tell_commit, hear_commit) = tokio::sync::oneshot::channel::<Result<()>>();
         tokio::spawn(async move {
-            let t = match conn.transaction().await {
-                Ok(t) => t,
-                Err(e) => {
-                    let _ = tell.send(Err(backend(e)));
-                    return;
-                }
-            };
-            match sessions::refresh(&t, &jti, now, decide).await {
-                Ok(outcome) => {
+            match sessions::refresh(&conn, &jti, now, decide).await {
+                Ok(sessions::Decided { outcome, commit }) => {
                     let _ = tell.send(Ok(outcome));
-                    let _ = tell_commit.send(t.commit().await.map_err(backend));
+                    let _ = tell_commit.send(commit.apply().await);
                 }
-                // Dropping the transaction rolls it back.
                 Err(e) => {
                     let _ = tell.send(Err(e));
                 }
@@ -211,7 +201,7 @@ impl crate::Store for PgStore {
         Ok(Pending::committing(outcome, hear_commit))
     }
     async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>> {
-        sessions::refresh_state(&self.client().await?, jti, false).await
+        sessions::refresh_state(&self.client().await?, jti).await
     }
     async fn session(&self, id: &str) -> Result<Option<Session>> {
         sessions::session(&self.client().await?, id).await
@@ -220,50 +210,48 @@ impl crate::Store for PgStore {
         sessions::client_sessions(&self.client().await?, session_id).await
     }
     async fn end_session(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
-        Ok(tx!(self, |t| sessions::end_session(&t, id, now, reason).await?))
+        let counts =
+            exec::transact(&self.client().await?, &sql::end_session(id, now, reason)).await?;
+        Ok(counts[0] > 0)
     }
     async fn revoke_family(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
-        sessions::revoke_family(&self.client().await?, id, now, reason).await
+        let n = exec::execute(&self.client().await?, &sql::revoke_family(id, now, reason)).await?;
+        Ok(n > 0)
     }
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()> {
-        self.client()
-            .await?
-            .execute("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", &[&jti, &expires_at])
-            .await
-            .map_err(backend)?;
-        Ok(())
+        exec::execute(
+            &self.client().await?,
+            &sql::revoke_access_token(jti, expires_at),
+        )
+        .await
+        .map(drop)
     }
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt("SELECT 1 FROM revoked_tokens WHERE jti = $1", &[&jti])
-            .await
-            .map_err(backend)?
-            .is_some())
+        sessions::is_access_token_revoked(&self.client().await?, jti).await
     }
     async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>> {
         sessions::sessions(&self.client().await?, realm_id, offline).await
     }
     async fn insert_code(&self, code: AuthCode) -> Result<()> {
-        sessions::insert_code(&self.client().await?, &code).await
-    }
-    async fn consume_code(&self, code_hash: &str, now: Timestamp) -> Result<Option<AuthCode>> {
-        Ok(tx!(self, |t| sessions::consume_code(&t, code_hash, now).await?))
-    }
-    async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE auth_codes SET family_id = $2 WHERE code_hash = $1",
-                &[&code_hash, &family_id],
-            )
+        exec::transact(&self.client().await?, &sql::insert_code(&code))
             .await
-            .map_err(backend)?;
-        Ok(())
+            .map(drop)
+    }
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: Timestamp,
+        decide: DecideCode,
+    ) -> Result<Option<(CodeState, CodeDecision)>> {
+        Ok(tx!(self, |t| sessions::redeem_code(
+            &t, code_hash, now, decide
+        )
+        .await?))
     }
     async fn record_event(&self, event: Event) -> Result<()> {
-        sessions::insert_event(&self.client().await?, &event).await
+        exec::execute(&self.client().await?, &sql::insert_event(&event))
+            .await
+            .map(drop)
     }
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>> {
         sessions::events(&self.client().await?, realm_id, limit).await

@@ -253,15 +253,6 @@ pub fn user_by_id(conn: &Connection, realm_id: &str, id: &str) -> Result<Option<
     row.map(|(i, r, rep)| to_user(i, r, rep)).transpose()
 }
 
-pub fn username_of(conn: &Connection, user_id: &str) -> Result<String> {
-    conn.query_row("SELECT username FROM users WHERE id = ?1", [user_id], |r| {
-        r.get(0)
-    })
-    .optional()
-    .map_err(backend)
-    .map(|u| u.unwrap_or_else(|| format!("(deleted user {user_id})")))
-}
-
 pub fn update_realm(tx: &Connection, realm: &Realm) -> Result<()> {
     let rep = serde_json::to_string(&realm.to_representation()).expect("serialize");
     let n = tx

@@ -3,12 +3,14 @@
 //! from tokio's blocking pool.
 
 mod config;
+mod exec;
 mod purge;
-mod schema;
+pub(crate) mod schema;
 mod sessions;
 mod user_cache;
 mod writer;
 
+use crate::sql::sessions as sql;
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -380,20 +382,13 @@ impl crate::Store for SqliteStore {
             .await
     }
     async fn create_session(&self, session: latchkey_domain::Session) -> Result<()> {
-        self.write(move |tx| sessions::insert_session(tx, &session))
+        self.write(move |tx| exec::execute(tx, &sql::insert_session(&session)).map(drop))
             .await
     }
     async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
-        let id = id.to_string();
-        self.write(move |tx| {
-            tx.execute(
-                "UPDATE sessions SET last_refresh = ?2 WHERE id = ?1",
-                rusqlite::params![id, now],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        let plan = sql::touch_session(id, now);
+        self.write(move |tx| exec::execute(tx, &plan).map(drop))
+            .await
     }
     async fn refresh(
         &self,
@@ -438,8 +433,8 @@ impl crate::Store for SqliteStore {
             .await
     }
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<()> {
-        let jti = jti.to_string();
-        self.write(move |tx| sessions::revoke_access_token(tx, &jti, expires_at))
+        let plan = sql::revoke_access_token(jti, expires_at);
+        self.write(move |tx| exec::execute(tx, &plan).map(drop))
             .await
     }
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool> {
@@ -459,22 +454,19 @@ impl crate::Store for SqliteStore {
     async fn insert_code(&self, code: latchkey_domain::AuthCode) -> Result<()> {
         self.write(move |tx| sessions::insert_code(tx, &code)).await
     }
-    async fn consume_code(
+    async fn redeem_code(
         &self,
         code_hash: &str,
         now: i64,
-    ) -> Result<Option<latchkey_domain::AuthCode>> {
+        decide: crate::DecideCode,
+    ) -> Result<Option<(crate::CodeState, crate::CodeDecision)>> {
         let h = code_hash.to_string();
-        self.write(move |tx| sessions::consume_code(tx, &h, now))
-            .await
-    }
-    async fn set_code_family(&self, code_hash: &str, family_id: &str) -> Result<()> {
-        let (h, f) = (code_hash.to_string(), family_id.to_string());
-        self.write(move |tx| sessions::set_code_family(tx, &h, &f))
+        self.write(move |tx| sessions::redeem_code(tx, &h, now, decide))
             .await
     }
     async fn record_event(&self, event: crate::Event) -> Result<()> {
-        self.write(move |tx| sessions::insert_event(tx, &event))
+        let plan = sql::insert_event(&event);
+        self.write(move |tx| exec::execute(tx, &plan).map(drop))
             .await
     }
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<crate::Event>> {

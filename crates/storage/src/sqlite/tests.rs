@@ -1,172 +1,15 @@
+//! What only SQLite has: its migrations, its file, its query plans. The behaviour every store
+//! shares is in the conformance suite (`crate::conformance`).
+
 use super::SqliteStore;
-use crate::{NewGrant, NewRealm, RefreshOutcome, Store, StoredKey};
-use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation};
-use latchkey_domain::policy::{decide_refresh, RefreshDecision, RefreshRequest};
-use latchkey_domain::{Client, ClientSession, Realm, RefreshRecord, Session};
+use crate::conformance::{grant, now, realm, temp_db, with_login};
+use crate::{NewRealm, Store};
 use std::sync::Arc;
 
-fn temp_db() -> String {
-    let dir = std::env::temp_dir().join(format!("latchkey-store-{}", uuid::Uuid::new_v4()));
-    dir.join("t.db").to_string_lossy().into_owned()
-}
-
-fn realm(grace: &str) -> Realm {
-    let mut rep = RealmRepresentation {
-        realm: "t".into(),
-        ..Default::default()
-    };
-    rep.attributes
-        .insert("latchkey.refreshTokenGracePeriod".into(), grace.into());
-    Realm::from_representation("r1".into(), &rep).unwrap()
-}
-
-fn client() -> Client {
-    let rep = ClientRepresentation {
-        client_id: "spa".into(),
-        public_client: Some(true),
-        ..Default::default()
-    };
-    Client::from_representation("c1".into(), "r1".into(), &rep, vec![]).unwrap()
-}
-
-async fn store_with_login(realm: &Realm) -> (Arc<SqliteStore>, String) {
+async fn store_with_login() -> Arc<SqliteStore> {
     let store = Arc::new(SqliteStore::open(&temp_db()).await.unwrap());
-    let key = StoredKey {
-        kid: "h".into(),
-        alg: "HS512".into(),
-        material: vec![1; 64],
-        created_at: 0,
-        active: true,
-    };
+    with_login(&*store, &realm("10")).await;
     store
-        .create_realm(NewRealm {
-            realm: realm.clone(),
-            keys: vec![key],
-            clients: vec![client()],
-            users: vec![],
-        })
-        .await
-        .unwrap();
-    let now = crate::sqlite::now();
-    let session = Session {
-        id: "s1".into(),
-        realm_id: "r1".into(),
-        user_id: "u1".into(),
-        offline: false,
-        started_at: now,
-        auth_time: now,
-        last_refresh: now,
-        ended_at: None,
-        end_reason: None,
-    };
-    let cs = ClientSession {
-        id: "cs1".into(),
-        session_id: "s1".into(),
-        client_id: "spa".into(),
-        started_at: now,
-        last_refresh: now,
-        current_jti: Some("t1".into()),
-        revoked_at: None,
-        revoke_reason: None,
-    };
-    let rec = RefreshRecord {
-        jti: "t1".into(),
-        client_session_id: "cs1".into(),
-        parent_jti: None,
-        issued_at: now,
-        expires_at: Some(now + 1800),
-        scope: "profile".into(),
-        offline: false,
-        rotated_at: None,
-        successor_jti: None,
-        use_count: 0,
-    };
-    store
-        .start_grant(NewGrant {
-            session,
-            session_is_new: true,
-            client_session: cs,
-            refresh: Some(rec),
-        })
-        .await
-        .unwrap();
-    (store, "t1".into())
-}
-
-async fn concurrent(grace: &str) -> Vec<RefreshDecision> {
-    let realm = realm(grace);
-    let (store, jti) = store_with_login(&realm).await;
-    let now = crate::sqlite::now();
-    let mut handles = Vec::new();
-    for i in 0..30 {
-        let (store, jti, realm) = (store.clone(), jti.clone(), realm.clone());
-        handles.push(tokio::spawn(async move {
-            let c = client();
-            let decide = Box::new(move |st: &latchkey_domain::policy::RefreshState| {
-                let req = RefreshRequest {
-                    realm: &realm,
-                    client: &c,
-                    now,
-                    new_jti: format!("n{i}"),
-                    scope: "profile".into(),
-                };
-                decide_refresh(&req, st)
-            });
-            match store
-                .refresh(&jti, now, decide)
-                .await
-                .unwrap()
-                .durable()
-                .await
-                .unwrap()
-            {
-                RefreshOutcome::Decided { decision, .. } => decision,
-                RefreshOutcome::Unknown => panic!("record vanished"),
-            }
-        }));
-    }
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_refreshes_converge_on_one_successor() {
-    let decisions = concurrent("10").await;
-    let issued: Vec<_> = decisions
-        .iter()
-        .filter(|d| matches!(d, RefreshDecision::Issue { .. }))
-        .collect();
-    assert_eq!(issued.len(), 1, "exactly one successor is created");
-    let RefreshDecision::Issue { successor, .. } = issued[0] else {
-        unreachable!()
-    };
-    for d in &decisions {
-        match d {
-            RefreshDecision::Issue { .. } => {}
-            RefreshDecision::Replay { successor: s } => assert_eq!(s.jti, successor.jti),
-            other => panic!("{other:?}"),
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn without_grace_exactly_one_succeeds_and_the_family_is_revoked() {
-    let decisions = concurrent("0").await;
-    let ok = decisions
-        .iter()
-        .filter(|d| matches!(d, RefreshDecision::Issue { .. }))
-        .count();
-    assert_eq!(ok, 1);
-    assert!(decisions.iter().any(|d| matches!(
-        d,
-        RefreshDecision::Reject(latchkey_domain::policy::Rejection {
-            revoke_family: Some(_),
-            ..
-        })
-    )));
 }
 
 #[tokio::test]
@@ -200,31 +43,6 @@ async fn reopening_applies_no_migration_twice_and_keeps_data() {
     );
 }
 
-#[tokio::test]
-async fn purge_removes_only_what_can_no_longer_be_used() {
-    let realm = realm("10");
-    let (store, jti) = store_with_login(&realm).await;
-    let now = crate::sqlite::now();
-    // The live record stays, whatever the batch size.
-    assert_eq!(store.purge_expired(now, 100).await.unwrap(), 0);
-    assert!(store.refresh_state(&jti).await.unwrap().is_some());
-    // Expired, it is kept for a while (its holder hears "expired"), then it goes.
-    assert_eq!(store.purge_expired(now + 1801, 100).await.unwrap(), 0);
-    let later = now + 1801 + crate::EXPIRED_RETENTION;
-    assert_eq!(store.purge_expired(later, 100).await.unwrap(), 1);
-    assert!(store.refresh_state(&jti).await.unwrap().is_none());
-    // An ended session goes (with its family) only after the retention period.
-    store.end_session("s1", now, "logout").await.unwrap();
-    store.purge_expired(now + 10, 100).await.unwrap();
-    assert!(store.session("s1").await.unwrap().is_some());
-    store
-        .purge_expired(now + crate::ENDED_SESSION_RETENTION + 1, 100)
-        .await
-        .unwrap();
-    assert!(store.session("s1").await.unwrap().is_none());
-    assert!(store.client_sessions("s1").await.unwrap().is_empty());
-}
-
 fn count(path: &str, sql: &str) -> i64 {
     rusqlite::Connection::open(path)
         .unwrap()
@@ -234,48 +52,12 @@ fn count(path: &str, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn a_deleted_family_takes_its_unexpiring_records_and_leaves_the_rest_to_the_purge() {
-    let realm = realm("10");
-    let (store, _) = store_with_login(&realm).await;
+    let store = store_with_login().await;
     let path = store.path().to_string_lossy().into_owned();
-    let now = crate::sqlite::now();
+    let now = now();
     // An offline login whose token never expires, beside the online one (t1, 30 min).
     store
-        .start_grant(NewGrant {
-            session: Session {
-                id: "s2".into(),
-                realm_id: "r1".into(),
-                user_id: "u1".into(),
-                offline: true,
-                started_at: now,
-                auth_time: now,
-                last_refresh: now,
-                ended_at: None,
-                end_reason: None,
-            },
-            session_is_new: true,
-            client_session: ClientSession {
-                id: "cs2".into(),
-                session_id: "s2".into(),
-                client_id: "spa".into(),
-                started_at: now,
-                last_refresh: now,
-                current_jti: Some("o1".into()),
-                revoked_at: None,
-                revoke_reason: None,
-            },
-            refresh: Some(RefreshRecord {
-                jti: "o1".into(),
-                client_session_id: "cs2".into(),
-                parent_jti: None,
-                issued_at: now,
-                expires_at: None,
-                scope: "offline_access".into(),
-                offline: true,
-                rotated_at: None,
-                successor_jti: None,
-                use_count: 0,
-            }),
-        })
+        .start_grant(grant("s2", "cs2", "o1", None))
         .await
         .unwrap();
     assert_eq!(count(&path, "SELECT count(*) FROM refresh_tokens"), 2);
@@ -347,90 +129,13 @@ fn the_refresh_read_is_planned_once_whatever_token_it_is_asked_for() {
         super::sessions::refresh_state(&c, &format!("jti-{i}")).unwrap();
     }
     let st = c
-        .prepare_cached(super::sessions::refresh_state_sql())
+        .prepare_cached(crate::sql::sessions::REFRESH_STATE)
         .unwrap();
     // A re-prepare per new value was a parse and a plan on every rotation (63 µs, not 16).
     assert_eq!(
         st.get_status(rusqlite::StatementStatus::RePrepare),
         0,
         "the statement was prepared again for a new parameter value"
-    );
-}
-
-#[tokio::test]
-async fn sessions_that_idled_out_or_ran_out_are_purged_page_by_page() {
-    let realm = realm("10");
-    let (store, jti) = store_with_login(&realm).await;
-    let now = crate::sqlite::now();
-    let old = now - 10_000;
-    for (id, last, offline) in [
-        ("idle", old, false),
-        ("active", now, false),
-        ("ended", old, false),
-        ("offline", old, true),
-    ] {
-        store
-            .create_session(Session {
-                id: id.into(),
-                realm_id: "r1".into(),
-                user_id: "u1".into(),
-                offline,
-                started_at: old,
-                auth_time: old,
-                last_refresh: last,
-                ended_at: None,
-                end_reason: None,
-            })
-            .await
-            .unwrap();
-    }
-    store.end_session("ended", old, "logout").await.unwrap();
-    let which = crate::DeadSessions {
-        realm_id: "r1".into(),
-        offline: false,
-        idle_before: Some(now - 5_000),
-        started_before: Some(now - 20_000),
-    };
-    // Candidates (started before now - 5000) in (start, id) order: active, ended, idle.
-    let (n, next) = store.purge_dead_sessions(&which, None, 2).await.unwrap();
-    assert_eq!(n, 0, "active is in use, ended waits for its own retention");
-    let next = next.expect("a full page goes on");
-    assert_eq!(next.id, "ended");
-    let (n, next) = store
-        .purge_dead_sessions(&which, Some(next), 2)
-        .await
-        .unwrap();
-    assert_eq!((n, next), (1, None));
-    assert!(store.session("idle").await.unwrap().is_none());
-    for kept in ["active", "ended", "offline", "s1"] {
-        assert!(store.session(kept).await.unwrap().is_some(), "{kept}");
-    }
-    // A session past its maximum goes with its family; its bounded record can no longer be
-    // refreshed and waits for its own expiry in the purge of records.
-    let ran_out = crate::DeadSessions {
-        started_before: Some(now + 1),
-        idle_before: None,
-        ..which
-    };
-    let (n, _) = store
-        .purge_dead_sessions(&ran_out, None, 100)
-        .await
-        .unwrap();
-    assert_eq!(n, 2, "s1 and active");
-    assert!(store.client_sessions("s1").await.unwrap().is_empty());
-    assert!(store.refresh_state(&jti).await.unwrap().is_none());
-    // No limit, nothing to look at.
-    let unlimited = crate::DeadSessions {
-        idle_before: None,
-        started_before: None,
-        ..ran_out
-    };
-    assert_eq!(
-        store
-            .purge_dead_sessions(&unlimited, None, 100)
-            .await
-            .unwrap(),
-        (0, None)
     );
 }
 
