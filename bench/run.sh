@@ -2,6 +2,7 @@
 # latchkey beside the peer (node-oidc-provider), scenario by scenario, in one run.
 #
 #   bench/run.sh [seconds-per-scenario] [clients] [rounds]   (defaults: 15 s, 32 clients, 3)
+#   bench/run.sh --postgres [seconds] [clients] [rounds]     (PostgreSQL beside pgbench)
 #
 # A round runs every scenario on latchkey and then on the peer. During each latchkey run the
 # load generator measures its limit (one core's raw signing or hashing rate) on the server's
@@ -22,6 +23,8 @@
 # bench/RESULTS.md and bench/results.png. Not part of the test command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The PostgreSQL mode: latchkey's refresh beside pgbench on the same server (bench/postgres.sh).
+if [ "${1:-}" = "--postgres" ]; then shift; exec bench/postgres.sh "$@"; fi
 secs=${1:-15}
 clients=${2:-32}
 rounds=${3:-3}

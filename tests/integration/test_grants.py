@@ -187,3 +187,25 @@ def test_keycloak_hashes_verify_and_are_rehashed(fresh_server, tmp_path):
     assert all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in hashes.values()), hashes
     # Still works after the re-hash.
     assert s.token("kc", grant_type="password", client_id="admin-cli", username="s256", password="pw-256").status_code == 200
+
+
+def test_the_login_page_rehashes_an_imported_hash_too(fresh_server, tmp_path):
+    """One credential check for every sign-in: the login page re-hashes as the grant does."""
+    import html
+    import re
+    from urllib.parse import urlencode
+    cb = "http://127.0.0.1:5555/cb"
+    path = write_realm(tmp_path, {"realm": "kc", "clients": [{"clientId": "spa", "publicClient": True, "redirectUris": [cb]}],
+                                  "users": [{"username": "s256", "credentials": [pbkdf2_credential("pw-256", "sha256")]}]})
+    s = fresh_server(import_realm=path).start()
+    browser = requests.Session()
+    query = urlencode({"client_id": "spa", "redirect_uri": cb, "response_type": "code", "scope": "openid", "state": "st",
+                       "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"})
+    page = browser.get(s.oidc("kc") + "/auth?" + query, timeout=10)
+    assert page.status_code == 200, page.text
+    field = lambda name: html.unescape(re.search(rf'name="{name}" value="([^"]*)"', page.text).group(1))
+    form = {"username": "s256", "password": "pw-256", "csrf": field("csrf"), "request": field("request")}
+    r = browser.post(s.realm("kc") + "/login-actions/authenticate", data=form, allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 303) and "code=" in r.headers["Location"], r.text
+    (h,), = s.query("SELECT password_hash FROM users WHERE username = 's256'")
+    assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), h

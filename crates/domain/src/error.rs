@@ -118,3 +118,15 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+/// Only %x20-21 / %x23-5B / %x5D-7E may appear in `error_description` (RFC 6749 §5.2).
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            c if (' '..='~').contains(&c) => c,
+            _ => '?',
+        })
+        .collect()
+}

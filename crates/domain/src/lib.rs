@@ -15,7 +15,7 @@ pub mod session;
 pub mod user;
 
 pub use client::Client;
-pub use error::{ErrorCode, OAuthError};
+pub use error::{sanitize, ErrorCode, OAuthError};
 pub use realm::Realm;
 pub use session::{AuthCode, ClientSession, RefreshRecord, Session};
 pub use user::User;

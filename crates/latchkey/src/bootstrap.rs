@@ -5,6 +5,8 @@
 
 use crate::cli::BootstrapAdminCommand;
 use anyhow::{anyhow, bail, Result};
+use latchkey_application::hashing::PasswordPool;
+use latchkey_application::Clock as _;
 use latchkey_crypto::password::HashParams;
 use latchkey_crypto::secrets::MasterKey;
 use latchkey_domain::keycloak::{
@@ -12,7 +14,6 @@ use latchkey_domain::keycloak::{
     RolesRepresentation, UserRepresentation,
 };
 use latchkey_domain::Realm;
-use latchkey_protocol::hashing::PasswordPool;
 use latchkey_storage::{Store, UserQuery};
 use std::process::ExitCode;
 
@@ -71,11 +72,11 @@ pub async fn ensure_master(p: &Provisioning<'_>) -> Result<(Realm, bool)> {
         }),
         ..Default::default()
     };
-    let new = latchkey_protocol::provision::realm(
+    let new = latchkey_application::provision::realm(
         &rep,
         p.master_key,
         p.passwords,
-        latchkey_protocol::now(),
+        latchkey_application::SystemClock.now(),
     )
     .await
     .map_err(|e| anyhow!("creating realm 'master': {e}"))?;
@@ -147,10 +148,14 @@ pub async fn add_admin_user(
         realm_roles: Some(ADMIN_ROLES.iter().map(|r| r.to_string()).collect()),
         ..Default::default()
     };
-    let user =
-        latchkey_protocol::provision::user(master, &rep, p.passwords, latchkey_protocol::now())
-            .await
-            .map_err(|e| anyhow!("admin user '{username}': {e}"))?;
+    let user = latchkey_application::provision::user(
+        master,
+        &rep,
+        p.passwords,
+        latchkey_application::SystemClock.now(),
+    )
+    .await
+    .map_err(|e| anyhow!("admin user '{username}': {e}"))?;
     p.store.create_user(user).await.map_err(err)?;
     Ok(Added::Created)
 }
@@ -179,8 +184,9 @@ pub async fn add_admin_service(
                 standard_flow_enabled: Some(false),
                 ..Default::default()
             };
-            let client = latchkey_protocol::provision::client(master, &rep, vec![], p.master_key)
-                .map_err(|e| anyhow!("client '{client_id}': {e}"))?;
+            let client =
+                latchkey_application::provision::client(master, &rep, vec![], p.master_key)
+                    .map_err(|e| anyhow!("client '{client_id}': {e}"))?;
             if let Added::Exists = created(p.store.create_client(client.clone()).await)? {
                 return Ok(Added::Exists);
             }
@@ -196,10 +202,10 @@ pub async fn add_admin_service(
     {
         return Ok(Added::Exists);
     }
-    let mut account = latchkey_protocol::provision::service_account_user(
+    let mut account = latchkey_application::provision::service_account_user(
         master,
         &client,
-        latchkey_protocol::now(),
+        latchkey_application::SystemClock.now(),
     );
     account.user.realm_roles = ADMIN_ROLES.iter().map(|r| r.to_string()).collect();
     created(p.store.create_user(account).await)

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use latchkey_application::Clock as _;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -326,9 +327,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .ok_or_else(|| anyhow::anyhow!("realm '{realm}' does not exist"))?;
-            let keys = latchkey_protocol::provision::generate_keys(latchkey_protocol::now())
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let keys = latchkey_application::provision::generate_keys(
+                latchkey_application::SystemClock.now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
             for k in keys {
                 println!("new {} key {}", k.alg, k.kid);
                 store

@@ -3,10 +3,11 @@
 
 use crate::cli::DbArgs;
 use anyhow::{anyhow, bail, Result};
+use latchkey_application::realms::{RealmCache, RealmContext};
+use latchkey_application::Clock as _;
 use latchkey_crypto::jws;
 use latchkey_domain::claims::format_timestamp as ts;
 use latchkey_domain::policy::{self, RefreshDecision, RefreshPolicy, RefreshRequest};
-use latchkey_protocol::realms::{RealmCache, RealmContext};
 use latchkey_storage::Store;
 use serde_json::{Map, Value};
 use std::fmt::Write;
@@ -33,7 +34,10 @@ pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
             anyhow!("cannot read this token: its issuer '{iss}' is not a latchkey realm URL")
         })?;
     let store = db.open().await?;
-    let cache = RealmCache::new(store.clone());
+    let cache = RealmCache::new(
+        store.clone(),
+        std::sync::Arc::new(latchkey_application::SystemClock),
+    );
     let Some(ctx) = cache
         .get(&realm_name, || iss.clone())
         .await
@@ -44,7 +48,7 @@ pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
             db.db
         );
     };
-    let now = latchkey_protocol::now();
+    let now = latchkey_application::SystemClock.now();
     let mut out = String::new();
     let typ = get("typ");
     let alg = parsed.alg().to_string();
@@ -87,10 +91,10 @@ pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
             },
         }
     } else {
-        match latchkey_protocol::access::validate(&ctx, store.as_ref(), token, now).await {
+        match latchkey_application::access::validate(&ctx, store.as_ref(), token, now).await {
             Ok(_) => Ok(()),
-            Err(latchkey_protocol::access::Invalid::Reason(r)) => Err(r),
-            Err(latchkey_protocol::access::Invalid::Store(e)) => bail!("{e}"),
+            Err(latchkey_application::access::Invalid::Reason(r)) => Err(r),
+            Err(latchkey_application::access::Invalid::Store(e)) => bail!("{e}"),
         }
     };
     match verdict {

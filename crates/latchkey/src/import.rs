@@ -3,8 +3,9 @@
 //! malformed file stops the start with a message naming the file and the field.
 
 use anyhow::{anyhow, bail, Context, Result};
+use latchkey_application::App;
+use latchkey_application::Clock as _;
 use latchkey_domain::keycloak::RealmRepresentation;
-use latchkey_protocol::AppState;
 use latchkey_storage::StoreError;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,7 @@ fn files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub async fn import(state: &AppState, path: &Path) -> Result<()> {
+pub async fn import(state: &App, path: &Path) -> Result<()> {
     let mut parsed = Vec::new();
     for file in files(path)? {
         let text = std::fs::read_to_string(&file)
@@ -77,11 +78,11 @@ pub async fn import(state: &AppState, path: &Path) -> Result<()> {
             tracing::info!(realm = %rep.realm, file = %file.display(), "realm exists; not imported again");
             continue;
         }
-        let new = latchkey_protocol::provision::realm(
+        let new = latchkey_application::provision::realm(
             &rep,
             &state.master_key,
             &state.passwords,
-            latchkey_protocol::now(),
+            latchkey_application::SystemClock.now(),
         )
         .await
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;

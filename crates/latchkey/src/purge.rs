@@ -4,6 +4,7 @@
 //! transaction of at most `BATCH` rows that queues behind requests like any other write, and
 //! the task sleeps between steps, so a backlog of millions drains without stalling anyone.
 
+use latchkey_application::Clock as _;
 use latchkey_domain::policy::session_bounds;
 use latchkey_storage::{DeadSessions, Store, EXPIRED_RETENTION};
 use std::sync::Arc;
@@ -37,7 +38,10 @@ pub async fn sweep(store: &dyn Store) -> u64 {
     let started = std::time::Instant::now();
     let mut total = 0;
     loop {
-        match store.purge_expired(latchkey_protocol::now(), BATCH).await {
+        match store
+            .purge_expired(latchkey_application::SystemClock.now(), BATCH)
+            .await
+        {
             Ok(n) => {
                 total += n;
                 if n < BATCH as u64 {
@@ -95,7 +99,7 @@ async fn sweep_sessions_into(store: &dyn Store, total: &mut u64) -> latchkey_sto
         let clients = store.clients(&realm.id).await?;
         for offline in [false, true] {
             let bounds = session_bounds(&realm, &clients, offline);
-            let now = latchkey_protocol::now();
+            let now = latchkey_application::SystemClock.now();
             let which = DeadSessions {
                 realm_id: realm.id.clone(),
                 offline,
@@ -163,7 +167,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let now = latchkey_protocol::now();
+        let now = latchkey_application::SystemClock.now();
         let past_idle = now - 1800 - EXPIRED_RETENTION - 5;
         let past_max = now - 36_000 - EXPIRED_RETENTION - 5;
         for s in [

@@ -3,8 +3,8 @@
 
 use crate::cli::ServeArgs;
 use anyhow::{Context, Result};
+use latchkey_application::hashing::PasswordPool;
 use latchkey_crypto::password::HashParams;
-use latchkey_protocol::hashing::PasswordPool;
 use latchkey_protocol::{AppState, Config};
 
 use std::process::ExitCode;

@@ -3,6 +3,7 @@
 
 use crate::cli::DbArgs;
 use anyhow::{anyhow, bail, Result};
+use latchkey_application::Clock as _;
 use latchkey_domain::claims::format_timestamp as ts;
 use latchkey_domain::policy;
 use latchkey_storage::{Event, SessionInfo, Store};
@@ -64,7 +65,7 @@ pub async fn list(
         .ok_or_else(|| anyhow!("realm '{realm}' does not exist"))?;
     let clients = store.clients(&realm_id).await.map_err(|e| anyhow!("{e}"))?;
     let bounds = |offline| policy::session_bounds(&r, &clients, offline);
-    let now = latchkey_protocol::now();
+    let now = latchkey_application::SystemClock.now();
     let mut list: Vec<(SessionInfo, Option<&str>)> = store
         .sessions(&realm_id, offline)
         .await
@@ -167,7 +168,7 @@ pub async fn revoke(
         (None, None, true) => list.iter().collect(),
         _ => bail!("say which sessions: a SESSION_ID, --user NAME, or --all"),
     };
-    let now = latchkey_protocol::now();
+    let now = latchkey_application::SystemClock.now();
     // Every session is ended before anything is printed: a reader that stops reading early
     // (`| head`) must not leave sessions alive.
     let mut report = String::new();

@@ -4,9 +4,9 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::form::Params;
-use crate::realms::RealmContext;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
+use latchkey_application::realms::RealmContext;
 use latchkey_domain::{Client, OAuthError};
 use std::sync::Arc;
 

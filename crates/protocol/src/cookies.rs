@@ -29,7 +29,7 @@ fn path(realm: &str) -> String {
 }
 
 fn secure(state: &AppState) -> bool {
-    state.config.public_url.starts_with("https://")
+    state.public_url.starts_with("https://")
 }
 
 fn build(

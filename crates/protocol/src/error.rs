@@ -41,17 +41,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Only %x20-21 / %x23-5B / %x5D-7E may appear in `error_description` (RFC 6749 §5.2).
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '\\' => '/',
-            c if (' '..='~').contains(&c) => c,
-            _ => '?',
-        })
-        .collect()
-}
+pub use latchkey_domain::sanitize;
 
 pub fn no_store(resp: &mut Response) {
     let h = resp.headers_mut();
@@ -74,6 +64,15 @@ impl IntoResponse for ApiError {
             }
         }
         resp
+    }
+}
+
+impl From<latchkey_application::Error> for ApiError {
+    fn from(e: latchkey_application::Error) -> Self {
+        match e {
+            latchkey_application::Error::OAuth(e) => ApiError::from(e),
+            latchkey_application::Error::Store(e) => ApiError::from(e),
+        }
     }
 }
 

@@ -8,71 +8,43 @@ use latchkey_domain::{ErrorCode, OAuthError};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-#[derive(Debug, Default, Clone)]
-pub struct Params {
-    map: HashMap<String, String>,
-}
+pub use latchkey_application::Params;
 
-impl Params {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.map
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-    pub fn require(&self, name: &str, hint: &str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| {
-            OAuthError::invalid_request(format!("parameter '{name}' is missing: {hint}"))
-        })
-    }
-    /// All non-empty parameters, ordered.
-    pub fn to_map(&self) -> std::collections::BTreeMap<String, String> {
-        self.map
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    /// Parses a form body, refusing repeated parameters.
-    pub fn parse(body: &[u8]) -> Result<Params, OAuthError> {
-        let mut map = HashMap::new();
-        let mut start = 0;
-        let ends = memchr::memchr_iter(b'&', body).chain([body.len()]);
-        for end in ends {
-            let pair = &body[start..end];
-            start = end + 1;
-            if pair.is_empty() {
-                continue;
-            }
-            let (k, v) = match memchr::memchr(b'=', pair) {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &b""[..]),
-            };
-            let k = decode(k);
-            if k.is_empty() {
-                continue;
-            }
-            let v = decode(v);
-            if k.contains('\0') || v.contains('\0') {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter '{}' contains a NUL character",
-                    crate::error::sanitize(&k)
-                )));
-            }
-            if map.contains_key(k.as_ref()) {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter '{}' was sent more than once; send each parameter once",
-                    crate::error::sanitize(&k)
-                )));
-            }
-            map.insert(k.into_owned(), v.into_owned());
+/// Parses a form body, refusing repeated parameters.
+pub fn parse(body: &[u8]) -> Result<Params, OAuthError> {
+    let mut map = HashMap::new();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'&', body).chain([body.len()]);
+    for end in ends {
+        let pair = &body[start..end];
+        start = end + 1;
+        if pair.is_empty() {
+            continue;
         }
-        Ok(Params { map })
+        let (k, v) = match memchr::memchr(b'=', pair) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let k = decode(k);
+        if k.is_empty() {
+            continue;
+        }
+        let v = decode(v);
+        if k.contains('\0') || v.contains('\0') {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter '{}' contains a NUL character",
+                crate::error::sanitize(&k)
+            )));
+        }
+        if map.contains_key(k.as_ref()) {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter '{}' was sent more than once; send each parameter once",
+                crate::error::sanitize(&k)
+            )));
+        }
+        map.insert(k.into_owned(), v.into_owned());
     }
+    Ok(Params::from_map(map))
 }
 
 /// One name or value of a form (the WHATWG URL standard's application/x-www-form-urlencoded
@@ -165,7 +137,7 @@ pub async fn read_form(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         ))
         .into());
     }
-    Ok(Params::parse(&bytes)?)
+    Ok(parse(&bytes)?)
 }
 
 #[cfg(test)]
@@ -174,9 +146,9 @@ mod tests {
 
     #[test]
     fn duplicates_are_refused_and_empty_is_absent() {
-        let e = Params::parse(b"grant_type=password&grant_type=password").unwrap_err();
+        let e = parse(b"grant_type=password&grant_type=password").unwrap_err();
         assert!(e.description.contains("'grant_type'"));
-        let p = Params::parse(b"a=&b=1&c=x%20y+z").unwrap();
+        let p = parse(b"a=&b=1&c=x%20y+z").unwrap();
         assert_eq!(p.get("a"), None);
         assert_eq!(p.get("b"), Some("1"));
         assert_eq!(p.get("c"), Some("x y z"));
@@ -205,7 +177,7 @@ mod tests {
             b"eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ1In0.c2ln",
         ];
         for body in bodies {
-            let ours = Params::parse(body).unwrap();
+            let ours = parse(body).unwrap();
             let mut theirs = std::collections::BTreeMap::new();
             for (k, v) in form_urlencoded::parse(body) {
                 if !k.is_empty() && !v.is_empty() {
@@ -219,7 +191,7 @@ mod tests {
     #[test]
     fn nul_is_refused_whether_literal_or_encoded() {
         for body in [&b"a=x%00y"[..], b"a=x\0y", b"a%00=1"] {
-            let e = Params::parse(body).unwrap_err();
+            let e = parse(body).unwrap_err();
             assert!(e.description.contains("NUL"), "{}", e.description);
         }
     }

@@ -30,7 +30,7 @@ async fn not_found() -> Response {
 /// Refuses an announced oversized body before any handler reads it, and marks every response
 /// `nosniff`.
 async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let limit = state.config.body_limit;
+    let limit = state.body_limit;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -56,7 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let admin = crate::admin::routes::build();
     let doc = Arc::new(crate::admin::openapi::document(
         &admin.ops,
-        &state.config.public_url,
+        &state.public_url,
     ));
     let admin_router = admin.router.route(
         "/admin/openapi.json",

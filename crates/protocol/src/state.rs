@@ -1,7 +1,8 @@
-//! The state every handler shares, passed in explicitly (no globals).
+//! The state every handler shares, passed in explicitly (no globals): the application (its
+//! fields read through `Deref`), and what only HTTP needs — the body limit, the pages, readiness.
 
-use crate::hashing::PasswordPool;
-use crate::realms::RealmCache;
+use latchkey_application::hashing::PasswordPool;
+use latchkey_application::{App, Clock, SystemClock};
 use latchkey_crypto::secrets::MasterKey;
 use latchkey_storage::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,14 +17,17 @@ pub struct Config {
 }
 
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub realms: RealmCache,
-    pub passwords: PasswordPool,
-    pub master_key: Arc<MasterKey>,
-    pub config: Config,
+    pub app: App,
+    pub body_limit: usize,
     pub pages: crate::pages::Pages,
-    pub throttle: crate::throttle::Throttle,
     ready: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 impl AppState {
@@ -33,17 +37,25 @@ impl AppState {
         passwords: PasswordPool,
         config: Config,
     ) -> Arc<Self> {
+        AppState::with_clock(store, master_key, passwords, config, Arc::new(SystemClock))
+    }
+
+    /// As [`AppState::new`], with the clock the application reads.
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        master_key: Arc<MasterKey>,
+        passwords: PasswordPool,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         Arc::new(AppState {
-            realms: RealmCache::new(store.clone()),
-            store,
-            passwords,
-            master_key,
-            config,
+            app: App::with_clock(store, master_key, passwords, config.public_url, clock),
+            body_limit: config.body_limit,
             pages: Default::default(),
-            throttle: Default::default(),
             ready: AtomicBool::new(false),
         })
     }
+
     /// Drops cached realm configuration whenever another node (sharing the store) changes it.
     pub fn watch_changes(self: &Arc<Self>) {
         let Some(mut rx) = self.store.changes() else {
@@ -70,8 +82,5 @@ impl AppState {
     }
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
-    }
-    pub fn issuer(&self, realm: &str) -> String {
-        format!("{}/realms/{}", self.config.public_url, realm)
     }
 }

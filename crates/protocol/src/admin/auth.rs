@@ -2,11 +2,11 @@
 //! realm role `admin`. No token → 401; any other token → 403.
 
 use super::AdminError;
-use crate::access::{self, Invalid};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use latchkey_application::access::{self, Invalid};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -54,14 +54,14 @@ impl FromRequestParts<Arc<AppState>> for Admin {
                 )));
             }
         }
-        let claims =
-            match access::validate(&master, state.store.as_ref(), token, crate::now()).await {
-                Ok(c) => c,
-                Err(Invalid::Reason(r)) => {
-                    return Err(unauthorized(&format!("bearer token rejected: {r}")))
-                }
-                Err(Invalid::Store(e)) => return Err(e.into()),
-            };
+        let claims = match access::validate(&master, state.store.as_ref(), token, state.now()).await
+        {
+            Ok(c) => c,
+            Err(Invalid::Reason(r)) => {
+                return Err(unauthorized(&format!("bearer token rejected: {r}")))
+            }
+            Err(Invalid::Store(e)) => return Err(e.into()),
+        };
         let sub = claims
             .get("sub")
             .and_then(Value::as_str)

@@ -4,12 +4,12 @@ use super::auth::Admin;
 use super::realms::{audit, body, find};
 use super::routes::{RealmIdPath, RealmPath};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
-use crate::realms::RealmContext;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_application::realms::RealmContext;
 use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::ClientRepresentation;
 use latchkey_domain::Client;
@@ -77,8 +77,9 @@ pub async fn create(
             rep.client_id
         )));
     }
-    let client = crate::provision::client(&ctx.realm, &rep, vec![], &state.master_key)
-        .map_err(AdminError::bad_request)?;
+    let client =
+        latchkey_application::provision::client(&ctx.realm, &rep, vec![], &state.master_key)
+            .map_err(AdminError::bad_request)?;
     let id = client.id.clone();
     state.store.create_client(client.clone()).await?;
     if client.service_accounts_enabled {
@@ -96,7 +97,7 @@ pub async fn create(
     .await;
     Ok(created(format!(
         "{}/admin/realms/{realm}/clients/{id}",
-        state.config.public_url
+        state.public_url
     )))
 }
 
@@ -111,7 +112,8 @@ async fn ensure_service_account(
         .await?
         .is_none()
     {
-        let u = crate::provision::service_account_user(&ctx.realm, client, crate::now());
+        let u =
+            latchkey_application::provision::service_account_user(&ctx.realm, client, state.now());
         match state.store.create_user(u).await {
             Ok(()) | Err(latchkey_storage::StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),

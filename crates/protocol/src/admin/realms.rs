@@ -2,12 +2,12 @@
 
 use super::auth::Admin;
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
-use crate::realms::RealmContext;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_application::realms::RealmContext;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_domain::Realm;
 use latchkey_storage::Event;
@@ -19,7 +19,7 @@ pub async fn body(
     headers: &HeaderMap,
     body: Body,
 ) -> AdminResult<axum::body::Bytes> {
-    crate::form::read_body(headers, body, state.config.body_limit)
+    crate::form::read_body(headers, body, state.body_limit)
         .await
         .map_err(|e| {
             AdminError::new(
@@ -61,7 +61,7 @@ pub async fn audit(
 ) {
     let event = Event {
         realm_id: realm_id.map(str::to_string),
-        at: crate::now(),
+        at: state.now(),
         kind: format!("ADMIN_{op}"),
         detail: json!({"admin": admin.username, "adminId": admin.user_id, "resource": resource, "id": id}),
     };
@@ -96,16 +96,21 @@ pub async fn create(
         crate::error::no_store(&mut r);
         return Ok(r);
     }
-    let new = crate::provision::realm(&rep, &state.master_key, &state.passwords, crate::now())
-        .await
-        .map_err(AdminError::bad_request)?;
+    let new = latchkey_application::provision::realm(
+        &rep,
+        &state.master_key,
+        &state.passwords,
+        state.now(),
+    )
+    .await
+    .map_err(AdminError::bad_request)?;
     let id = new.realm.id.clone();
     state.store.create_realm(new).await?;
     state.realms.invalidate(&rep.realm);
     audit(&state, &admin, Some(&id), "CREATE", "realm", &rep.realm).await;
     Ok(created(format!(
         "{}/admin/realms/{}",
-        state.config.public_url, rep.realm
+        state.public_url, rep.realm
     )))
 }
 

@@ -35,7 +35,7 @@ pub async fn logout_all(
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &realm).await?;
-    let now = crate::now();
+    let now = state.now();
     for s in state.store.sessions(&ctx.realm.id, Some(false)).await? {
         state
             .store
@@ -64,7 +64,7 @@ pub async fn delete(
         Some(s) if s.realm_id == ctx.realm.id => {
             state
                 .store
-                .end_session(&id, crate::now(), "ended by an administrator")
+                .end_session(&id, state.now(), "ended by an administrator")
                 .await?;
             audit(
                 &state,

@@ -4,12 +4,12 @@ use super::auth::Admin;
 use super::realms::{audit, body, find};
 use super::routes::{RealmIdClientPath, RealmIdPath, RealmPath};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
-use crate::realms::RealmContext;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_application::realms::RealmContext;
 use latchkey_domain::keycloak::{CredentialRepresentation, UserRepresentation};
 use latchkey_domain::User;
 use latchkey_storage::{SessionInfo, UserQuery};
@@ -128,16 +128,17 @@ pub async fn create(
         return Err(AdminError::conflict("User exists with same username"));
     }
     email_free(&state, &ctx, rep.email.as_deref(), None).await?;
-    let user = crate::provision::user(&ctx.realm, &rep, &state.passwords, crate::now())
-        .await
-        .map_err(AdminError::bad_request)?;
+    let user =
+        latchkey_application::provision::user(&ctx.realm, &rep, &state.passwords, state.now())
+            .await
+            .map_err(AdminError::bad_request)?;
     let id = user.user.id.clone();
     let name = user.user.username.clone();
     state.store.create_user(user).await?;
     audit(&state, &admin, Some(&ctx.realm.id), "CREATE", "user", &name).await;
     Ok(created(format!(
         "{}/admin/realms/{realm}/users/{id}",
-        state.config.public_url
+        state.public_url
     )))
 }
 
@@ -191,9 +192,10 @@ pub async fn update(
     }
     email_free(&state, &ctx, user.email.as_deref(), Some(&id)).await?;
     if rep.credentials.as_ref().is_some_and(|c| !c.is_empty()) {
-        let with = crate::provision::user(&ctx.realm, &rep, &state.passwords, crate::now())
-            .await
-            .map_err(AdminError::bad_request)?;
+        let with =
+            latchkey_application::provision::user(&ctx.realm, &rep, &state.passwords, state.now())
+                .await
+                .map_err(AdminError::bad_request)?;
         if let Some(h) = with.password_hash {
             state.store.set_password_hash(&id, &h).await?;
         }
@@ -282,7 +284,7 @@ pub async fn end_sessions(
     offline: Option<bool>,
     reason: &str,
 ) -> AdminResult<usize> {
-    let now = crate::now();
+    let now = state.now();
     let mut n = 0;
     for s in state
         .store

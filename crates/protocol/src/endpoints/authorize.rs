@@ -7,14 +7,13 @@ use crate::cookies;
 use crate::error::ApiError;
 use crate::form::{self, Params};
 use crate::pages::PageOptions;
-use crate::realms::RealmContext;
 use crate::state::AppState;
-use crate::throttle::Settings;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use latchkey_crypto::password::Verification;
+use latchkey_application::realms::RealmContext;
+use latchkey_application::sign_in::{self, Refusal};
 use latchkey_domain::authorize::{self, AuthRequest, Rejection, ResponseMode};
 use latchkey_domain::client::origin_of;
 use latchkey_domain::{scope, Client, ErrorCode, OAuthError, Session};
@@ -51,11 +50,11 @@ pub async fn auth(
         }
     };
     let params = if method == Method::POST {
-        form::read_form(&headers, body, state.config.body_limit)
+        form::read_form(&headers, body, state.body_limit)
             .await
             .map_err(|e| e.error)
     } else {
-        Params::parse(uri.query().unwrap_or("").as_bytes())
+        crate::form::parse(uri.query().unwrap_or("").as_bytes())
     };
     let params = match params {
         Ok(p) => p.to_map(),
@@ -79,7 +78,7 @@ pub async fn auth(
         Err(Rejection::Redirect(req, e)) => return redirect_error(&state, &ctx, &req, e, false),
     };
     let client = client.expect("validated");
-    let now = crate::now();
+    let now = state.now();
     let sso = sso_session(&state, &ctx, &headers, now).await;
     let force_login = req.prompt.iter().any(|p| p == "login")
         || matches!((&sso, req.max_age), (Some(s), Some(max)) if now - s.auth_time > max);
@@ -130,7 +129,7 @@ fn login_page(
     let pending = Pending {
         req,
         csrf: csrf.clone(),
-        issued: crate::now(),
+        issued: state.now(),
         sid: None,
     };
     let mut r = state.pages.render(
@@ -195,7 +194,7 @@ fn pending_from(
     {
         return Err("the sign-in form could not be verified (CSRF check failed): enable cookies and start again".into());
     }
-    if crate::now() - pending.issued > PENDING_LIFETIME {
+    if state.now() - pending.issued > PENDING_LIFETIME {
         return Err("the sign-in page expired: start again from the application".into());
     }
     let _ = ctx;
@@ -217,7 +216,7 @@ pub async fn login_action(
                 .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
         }
     };
-    let params = match form::read_form(&headers, body, state.config.body_limit).await {
+    let params = match form::read_form(&headers, body, state.body_limit).await {
         Ok(p) => p,
         Err(e) => {
             return state
@@ -239,79 +238,33 @@ pub async fn login_action(
     let username = params.get("username").unwrap_or("").trim().to_string();
     let password = params.get("password").unwrap_or("").to_string();
     let req = pending.req;
-    let settings = Settings::for_realm(&ctx.realm);
-    let found = match crate::sign_in::find_user(state.store.as_ref(), &ctx.realm, &username).await {
-        Ok(u) => u,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let account = crate::sign_in::account_key(found.as_ref(), &username);
-    if let Err(locked) = state
-        .throttle
-        .check(&settings, &ctx.realm.name, &account, addr)
-    {
-        return login_page(
+    let refused = |message: String, status| {
+        login_page(
             &state,
             &ctx,
             &client,
-            req,
-            Some(locked.message()),
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(username),
-        );
-    }
-    let bad = "Invalid username or password.".to_string();
-    if username.is_empty() || password.is_empty() {
-        return login_page(
-            &state,
-            &ctx,
-            &client,
-            req,
-            Some(bad),
-            StatusCode::UNAUTHORIZED,
-            Some(username),
-        );
-    }
-    let verified = match found.as_ref().and_then(|u| u.password_hash.clone()) {
-        Some(hash) => matches!(
-            state.passwords.verify(password.clone(), hash).await,
-            Ok(Verification::Match { .. })
-        ),
-        None => {
-            state.passwords.verify_dummy(password.clone()).await;
-            false
-        }
+            req.clone(),
+            Some(message),
+            status,
+            Some(username.clone()),
+        )
     };
-    let user = match found {
-        Some(u) if verified => u.user,
-        _ => {
-            state
-                .throttle
-                .failure(&settings, &ctx.realm.name, &account, addr);
-            return login_page(
-                &state,
-                &ctx,
-                &client,
-                req,
-                Some(bad),
+    let user = match sign_in::check(&state, &ctx.realm, &username, &password, addr).await {
+        Ok(user) => user,
+        Err(Refusal::Locked(message)) => return refused(message, StatusCode::TOO_MANY_REQUESTS),
+        Err(Refusal::BadCredentials) => {
+            return refused(
+                "Invalid username or password.".into(),
                 StatusCode::UNAUTHORIZED,
-                Some(username),
-            );
+            )
         }
+        Err(Refusal::Disabled(_)) => {
+            return refused("This account is disabled.".into(), StatusCode::FORBIDDEN)
+        }
+        Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
     };
-    state.throttle.success(&ctx.realm.name, &account);
-    if !user.enabled {
-        return login_page(
-            &state,
-            &ctx,
-            &client,
-            req,
-            Some("This account is disabled.".into()),
-            StatusCode::FORBIDDEN,
-            Some(username),
-        );
-    }
-    let now = crate::now();
-    let session = super::super::grants::new_session(&ctx, &user, false, now, now);
+    let now = state.now();
+    let session = latchkey_application::grants::new_session(&ctx, &user, false, now, now);
     if let Err(e) = state.store.create_session(session.clone()).await {
         return ApiError::from(e).into_response();
     }
@@ -375,7 +328,7 @@ async fn after_sign_in(
         let pending = Pending {
             req,
             csrf: csrf.clone(),
-            issued: crate::now(),
+            issued: state.now(),
             sid: Some(session.id.clone()),
         };
         let mut r = state.pages.render(
@@ -414,7 +367,7 @@ pub async fn consent_action(
                 .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
         }
     };
-    let params = match form::read_form(&headers, body, state.config.body_limit).await {
+    let params = match form::read_form(&headers, body, state.body_limit).await {
         Ok(p) => p,
         Err(e) => {
             return state
@@ -461,14 +414,14 @@ async fn issue_code(
     posted: bool,
 ) -> Response {
     let code = latchkey_crypto::random_token(32);
-    let now = crate::now();
+    let now = state.now();
     let client = ctx.client(&req.client_id);
     let scope = client
         .and_then(|c| scope::resolve(c, req.scope.as_deref()).ok())
         .map(|s| s.to_scope_string())
         .unwrap_or_default();
     let rec = latchkey_domain::AuthCode {
-        code_hash: crate::grants::authorization_code::code_hash(&code),
+        code_hash: latchkey_application::grants::authorization_code::code_hash(&code),
         realm_id: ctx.realm.id.clone(),
         client_id: req.client_id.clone(),
         redirect_uri: req.redirect_uri.clone(),

@@ -2,16 +2,16 @@
 //! rotated out (past the grace period), malformed or foreign is `{"active":false}`.
 
 use super::{realm, RealmName};
-use crate::access::{self, Invalid};
 use crate::error::{no_store, ApiResult};
-use crate::grants::refresh_token;
-use crate::realms::RealmContext;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_application::access::{self, Invalid};
+use latchkey_application::grants::refresh_token;
+use latchkey_application::realms::RealmContext;
 use latchkey_domain::policy::{self, RefreshDecision, RefreshRequest};
 use latchkey_domain::{Client, OAuthError};
 use serde_json::{json, Map, Value};
@@ -39,7 +39,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<Value> {
-    let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let params = form::read_form(headers, body, state.body_limit).await?;
     let ctx = realm(state, realm_name).await?;
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     if client.public_client {
@@ -50,7 +50,7 @@ async fn handle(
         .into());
     }
     let token = params.require("token", "send the token to introspect")?;
-    let now = crate::now();
+    let now = state.now();
     let inactive = json!({"active": false});
     let is_refresh = latchkey_crypto::jws::parse(token)
         .map(|p| p.alg() == "HS512")

@@ -4,14 +4,14 @@
 
 use super::{realm, RealmName};
 use crate::error::{ApiError, ApiResult};
-use crate::grants::refresh_token;
-use crate::grants::refresh_token::PresentedClaims;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::grants::refresh_token;
+use latchkey_application::grants::refresh_token::PresentedClaims;
 use latchkey_domain::OAuthError;
 use latchkey_storage::Event;
 use serde_json::json;
@@ -28,9 +28,9 @@ pub async fn logout(
     body: Body,
 ) -> Response {
     let parsed = if method == Method::POST {
-        form::read_form(&headers, body, state.config.body_limit).await
+        form::read_form(&headers, body, state.body_limit).await
     } else {
-        form::Params::parse(uri.query().unwrap_or("").as_bytes()).map_err(ApiError::from)
+        form::parse(uri.query().unwrap_or("").as_bytes()).map_err(ApiError::from)
     };
     let params = match parsed {
         Ok(p) => p,
@@ -63,7 +63,7 @@ async fn handle(
     let Some(st) = state.store.refresh_state(jti).await? else {
         return Err(OAuthError::invalid_grant("refresh token is not known to this server").into());
     };
-    let now = crate::now();
+    let now = state.now();
     if let Some(at) = st.session.ended_at {
         return Err(OAuthError::invalid_grant(format!(
             "session {} already ended at {}",

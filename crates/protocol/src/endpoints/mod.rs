@@ -13,8 +13,8 @@ pub mod token;
 pub mod userinfo;
 
 use crate::error::ApiResult;
-use crate::realms::RealmContext;
 use crate::state::AppState;
+use latchkey_application::realms::RealmContext;
 use latchkey_domain::{ErrorCode, OAuthError};
 use std::sync::Arc;
 

@@ -5,13 +5,13 @@
 
 use super::{realm, RealmName};
 use crate::error::{no_store, ApiResult};
-use crate::realms::RealmContext;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::realms::RealmContext;
 use latchkey_crypto::jws;
 use latchkey_domain::OAuthError;
 use latchkey_storage::Event;
@@ -40,7 +40,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<()> {
-    let params = form::read_form(headers, body, state.config.body_limit).await?;
+    let params = form::read_form(headers, body, state.body_limit).await?;
     let ctx = realm(state, realm_name).await?;
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     let token = params.require("token", "send the token to revoke")?;
@@ -54,7 +54,7 @@ async fn handle(
         ))
         .into());
     }
-    let now = crate::now();
+    let now = state.now();
     match target.kind {
         Kind::Refresh => {
             let Some(st) = state.store.refresh_state(&target.jti).await? else {

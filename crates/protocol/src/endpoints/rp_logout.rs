@@ -8,10 +8,10 @@ use super::realm;
 use crate::cookies;
 use crate::form::Params;
 use crate::pages::PageOptions;
-use crate::realms::RealmContext;
 use crate::state::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::realms::RealmContext;
 use latchkey_crypto::jws;
 use latchkey_domain::authorize::{redirect_uri_matches, registered_redirects};
 use latchkey_domain::Client;
@@ -157,7 +157,7 @@ pub async fn logout(
         .as_ref()
         .and_then(|c| c.get("sid").and_then(Value::as_str).map(str::to_string))
         .or_else(|| cookies::identity(state, headers, &ctx.realm.name).map(|i| i.sid));
-    let now = crate::now();
+    let now = state.now();
     if let Some(sid) = &sid {
         match state
             .store

@@ -3,13 +3,13 @@
 
 use super::{realm, ClientAddr, RealmName};
 use crate::error::{ApiError, ApiResult};
-use crate::grants;
 use crate::state::AppState;
 use crate::{client_auth, form};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::grants;
 use latchkey_domain::{ErrorCode, OAuthError};
 use std::sync::Arc;
 
@@ -62,8 +62,8 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> ApiResult<impl IntoResponse> {
-    let params = form::read_form(headers, body, state.config.body_limit).await?;
+) -> ApiResult<Response> {
+    let params = form::read_form(headers, body, state.body_limit).await?;
     let ctx = realm(state, realm_name).await?;
     // §2.3.1: credentials never travel in the query string.
     if let Some(q) = uri.query() {
@@ -103,5 +103,19 @@ async fn handle(
             grants::refresh_token::grant(state, &ctx, &client, &params).await?
         }
     };
-    Ok(resp)
+    Ok(token_response(&resp))
+}
+
+/// A token response as Keycloak sends it: JSON, never cached (RFC 6749 §5.1).
+pub fn token_response(t: &latchkey_application::tokens::TokenResponse) -> Response {
+    let mut r = (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        t.to_json(),
+    )
+        .into_response();
+    crate::error::no_store(&mut r);
+    r
 }

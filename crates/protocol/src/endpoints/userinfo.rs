@@ -3,7 +3,6 @@
 //! `WWW-Authenticate: Bearer error="invalid_token"`.
 
 use super::{realm, RealmName};
-use crate::access::{self, Invalid};
 use crate::error::{sanitize, ApiError, ApiResult};
 use crate::form;
 use crate::state::AppState;
@@ -11,6 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::access::{self, Invalid};
 use latchkey_domain::claims::TokenContext;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::OAuthError;
@@ -60,7 +60,7 @@ async fn bearer(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if ct.starts_with("application/x-www-form-urlencoded") {
-            let p = form::read_form(headers, body, state.config.body_limit).await?;
+            let p = form::read_form(headers, body, state.body_limit).await?;
             if let Some(t) = p.get("access_token") {
                 return Ok(t.to_string());
             }
@@ -81,7 +81,7 @@ async fn handle(
 ) -> ApiResult<Response> {
     let ctx = realm(state, realm_name).await?;
     let token = bearer(state, &method, headers, body, &ctx.realm.name).await?;
-    let claims = match access::validate(&ctx, state.store.as_ref(), &token, crate::now()).await {
+    let claims = match access::validate(&ctx, state.store.as_ref(), &token, state.now()).await {
         Ok(c) => c,
         Err(Invalid::Reason(r)) => return Err(invalid_token(&ctx.realm.name, &r)),
         Err(Invalid::Store(e)) => return Err(e.into()),

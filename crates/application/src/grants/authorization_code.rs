@@ -4,10 +4,10 @@
 //! exchange issued (§4.1.2, §10.5).
 
 use super::{new_grant, new_session};
-use crate::error::ApiResult;
-use crate::form::Params;
+use crate::app::App;
+use crate::error::Result;
+use crate::params::Params;
 use crate::realms::RealmContext;
-use crate::state::AppState;
 use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_domain::claims::format_timestamp;
 use latchkey_domain::scope::Scopes;
@@ -26,13 +26,13 @@ struct Presented {
 }
 
 pub async fn grant(
-    state: &AppState,
+    app: &App,
     ctx: &Arc<RealmContext>,
     client: &Arc<Client>,
     params: &Params,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse> {
     let code = params.require("code", "send the code from the authorization response")?;
-    let now = crate::now();
+    let now = app.now();
     let presented = Presented {
         redirect_uri: params.get("redirect_uri").map(str::to_string),
         code_verifier: params.get("code_verifier").map(str::to_string),
@@ -44,10 +44,7 @@ pub async fn grant(
             Err(refusal) => refusal,
         },
     );
-    let redeemed = state
-        .store
-        .redeem_code(&code_hash(code), now, decide)
-        .await?;
+    let redeemed = app.store.redeem_code(&code_hash(code), now, decide).await?;
     let Some((st, decision)) = redeemed else {
         return Err(OAuthError::invalid_grant(
             "authorization code is not valid: it was never issued here or has expired",
@@ -88,7 +85,7 @@ fn check(
     presented: &Presented,
     st: &CodeState,
     now: Timestamp,
-) -> Result<(), CodeDecision> {
+) -> std::result::Result<(), CodeDecision> {
     let rec = &st.code;
     if let Some(used) = rec.used_at {
         return Err(CodeDecision::Refuse {

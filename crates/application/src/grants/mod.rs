@@ -5,10 +5,10 @@ pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
 
-use crate::error::ApiResult;
+use crate::app::App;
+use crate::error::Result;
 use crate::provision::new_id;
 use crate::realms::RealmContext;
-use crate::state::AppState;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::{policy, Client, ClientSession, RefreshRecord, Session, User};
 use latchkey_storage::NewGrant;
@@ -25,26 +25,16 @@ pub struct Started {
 /// granted), its client session (the refresh-token family) and the first refresh token when
 /// the client gets one.
 pub async fn start_login(
-    state: &AppState,
+    app: &App,
     ctx: &RealmContext,
     client: &Client,
     user: &User,
     scopes: &Scopes,
     issue_refresh: bool,
     now: i64,
-) -> ApiResult<Started> {
+) -> Result<Started> {
     let session = new_session(ctx, user, scopes.offline(), now, now);
-    start_family(
-        state,
-        ctx,
-        client,
-        session,
-        true,
-        scopes,
-        issue_refresh,
-        now,
-    )
-    .await
+    start_family(app, ctx, client, session, true, scopes, issue_refresh, now).await
 }
 
 pub fn new_session(
@@ -113,7 +103,7 @@ pub fn new_grant(
 /// Persists a new family ([`new_grant`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn start_family(
-    state: &AppState,
+    app: &App,
     ctx: &RealmContext,
     client: &Client,
     session: Session,
@@ -121,13 +111,13 @@ pub async fn start_family(
     scopes: &Scopes,
     issue_refresh: bool,
     now: i64,
-) -> ApiResult<Started> {
+) -> Result<Started> {
     let grant = new_grant(ctx, client, session, is_new, scopes, issue_refresh, now);
     let started = Started {
         session: grant.session.clone(),
         refresh: grant.refresh.clone(),
         family: grant.client_session.id.clone(),
     };
-    state.store.start_grant(grant).await?;
+    app.store.start_grant(grant).await?;
     Ok(started)
 }

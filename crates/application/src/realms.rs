@@ -1,6 +1,7 @@
 //! Realm configuration cached in memory: the realm, its parsed keys and its clients. Loaded
 //! from the store on first use; `invalidate` drops an entry after a change.
 
+use crate::clock::Clock;
 use latchkey_crypto::{HmacKey, SigningKey};
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::{Client, Realm};
@@ -52,13 +53,15 @@ const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct RealmCache {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     entries: RwLock<HashMap<String, Arc<RealmContext>>>,
 }
 
 impl RealmCache {
-    pub fn new(store: Arc<dyn Store>) -> RealmCache {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> RealmCache {
         RealmCache {
             store,
+            clock,
             entries: RwLock::new(HashMap::new()),
         }
     }
@@ -109,7 +112,11 @@ impl RealmCache {
             .chain([realm.access_token_lifespan])
             .max()
             .unwrap_or(0);
-        let keys = load_keys(self.store.realm_keys(&realm.id).await?, longest + 60, now())?;
+        let keys = load_keys(
+            self.store.realm_keys(&realm.id).await?,
+            longest + 60,
+            self.clock.now(),
+        )?;
         let ctx = Arc::new(RealmContext {
             loaded: std::time::Instant::now(),
             realm,
@@ -123,13 +130,6 @@ impl RealmCache {
             .insert(name.to_string(), ctx.clone());
         Ok(Some(ctx))
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Parses the stored keys. The newest key of each algorithm signs; an older one is kept (for

@@ -3,21 +3,21 @@
 //! client sets `client_credentials.use_refresh_token` or asks for `offline_access`.
 
 use super::start_login;
-use crate::error::ApiResult;
-use crate::form::Params;
+use crate::app::App;
+use crate::error::Result;
+use crate::params::Params;
 use crate::provision;
 use crate::realms::RealmContext;
-use crate::state::AppState;
 use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_domain::{scope, Client, OAuthError};
 use latchkey_storage::StoreError;
 
 pub async fn grant(
-    state: &AppState,
+    app: &App,
     ctx: &RealmContext,
     client: &Client,
     params: &Params,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse> {
     // §4.4: only confidential clients; Keycloak also requires a service account.
     if client.public_client {
         return Err(OAuthError::unauthorized_client(format!(
@@ -35,21 +35,16 @@ pub async fn grant(
     }
     let scopes = scope::resolve(client, params.get("scope"))?;
     let username = client.service_account_username();
-    let user = match state
-        .store
-        .user_by_username(&ctx.realm.id, &username)
-        .await?
-    {
+    let user = match app.store.user_by_username(&ctx.realm.id, &username).await? {
         Some(u) => u.user,
         None => {
             // A client switched to service accounts after import: create its user now.
-            let u = provision::service_account_user(&ctx.realm, client, crate::now());
-            match state.store.create_user(u.clone()).await {
+            let u = provision::service_account_user(&ctx.realm, client, app.now());
+            match app.store.create_user(u.clone()).await {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            state
-                .store
+            app.store
                 .user_by_username(&ctx.realm.id, &username)
                 .await?
                 .map(|u| u.user)
@@ -63,7 +58,7 @@ pub async fn grant(
         ))
         .into());
     }
-    let now = crate::now();
+    let now = app.now();
     let wants_refresh = client.use_refresh_tokens()
         && (client.client_credentials_use_refresh_token() || scopes.offline());
     if !wants_refresh {
@@ -82,7 +77,7 @@ pub async fn grant(
         );
     }
     // §4.4.3 allows no refresh token; Keycloak issues one on request, bound to a session.
-    let started = start_login(state, ctx, client, &user, &scopes, true, now).await?;
+    let started = start_login(app, ctx, client, &user, &scopes, true, now).await?;
     tokens::mint(
         ctx,
         &Grant {

@@ -1,9 +1,8 @@
 //! Minting a token response: access token, optional ID token and refresh token, in Keycloak's
 //! response shape.
 
-use crate::error::{no_store, ApiError};
+use crate::error::Error;
 use crate::realms::RealmContext;
-use axum::response::{IntoResponse, Response};
 use latchkey_crypto::jws;
 use latchkey_domain::claims::{self, TokenContext};
 use latchkey_domain::realm::SigningAlg;
@@ -26,21 +25,6 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_state: Option<String>,
     pub scope: String,
-}
-
-impl IntoResponse for TokenResponse {
-    fn into_response(self) -> Response {
-        let mut r = (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            self.to_json(),
-        )
-            .into_response();
-        no_store(&mut r);
-        r
-    }
 }
 
 impl TokenResponse {
@@ -117,7 +101,7 @@ fn alg_for(ctx: &RealmContext, client: &Client, attr: &str) -> SigningAlg {
         .unwrap_or(ctx.realm.default_signature_algorithm)
 }
 
-fn sign_err(e: impl std::fmt::Display) -> ApiError {
+fn sign_err(e: impl std::fmt::Display) -> Error {
     tracing::error!(error = %e, "signing failed");
     OAuthError::server_error("token signing failed").into()
 }
@@ -134,7 +118,7 @@ pub fn refresh_token(
     jws::sign_hmac(&ctx.keys.hmac_active, &c)
 }
 
-pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, ApiError> {
+pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
     let lifespan = policy::access_token_lifespan(&ctx.realm, g.client);
     let exp = g.now + lifespan;
     let tctx = TokenContext {

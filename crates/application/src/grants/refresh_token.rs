@@ -1,10 +1,10 @@
 //! Refreshing an Access Token (RFC 6749 §6), with rotation, convergent grace and reuse
 //! detection decided by the domain inside one store transaction.
 
-use crate::error::ApiResult;
-use crate::form::Params;
+use crate::app::App;
+use crate::error::Result;
+use crate::params::Params;
 use crate::realms::RealmContext;
-use crate::state::AppState;
 use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_crypto::jws;
 use latchkey_domain::policy::{self, RefreshDecision, RefreshRequest};
@@ -66,7 +66,7 @@ pub fn verify<C: PresentedClaims>(
     ctx: &RealmContext,
     client_id: &str,
     token: &str,
-) -> Result<C, OAuthError> {
+) -> std::result::Result<C, OAuthError> {
     let parsed = jws::parse_as::<C>(token)
         .map_err(|e| OAuthError::invalid_grant(format!("refresh token is malformed: {e}")))?;
     let kid = parsed.kid().unwrap_or("");
@@ -74,7 +74,7 @@ pub fn verify<C: PresentedClaims>(
         return Err(OAuthError::invalid_grant(format!(
             "refresh token was not issued by realm '{}' of this server (unknown signing key '{}')",
             ctx.realm.name,
-            crate::error::sanitize(kid)
+            latchkey_domain::sanitize(kid)
         )));
     };
     let claims = parsed
@@ -108,11 +108,11 @@ pub fn verify<C: PresentedClaims>(
 }
 
 pub async fn grant(
-    state: &AppState,
+    app: &App,
     ctx: &RealmContext,
     client: &Arc<Client>,
     params: &Params,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse> {
     // §6: the refresh token is required.
     let token = params.require(
         "refresh_token",
@@ -127,7 +127,7 @@ pub async fn grant(
     let scopes = scope::narrow(client, &granted, params.get("scope"))?;
 
     // RFC 6749 §10.4 / OAuth 2.1: the grant is gone when the user is disabled or deleted.
-    let user = state
+    let user = app
         .store
         .user_by_id(&ctx.realm.id, sub)
         .await?
@@ -143,7 +143,7 @@ pub async fn grant(
     }
 
     // One atomic step: read the family, decide, rotate.
-    let now = crate::now();
+    let now = app.now();
     let realm = ctx.realm.clone();
     let c = client.clone();
     let scope_kept = granted_scope.to_string();
@@ -157,7 +157,7 @@ pub async fn grant(
         };
         policy::decide_refresh(&req, st)
     });
-    let pending = state.store.refresh(jti, now, decide).await?;
+    let pending = app.store.refresh(jti, now, decide).await?;
     // The tokens are signed while the store flushes the rotation; the client hears of them
     // only once it is on disk.
     let answer = answer(ctx, client, &user, &scopes, jti, now, pending.value());
@@ -175,7 +175,7 @@ fn answer(
     jti: &str,
     now: latchkey_domain::Timestamp,
     outcome: &RefreshOutcome,
-) -> ApiResult<TokenResponse> {
+) -> Result<TokenResponse> {
     let (state_read, decision) = match outcome {
         RefreshOutcome::Unknown => {
             return Err(OAuthError::invalid_grant(format!(

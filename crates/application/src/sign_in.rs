@@ -1,0 +1,110 @@
+//! Signing in, for the login page and the password grant alike: which user a sign-in name
+//! names, and the one credential check.
+
+use crate::app::App;
+use crate::throttle::Settings;
+use latchkey_crypto::password::Verification;
+use latchkey_domain::{Realm, User};
+use latchkey_storage::{Result, Store, StoreError, UserWithCredential};
+use std::net::IpAddr;
+
+/// Keycloak's rule: where the realm allows sign-in with an email address
+/// (`loginWithEmailAllowed`, emails unique), a name containing `@` is looked up as an email
+/// address first; otherwise, or when no one user has that address, as a username.
+pub async fn find_user(
+    store: &dyn Store,
+    realm: &Realm,
+    login: &str,
+) -> Result<Option<UserWithCredential>> {
+    if realm.email_sign_in() && login.contains('@') {
+        let mut found = store.users_by_email(&realm.id, login).await?;
+        if found.len() == 1 {
+            return Ok(found.pop());
+        }
+    }
+    store.user_by_username(&realm.id, login).await
+}
+
+/// The name the per-account brute-force lock counts under: the user's own username when the
+/// sign-in name found one, so a username and an email address share one count.
+pub fn account_key(found: Option<&UserWithCredential>, login: &str) -> String {
+    found
+        .map(|u| u.user.username.clone())
+        .unwrap_or_else(|| login.to_lowercase())
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The brute-force throttle holds this account or address; the message says until when.
+    Locked(String),
+    /// Unknown user, no password, or the wrong one: never said which.
+    BadCredentials,
+    /// The password was right but the account is disabled.
+    Disabled(Box<User>),
+    Store(StoreError),
+}
+
+/// The one credential check of every sign-in (the login page and the password grant): the
+/// throttle, the user by name or email, the password verified in the hashing pool (a dummy
+/// verification when there is no user, so timing does not tell), failures and successes
+/// counted, an imported or outdated hash re-hashed to the current parameters, and the account
+/// enabled.
+pub async fn check(
+    app: &App,
+    realm: &Realm,
+    login: &str,
+    password: &str,
+    addr: Option<IpAddr>,
+) -> std::result::Result<User, Refusal> {
+    let settings = Settings::for_realm(realm);
+    let found = find_user(app.store.as_ref(), realm, login)
+        .await
+        .map_err(Refusal::Store)?;
+    let account = account_key(found.as_ref(), login);
+    if let Err(locked) = app.throttle.check(&settings, &realm.name, &account, addr) {
+        return Err(Refusal::Locked(locked.message()));
+    }
+    if login.is_empty() || password.is_empty() {
+        return Err(Refusal::BadCredentials);
+    }
+    let verdict = match found.as_ref().and_then(|u| u.password_hash.clone()) {
+        Some(hash) => app
+            .passwords
+            .verify(password.to_string(), hash)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "stored password hash unreadable");
+                Verification::Mismatch
+            }),
+        None => {
+            app.passwords.verify_dummy(password.to_string()).await;
+            Verification::Mismatch
+        }
+    };
+    let (Some(found), Verification::Match { needs_rehash }) = (found, verdict) else {
+        app.throttle.failure(&settings, &realm.name, &account, addr);
+        return Err(Refusal::BadCredentials);
+    };
+    app.throttle.success(&realm.name, &account);
+    if needs_rehash {
+        rehash(app, &found.user.id, password.to_string()).await;
+    }
+    if !found.user.enabled {
+        return Err(Refusal::Disabled(Box::new(found.user)));
+    }
+    Ok(found.user)
+}
+
+/// Re-hashes an imported or outdated hash to our parameters after a successful sign-in; a
+/// failure leaves the old hash, which still verifies.
+async fn rehash(app: &App, user_id: &str, password: String) {
+    match app.passwords.hash(password).await {
+        Ok(h) => {
+            if let Err(e) = app.store.set_password_hash(user_id, &h).await {
+                tracing::warn!(error = %e, "could not store re-hashed password");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not re-hash password"),
+    }
+}
