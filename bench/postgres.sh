@@ -46,7 +46,7 @@ stop_server() {
 trap stop_server EXIT
 
 recreate() { # database
-  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  psql -q -o /dev/null "$pg/postgres" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>&1 | grep -v NOTICE || true
 }
 
 recreate latchkey_pgbench
@@ -63,7 +63,7 @@ for round in $(seq 1 "$rounds"); do
   recreate latchkey_bench
   dir="$out/r$round"
   mkdir -p "$dir"
-  taskset -c 0 "$bin" serve --db "$pg/latchkey_bench" --db-pool "$pool" --listen "127.0.0.1:$port" \
+  LATCHKEY_MASTER_KEY=bench-master-key taskset -c 0 "$bin" serve --db "$pg/latchkey_bench" --db-pool "$pool" --listen "127.0.0.1:$port" \
     --import-realm bench/realm-bench.json >"$dir/latchkey.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 400); do curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready" && break; sleep 0.05; done

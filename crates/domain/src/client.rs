@@ -43,6 +43,59 @@ pub struct Client {
     pub attributes: BTreeMap<String, String>,
     pub secret: Option<StoredSecret>,
     pub client_roles: Vec<String>,
+    /// The attributes that rules read, parsed once when the client is loaded.
+    pub settings: ClientSettings,
+}
+
+/// A client's attributes as typed values, parsed when the client is loaded (every refresh
+/// reads them). `None`: the attribute is absent (or not a positive number), the realm decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientSettings {
+    pub access_token_lifespan: Option<i64>,
+    pub client_session_idle_timeout: Option<i64>,
+    pub client_session_max_lifespan: Option<i64>,
+    pub offline_session_idle_timeout: Option<i64>,
+    pub offline_session_max_lifespan: Option<i64>,
+    pub use_refresh_tokens: bool,
+    pub client_credentials_use_refresh_token: bool,
+    /// `latchkey.revokeRefreshToken`.
+    pub rotate: Option<bool>,
+    /// `latchkey.refreshTokenMaxReuse`.
+    pub max_reuse: Option<i64>,
+    /// `latchkey.refreshTokenGracePeriod`.
+    pub grace_seconds: Option<i64>,
+    /// `latchkey.refreshTokenReuseDetection`.
+    pub reuse_detection: Option<bool>,
+}
+
+impl ClientSettings {
+    pub fn parse(attrs: &BTreeMap<String, String>) -> ClientSettings {
+        let get = |key: &str| attrs.get(key).map(String::as_str).filter(|v| !v.is_empty());
+        let positive = |key: &str| {
+            get(key)
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|v| *v > 0)
+        };
+        let flag = |key: &str| match get(key) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
+        ClientSettings {
+            access_token_lifespan: positive("access.token.lifespan"),
+            client_session_idle_timeout: positive("client.session.idle.timeout"),
+            client_session_max_lifespan: positive("client.session.max.lifespan"),
+            offline_session_idle_timeout: positive("client.offline.session.idle.timeout"),
+            offline_session_max_lifespan: positive("client.offline.session.max.lifespan"),
+            use_refresh_tokens: flag("use.refresh.tokens").unwrap_or(true),
+            client_credentials_use_refresh_token: flag("client_credentials.use_refresh_token")
+                .unwrap_or(false),
+            rotate: flag("latchkey.revokeRefreshToken"),
+            max_reuse: get("latchkey.refreshTokenMaxReuse").and_then(|v| v.parse().ok()),
+            grace_seconds: get("latchkey.refreshTokenGracePeriod").and_then(|v| v.parse().ok()),
+            reuse_detection: get("latchkey.refreshTokenReuseDetection").map(|v| v != "false"),
+        }
+    }
 }
 
 /// A URI a browser may be sent to (redirect URIs, post-logout URIs, `rootUrl`, `baseUrl`): no
@@ -194,6 +247,7 @@ impl Client {
                     .map(|s| s.to_string())
                     .collect()
             }),
+            settings: ClientSettings::parse(&attrs),
             attributes: attrs,
             secret: None,
             client_roles,
@@ -247,40 +301,26 @@ impl Client {
         !self.public_client
     }
 
-    fn attr_i64(&self, key: &str) -> Option<i64> {
-        self.attributes
-            .get(key)
-            .and_then(|v| v.parse::<i64>().ok())
-            .filter(|v| *v > 0)
-    }
-    fn attr_bool(&self, key: &str, default: bool) -> bool {
-        match self.attributes.get(key).map(String::as_str) {
-            Some("true") => true,
-            Some("false") => false,
-            _ => default,
-        }
-    }
-
     pub fn access_token_lifespan(&self) -> Option<i64> {
-        self.attr_i64("access.token.lifespan")
+        self.settings.access_token_lifespan
     }
     pub fn client_session_idle_timeout(&self) -> Option<i64> {
-        self.attr_i64("client.session.idle.timeout")
+        self.settings.client_session_idle_timeout
     }
     pub fn client_session_max_lifespan(&self) -> Option<i64> {
-        self.attr_i64("client.session.max.lifespan")
+        self.settings.client_session_max_lifespan
     }
     pub fn offline_session_idle_timeout(&self) -> Option<i64> {
-        self.attr_i64("client.offline.session.idle.timeout")
+        self.settings.offline_session_idle_timeout
     }
     pub fn offline_session_max_lifespan(&self) -> Option<i64> {
-        self.attr_i64("client.offline.session.max.lifespan")
+        self.settings.offline_session_max_lifespan
     }
     pub fn use_refresh_tokens(&self) -> bool {
-        self.attr_bool("use.refresh.tokens", true)
+        self.settings.use_refresh_tokens
     }
     pub fn client_credentials_use_refresh_token(&self) -> bool {
-        self.attr_bool("client_credentials.use_refresh_token", false)
+        self.settings.client_credentials_use_refresh_token
     }
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)

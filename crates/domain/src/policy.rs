@@ -184,35 +184,22 @@ pub struct RefreshPolicy {
 }
 
 impl RefreshPolicy {
+    /// From the settings parsed when the realm was loaded: the client's value, else the
+    /// realm's, else latchkey's default.
     pub fn for_client(realm: &Realm, client: &Client) -> RefreshPolicy {
-        let attr = |key: &str| {
-            client
-                .attribute(key)
-                .or_else(|| realm.attribute(key))
-                .filter(|v| !v.is_empty())
-        };
-        let rotate = match client.attribute("latchkey.revokeRefreshToken") {
-            Some("true") => true,
-            Some("false") => false,
-            _ => realm.revoke_refresh_token,
-        };
-        let max_reuse = client
-            .attribute("latchkey.refreshTokenMaxReuse")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(realm.refresh_token_max_reuse)
-            .max(0);
-        let grace_seconds = attr("latchkey.refreshTokenGracePeriod")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(crate::realm::defaults::REFRESH_TOKEN_GRACE_PERIOD)
-            .max(0);
-        let reuse_detection = attr("latchkey.refreshTokenReuseDetection")
-            .map(|v| v != "false")
-            .unwrap_or(true);
+        let c = &client.settings;
         RefreshPolicy {
-            rotate,
-            max_reuse,
-            grace_seconds,
-            reuse_detection,
+            rotate: c.rotate.unwrap_or(realm.revoke_refresh_token),
+            max_reuse: c.max_reuse.unwrap_or(realm.refresh_token_max_reuse).max(0),
+            grace_seconds: c
+                .grace_seconds
+                .or(realm.refresh_token_grace_period)
+                .unwrap_or(crate::realm::defaults::REFRESH_TOKEN_GRACE_PERIOD)
+                .max(0),
+            reuse_detection: c
+                .reuse_detection
+                .or(realm.refresh_token_reuse_detection)
+                .unwrap_or(true),
         }
     }
 }

@@ -81,12 +81,22 @@ pub struct Realm {
     pub login_with_email_allowed: bool,
     pub duplicate_emails_allowed: bool,
     pub attributes: BTreeMap<String, String>,
+    /// `latchkey.refreshTokenGracePeriod`, parsed when the realm is loaded.
+    pub refresh_token_grace_period: Option<i64>,
+    /// `latchkey.refreshTokenReuseDetection`, parsed when the realm is loaded.
+    pub refresh_token_reuse_detection: Option<bool>,
 }
 
 impl Realm {
     /// Builds the domain realm from its representation. Fails with a message naming the field
     /// when a value is out of range.
     pub fn from_representation(id: String, rep: &RealmRepresentation) -> Result<Realm, String> {
+        let attr = |key: &str| {
+            rep.attributes
+                .get(key)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
         let non_negative = |name: &str, v: Option<i64>, default: i64| -> Result<i64, String> {
             match v {
                 Some(v) if v < 0 => Err(format!("{name} must not be negative (got {v})")),
@@ -175,6 +185,10 @@ impl Realm {
             realm_roles,
             login_with_email_allowed: rep.login_with_email_allowed.unwrap_or(true),
             duplicate_emails_allowed: rep.duplicate_emails_allowed.unwrap_or(false),
+            refresh_token_grace_period: attr("latchkey.refreshTokenGracePeriod")
+                .and_then(|v| v.parse().ok()),
+            refresh_token_reuse_detection: attr("latchkey.refreshTokenReuseDetection")
+                .map(|v| v != "false"),
             attributes: rep.attributes.clone(),
         })
     }

@@ -208,18 +208,6 @@ async fn refresh_verdict(
             st.client_session.revoke_reason.clone().unwrap_or_default()
         )?;
     }
-    match store
-        .user_by_id(&ctx.realm.id, &s.user_id)
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-    {
-        None => return Ok(Err("the user it was issued to no longer exists".into())),
-        Some(u) if !u.enabled => return Ok(Err(format!("user '{}' is disabled", u.username))),
-        _ => {}
-    }
-    if !client.enabled {
-        return Ok(Err(format!("client '{}' is disabled", client.client_id)));
-    }
     let req = RefreshRequest {
         realm: &ctx.realm,
         client,

@@ -4,7 +4,6 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use latchkey_application::App;
-use latchkey_application::Clock as _;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_storage::StoreError;
 use std::path::{Path, PathBuf};
@@ -82,7 +81,7 @@ pub async fn import(state: &App, path: &Path) -> Result<()> {
             &rep,
             &state.master_key,
             &state.passwords,
-            latchkey_application::SystemClock.now(),
+            state.now(),
         )
         .await
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;

@@ -119,30 +119,15 @@ pub async fn grant(
         "send the refresh_token from the last token response",
     )?;
     let claims: RefreshClaims = verify(ctx, &client.client_id, token)?;
-    let (jti, sub) = (claims.claim("jti"), claims.claim("sub"));
+    let jti = claims.claim("jti");
     let granted_scope = claims.claim("scope");
 
     // §6: a requested scope must not exceed the original grant; the refresh token keeps it.
     let granted = Scopes::from_granted(granted_scope, client);
     let scopes = scope::narrow(client, &granted, params.get("scope"))?;
 
-    // RFC 6749 §10.4 / OAuth 2.1: the grant is gone when the user is disabled or deleted.
-    let user = app
-        .store
-        .user_by_id(&ctx.realm.id, sub)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant("the user this refresh token was issued to no longer exists")
-        })?;
-    if !user.enabled {
-        return Err(OAuthError::invalid_grant(format!(
-            "user '{}' is disabled in realm '{}'",
-            user.username, ctx.realm.name
-        ))
-        .into());
-    }
-
-    // One atomic step: read the family, decide, rotate.
+    // One atomic step: read the family, its session and user, decide, rotate. The decision
+    // also ends the grant of a deleted or disabled user (RFC 6749 §10.4).
     let now = app.now();
     let realm = ctx.realm.clone();
     let c = client.clone();
@@ -160,7 +145,7 @@ pub async fn grant(
     let pending = app.store.refresh(jti, now, decide).await?;
     // The tokens are signed while the store flushes the rotation; the client hears of them
     // only once it is on disk.
-    let answer = answer(ctx, client, &user, &scopes, jti, now, pending.value());
+    let answer = answer(ctx, client, &scopes, jti, now, pending.value());
     pending.durable().await?;
     answer
 }
@@ -170,7 +155,6 @@ pub async fn grant(
 fn answer(
     ctx: &RealmContext,
     client: &Arc<Client>,
-    user: &latchkey_domain::User,
     scopes: &Scopes,
     jti: &str,
     now: latchkey_domain::Timestamp,
@@ -196,6 +180,10 @@ fn answer(
         }
     };
     let sid = &state_read.session.id;
+    let user = state_read
+        .user
+        .as_ref()
+        .expect("the decision refuses a missing user");
     let refresh = client.use_refresh_tokens().then_some(successor);
     tokens::mint(
         ctx,

@@ -3,7 +3,7 @@
 //! Pure: the store reads the state and applies the decision in one transaction.
 
 use super::{deadlines, refresh_token_expiry, Limit, RefreshPolicy};
-use crate::{Client, ClientSession, OAuthError, Realm, RefreshRecord, Session, Timestamp};
+use crate::{Client, ClientSession, OAuthError, Realm, RefreshRecord, Session, Timestamp, User};
 
 /// Everything the refresh decision looks at, read inside one store transaction.
 #[derive(Debug, Clone)]
@@ -13,6 +13,8 @@ pub struct RefreshState {
     pub client_session: ClientSession,
     /// The record of the family's current token, when it is not `record` itself.
     pub current: Option<RefreshRecord>,
+    /// The session's user, read in the same statement; `None` once deleted.
+    pub user: Option<User>,
 }
 
 /// What the store must do.
@@ -33,6 +35,12 @@ pub enum RefreshDecision {
 /// The rule of the refresh decision that refused a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshCheck {
+    /// The user the token was issued to was deleted.
+    UserGone,
+    /// The user is disabled (RFC 6749 §10.4: the grant ends with the user's access).
+    UserDisabled,
+    /// The client the token was issued to is disabled.
+    ClientDisabled,
     /// The (offline) session was logged out or ended by an administrator.
     SessionEnded,
     /// Every token of this login was revoked (reuse detected, revocation, code replay).
@@ -58,6 +66,9 @@ impl RefreshCheck {
     /// A stable name for logs and events.
     pub fn name(self) -> &'static str {
         match self {
+            RefreshCheck::UserGone => "user_not_found",
+            RefreshCheck::UserDisabled => "user_disabled",
+            RefreshCheck::ClientDisabled => "client_disabled",
             RefreshCheck::SessionEnded => "session_ended",
             RefreshCheck::FamilyRevoked => "login_revoked",
             RefreshCheck::SessionLimit(l) => l.name(),
@@ -144,6 +155,33 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
     } else {
         "session"
     };
+    match &state.user {
+        None => {
+            return reject(
+                RefreshCheck::UserGone,
+                "the user this refresh token was issued to no longer exists".into(),
+            )
+        }
+        Some(u) if !u.enabled => {
+            return reject(
+                RefreshCheck::UserDisabled,
+                format!(
+                    "user '{}' is disabled in realm '{}'",
+                    u.username, realm.name
+                ),
+            )
+        }
+        Some(_) => {}
+    }
+    if !client.enabled {
+        return reject(
+            RefreshCheck::ClientDisabled,
+            format!(
+                "client '{}' is disabled in realm '{}'",
+                client.client_id, realm.name
+            ),
+        );
+    }
     if let Some(at) = session.ended_at {
         return reject(
             RefreshCheck::SessionEnded,

@@ -89,6 +89,25 @@ fn state(
         client_session: cs(&cur, start, last),
         record,
         current,
+        user: Some(user()),
+    }
+}
+
+fn user() -> crate::User {
+    crate::User {
+        id: "u1".into(),
+        realm_id: "r1".into(),
+        username: "alice".into(),
+        enabled: true,
+        email: None,
+        email_verified: false,
+        first_name: None,
+        last_name: None,
+        attributes: Default::default(),
+        realm_roles: vec![],
+        client_roles: Default::default(),
+        service_account_client_id: None,
+        created_at: 0,
     }
 }
 
@@ -460,4 +479,32 @@ fn every_check_has_its_own_name() {
     .map(|c| c.name())
     .collect();
     assert_eq!(names.len(), 14);
+}
+
+#[test]
+fn a_deleted_or_disabled_user_or_a_disabled_client_ends_the_grant() {
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let mut st = state(rec("t1", 0), None, 0, 0);
+    st.user = None;
+    let e = rejected(decide(&r, &c, 100, &st));
+    assert_eq!(e.check, RefreshCheck::UserGone);
+    assert!(e.revoke_family.is_none());
+    st.user = Some(crate::User {
+        enabled: false,
+        ..user()
+    });
+    let e = rejected(decide(&r, &c, 100, &st));
+    assert_eq!(e.check, RefreshCheck::UserDisabled);
+    assert!(
+        e.reason.contains("user 'alice' is disabled"),
+        "{}",
+        e.reason
+    );
+    st.user = Some(user());
+    let mut off = c.clone();
+    off.enabled = false;
+    assert_eq!(
+        rejected(decide(&r, &off, 100, &st)).check,
+        RefreshCheck::ClientDisabled
+    );
 }

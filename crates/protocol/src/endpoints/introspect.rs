@@ -107,19 +107,14 @@ async fn introspect_refresh(
         new_jti: String::new(),
         scope: st.record.scope.clone(),
     };
+    // The refresh decision judges the user and the client too: active exactly when a refresh
+    // would succeed.
     match policy::decide_refresh(&req, &st) {
         RefreshDecision::Issue { .. } | RefreshDecision::Replay { .. } => {}
         RefreshDecision::Reject(_) => return Ok(None),
     }
-    let user = state
-        .store
-        .user_by_id(&ctx.realm.id, &st.session.user_id)
-        .await?;
-    match &user {
-        Some(u) if u.enabled => {
-            claims.insert("preferred_username".into(), json!(u.username));
-        }
-        _ => return Ok(None),
+    if let Some(u) = &st.user {
+        claims.insert("preferred_username".into(), json!(u.username));
     }
     let typ = if st.record.offline {
         "Offline"

@@ -22,6 +22,7 @@ impl ToSql for Value {
             Value::Int(v) => v.to_sql(ty, out),
             Value::Bool(v) => v.to_sql(ty, out),
             Value::Text(v) => v.as_str().to_sql(ty, out),
+            Value::Bytes(v) => v.as_slice().to_sql(ty, out),
         }
     }
     fn accepts(_: &Type) -> bool {
@@ -46,6 +47,9 @@ impl Columns for Row {
     fn flag(&self, i: usize) -> Result<bool> {
         self.try_get(i).map_err(|e| corrupt(i, e))
     }
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
+        self.try_get(i).map_err(|e| corrupt(i, e))
+    }
 }
 
 fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
@@ -54,15 +58,20 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 /// Runs one statement; the rows it changed.
 pub async fn execute<C: GenericClient>(c: &C, s: &Statement) -> Result<u64> {
-    let st = c.prepare_cached(s.sql).await.map_err(backend)?;
-    c.execute(&st, &refs(&s.params)).await.map_err(backend)
+    let st = c.prepare_cached(&s.sql).await.map_err(backend)?;
+    c.execute(&st, &refs(&s.params))
+        .await
+        .map_err(|e| s.failed(backend(e)))
 }
 
 /// Runs a write plan inside the caller's transaction, its statements sent together. The rows
 /// each changed.
 pub async fn run<C: GenericClient>(c: &C, plan: &[Statement]) -> Result<Vec<u64>> {
-    let plan = prepared(c, plan).await?;
-    counts(join_all(plan.iter().map(|(st, p)| c.execute(st, p))).await)
+    let ready = prepared(c, plan).await?;
+    counts(
+        plan,
+        join_all(ready.iter().map(|(st, p)| c.execute(st, p))).await,
+    )
 }
 
 /// Every row of `sql`, mapped.
@@ -98,7 +107,7 @@ async fn prepared<'p, C: GenericClient>(
     let mut out = Vec::with_capacity(plan.len());
     for s in plan {
         out.push((
-            c.prepare_cached(s.sql).await.map_err(backend)?,
+            c.prepare_cached(&s.sql).await.map_err(backend)?,
             refs(&s.params),
         ));
     }
@@ -107,19 +116,25 @@ async fn prepared<'p, C: GenericClient>(
 
 /// The first error in plan order: the statements after a failed one fail only because the
 /// transaction did.
-fn counts(ran: Vec<std::result::Result<u64, tokio_postgres::Error>>) -> Result<Vec<u64>> {
-    ran.into_iter().map(|r| r.map_err(backend)).collect()
+fn counts(
+    plan: &[Statement],
+    ran: Vec<std::result::Result<u64, tokio_postgres::Error>>,
+) -> Result<Vec<u64>> {
+    plan.iter()
+        .zip(ran)
+        .map(|(s, r)| r.map_err(|e| s.failed(backend(e))))
+        .collect()
 }
 
 /// Runs a write plan and COMMITs the transaction it is in, all sent in one round trip. A
 /// failed statement makes the COMMIT a rollback, and is the error.
 pub async fn run_and_commit<C: GenericClient>(c: &C, plan: &[Statement]) -> Result<Vec<u64>> {
-    let plan = prepared(c, plan).await?;
+    let ready = prepared(c, plan).await?;
     let (ran, committed) = tokio::join!(
-        join_all(plan.iter().map(|(st, p)| c.execute(st, p))),
+        join_all(ready.iter().map(|(st, p)| c.execute(st, p))),
         c.batch_execute("COMMIT")
     );
-    let ran = counts(ran)?;
+    let ran = counts(plan, ran)?;
     committed.map_err(backend)?;
     Ok(ran)
 }
@@ -127,14 +142,14 @@ pub async fn run_and_commit<C: GenericClient>(c: &C, plan: &[Statement]) -> Resu
 /// Runs a write plan as one transaction — BEGIN, the statements, COMMIT — in one round trip.
 /// Once sent, the server finishes it whether or not the caller waits for the answer.
 pub async fn transact<C: GenericClient>(c: &C, plan: &[Statement]) -> Result<Vec<u64>> {
-    let plan = prepared(c, plan).await?;
+    let ready = prepared(c, plan).await?;
     let (begun, ran, committed) = tokio::join!(
         c.batch_execute("BEGIN"),
-        join_all(plan.iter().map(|(st, p)| c.execute(st, p))),
+        join_all(ready.iter().map(|(st, p)| c.execute(st, p))),
         c.batch_execute("COMMIT")
     );
     begun.map_err(backend)?;
-    let ran = counts(ran)?;
+    let ran = counts(plan, ran)?;
     committed.map_err(backend)?;
     Ok(ran)
 }

@@ -5,7 +5,6 @@
 mod config;
 mod exec;
 mod purge;
-mod schema;
 mod sessions;
 mod store;
 
@@ -115,8 +114,12 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()> {
         .await
         .map_err(backend)?
         .get(0);
-    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(done as usize) {
-        tx.batch_execute(sql).await.map_err(backend)?;
+    for (i, m) in crate::sql::schema::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(done as usize)
+    {
+        tx.batch_execute(m.postgres).await.map_err(backend)?;
         tx.execute(
             "INSERT INTO latchkey_migrations (version) VALUES ($1)",
             &[&((i + 1) as i32)],

@@ -2,6 +2,7 @@
 //! configuration writes notify every node.
 
 use super::{backend, config, exec, sessions, PgStore};
+use crate::sql::config as sqlc;
 use crate::sql::sessions as sql;
 use crate::{
     CodeDecision, CodeState, Decide, DecideCode, Event, NewGrant, NewRealm, Pending,
@@ -31,16 +32,16 @@ impl crate::Store for PgStore {
         Ok(())
     }
     async fn create_realm(&self, new: NewRealm) -> Result<()> {
-        tx!(self, |t| config::insert_realm(&t, &new, super::now())
-            .await?);
+        let plan = sqlc::insert_realm(&new, super::now());
+        exec::transact(&self.client().await?, &plan).await?;
         self.notify(&new.realm.name).await;
         Ok(())
     }
     async fn realm_by_name(&self, name: &str) -> Result<Option<Realm>> {
-        config::realm_where(&self.client().await?, "name", name).await
+        config::realm_by_name(&self.client().await?, name).await
     }
     async fn realm_by_id(&self, id: &str) -> Result<Option<Realm>> {
-        config::realm_where(&self.client().await?, "id", id).await
+        config::realm_by_id(&self.client().await?, id).await
     }
     async fn realm_names(&self) -> Result<Vec<String>> {
         config::realm_names(&self.client().await?).await
@@ -52,10 +53,12 @@ impl crate::Store for PgStore {
         config::clients(&self.client().await?, realm_id).await
     }
     async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>> {
-        config::client_where(&self.client().await?, realm_id, "client_id", client_id).await
+        config::client_by_client_id(&self.client().await?, realm_id, client_id).await
     }
     async fn create_user(&self, user: UserWithCredential) -> Result<()> {
-        config::insert_user(&self.client().await?, &user).await
+        exec::execute(&self.client().await?, &sqlc::insert_user(&user))
+            .await
+            .map(drop)
     }
     async fn user_by_username(
         &self,
@@ -71,15 +74,12 @@ impl crate::Store for PgStore {
         config::user_by_id(&self.client().await?, realm_id, id).await
     }
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE users SET password_hash = $2 WHERE id = $1",
-                &[&user_id, &hash],
-            )
-            .await
-            .map_err(backend)?;
-        Ok(())
+        exec::execute(
+            &self.client().await?,
+            &sqlc::set_password_hash(user_id, hash),
+        )
+        .await
+        .map(drop)
     }
     async fn update_realm(&self, realm: Realm) -> Result<()> {
         config::update_realm(&self.client().await?, &realm).await?;
@@ -87,20 +87,15 @@ impl crate::Store for PgStore {
         Ok(())
     }
     async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute("DELETE FROM realms WHERE id = $1", &[&realm_id])
-            .await
-            .map_err(backend)?;
+        let n = exec::execute(&self.client().await?, &sqlc::delete_realm(realm_id)).await?;
         self.notify("*").await;
         Ok(n > 0)
     }
     async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>> {
-        config::client_where(&self.client().await?, realm_id, "id", id).await
+        config::client_by_id(&self.client().await?, realm_id, id).await
     }
     async fn create_client(&self, client: Client) -> Result<()> {
-        config::insert_client(&self.client().await?, &client).await?;
+        exec::execute(&self.client().await?, &sqlc::insert_client(&client)).await?;
         self.notify("*").await;
         Ok(())
     }
@@ -110,15 +105,7 @@ impl crate::Store for PgStore {
         Ok(())
     }
     async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
-        let n = self
-            .client()
-            .await?
-            .execute(
-                "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
-                &[&realm_id, &id],
-            )
-            .await
-            .map_err(backend)?;
+        let n = exec::execute(&self.client().await?, &sqlc::delete_client(realm_id, id)).await?;
         self.notify("*").await;
         Ok(n > 0)
     }
@@ -126,21 +113,9 @@ impl crate::Store for PgStore {
         config::update_user(&self.client().await?, &user).await
     }
     async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool> {
-        Ok(tx!(self, |t| {
-            t.execute(
-                "DELETE FROM sessions WHERE realm_id = $1 AND user_id = $2",
-                &[&realm_id, &id],
-            )
-            .await
-            .map_err(backend)?;
-            t.execute(
-                "DELETE FROM users WHERE realm_id = $1 AND id = $2",
-                &[&realm_id, &id],
-            )
-            .await
-            .map_err(backend)?
-                > 0
-        }))
+        let counts =
+            exec::transact(&self.client().await?, &sqlc::delete_user(realm_id, id)).await?;
+        Ok(counts[1] > 0)
     }
     async fn users(&self, realm_id: &str, query: UserQuery) -> Result<Vec<User>> {
         config::users(&self.client().await?, realm_id, &query).await
@@ -149,7 +124,7 @@ impl crate::Store for PgStore {
         config::count_users(&self.client().await?, realm_id, &query).await
     }
     async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()> {
-        config::insert_key(&self.client().await?, realm_id, &key).await?;
+        exec::execute(&self.client().await?, &sqlc::add_key(realm_id, &key)).await?;
         self.notify("*").await;
         Ok(())
     }

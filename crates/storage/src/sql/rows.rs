@@ -1,9 +1,10 @@
 //! The columns of each row type, in the order the mappers read them, and the mappers.
 
 use super::Columns;
-use crate::{Event, Result};
+use crate::{Event, Result, StoreError};
+use latchkey_domain::keycloak::UserRepresentation;
 use latchkey_domain::policy::RefreshState;
-use latchkey_domain::{AuthCode, ClientSession, RefreshRecord, Session};
+use latchkey_domain::{AuthCode, ClientSession, RefreshRecord, Session, User};
 
 macro_rules! session_columns {
     ($p:literal) => {
@@ -150,7 +151,21 @@ pub fn refresh_state(r: &impl Columns) -> Result<RefreshState> {
         client_session: client_session(r, cs)?,
         session: session(r, s)?,
         current,
+        user: opt_user(r, cur + RT_WIDTH)?,
     })
+}
+
+/// A [`User`] from columns `o..o + 3` (id, realm, representation); `None` when they are NULL
+/// (a LEFT JOIN that found no user).
+pub fn opt_user(r: &impl Columns, o: usize) -> Result<Option<User>> {
+    let Some(id) = r.opt_text(o)? else {
+        return Ok(None);
+    };
+    let rep: UserRepresentation = serde_json::from_str(&r.text(o + 2)?)
+        .map_err(|e| StoreError::Corrupt(format!("user {id}: {e}")))?;
+    User::from_representation(id, r.text(o + 1)?, &rep, 0)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("user: {e}")))
 }
 
 /// An [`AuthCode`] in [`code_columns`] order.

@@ -23,8 +23,8 @@ pub const SESSIONS_OF_REALM: &str = concat!(
 );
 pub const USERNAME_OF: &str = "SELECT username FROM users WHERE id = $1";
 
-/// Everything a refresh decision reads — the record, its family, the family's session and the
-/// family's current record when that is another one — in one statement.
+/// Everything a refresh decision reads — the record, its family, the family's session, the
+/// family's current record when that is another one, and the session's user — in one statement.
 pub const REFRESH_STATE: &str = concat!(
     "SELECT ",
     rt_columns!("rt."),
@@ -34,10 +34,12 @@ pub const REFRESH_STATE: &str = concat!(
     session_columns!("s."),
     ", ",
     rt_columns!("cur."),
-    " FROM refresh_tokens rt
+    ", u.id, u.realm_id, u.representation
+     FROM refresh_tokens rt
      JOIN client_sessions cs ON cs.id = rt.client_session_id
      JOIN sessions s ON s.id = cs.session_id
      LEFT JOIN refresh_tokens cur ON cur.jti = cs.current_jti AND cs.current_jti <> rt.jti
+     LEFT JOIN users u ON u.id = s.user_id AND u.realm_id = s.realm_id
      WHERE rt.jti = $1"
 );
 

@@ -14,6 +14,7 @@ impl rusqlite::ToSql for Value {
             Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
             Value::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v as i64)),
             Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
         })
     }
 }
@@ -34,18 +35,22 @@ impl Columns for Row<'_> {
     fn flag(&self, i: usize) -> Result<bool> {
         self.get(i).map_err(|e| corrupt(i, e))
     }
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
+        self.get(i).map_err(|e| corrupt(i, e))
+    }
 }
 
 /// Runs one statement; the rows it changed.
-pub fn execute(conn: &Connection, s: &Statement) -> Result<usize> {
-    conn.prepare_cached(s.sql)
+pub fn execute(conn: &Connection, s: &Statement) -> Result<u64> {
+    conn.prepare_cached(&s.sql)
         .map_err(backend)?
         .execute(rusqlite::params_from_iter(&s.params))
-        .map_err(backend)
+        .map(|n| n as u64)
+        .map_err(|e| s.failed(backend(e)))
 }
 
 /// Runs a write plan in order; the rows each statement changed.
-pub fn run(conn: &Connection, plan: &[Statement]) -> Result<Vec<usize>> {
+pub fn run(conn: &Connection, plan: &[Statement]) -> Result<Vec<u64>> {
     plan.iter().map(|s| execute(conn, s)).collect()
 }
 

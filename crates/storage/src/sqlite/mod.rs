@@ -5,7 +5,6 @@
 mod config;
 mod exec;
 mod purge;
-pub(crate) mod schema;
 mod sessions;
 mod user_cache;
 mod writer;
@@ -40,17 +39,6 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
         }
     }
     StoreError::Backend(e.to_string())
-}
-
-/// `query_row` through the connection's prepared-statement cache (the hot lookups run the
-/// same few statements thousands of times a second; parsing them each time showed in profiles).
-pub(crate) fn cached_row<T, P: rusqlite::Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.prepare_cached(sql)?.query_row(params, f)
 }
 
 /// Prepared statements kept per connection: more than latchkey has.
@@ -193,8 +181,12 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(backend)?;
-    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(sql).map_err(backend)?;
+    for (i, m) in crate::sql::schema::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(version as usize)
+    {
+        tx.execute_batch(m.sqlite).map_err(backend)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(backend)?;
     }
@@ -221,13 +213,12 @@ impl crate::Store for SqliteStore {
     }
     async fn realm_by_name(&self, name: &str) -> Result<Option<latchkey_domain::Realm>> {
         let name = name.to_string();
-        self.read_row(move |c| config::realm_where(c, "name", &name))
+        self.read_row(move |c| config::realm_by_name(c, &name))
             .await
     }
     async fn realm_by_id(&self, id: &str) -> Result<Option<latchkey_domain::Realm>> {
         let id = id.to_string();
-        self.read_row(move |c| config::realm_where(c, "id", &id))
-            .await
+        self.read_row(move |c| config::realm_by_id(c, &id)).await
     }
     async fn realm_names(&self) -> Result<Vec<String>> {
         self.read(config::realm_names).await
@@ -250,7 +241,9 @@ impl crate::Store for SqliteStore {
             .await
     }
     async fn create_user(&self, user: crate::UserWithCredential) -> Result<()> {
-        let r = self.write(move |tx| config::insert_user(tx, &user)).await;
+        let r = self
+            .write(move |tx| exec::execute(tx, &crate::sql::config::insert_user(&user)).map(drop))
+            .await;
         self.users.clear();
         r
     }
@@ -297,12 +290,9 @@ impl crate::Store for SqliteStore {
     }
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
         let (u, h) = (user_id.to_string(), hash.to_string());
+        let plan = crate::sql::config::set_password_hash(&u, &h);
         let r = self
-            .write(move |tx| {
-                tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", [u, h])
-                    .map_err(backend)?;
-                Ok(())
-            })
+            .write(move |tx| exec::execute(tx, &plan).map(drop))
             .await;
         self.users.clear();
         r
@@ -310,22 +300,18 @@ impl crate::Store for SqliteStore {
 
     async fn add_key(&self, realm_id: &str, key: crate::StoredKey) -> Result<()> {
         let r = realm_id.to_string();
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO realm_keys (kid, realm_id, alg, material, created_at, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![key.kid, r, key.alg, key.material, key.created_at, key.active],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        let plan = crate::sql::config::add_key(&r, &key);
+        self.write(move |tx| exec::execute(tx, &plan).map(drop))
+            .await
     }
     async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
         self.write(move |tx| config::update_realm(tx, &realm)).await
     }
     async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
         let id = realm_id.to_string();
-        let r = self.write(move |tx| config::delete_realm(tx, &id)).await;
+        let r = self
+            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_realm(&id))? > 0))
+            .await;
         self.users.clear();
         r
     }
@@ -339,8 +325,10 @@ impl crate::Store for SqliteStore {
             .await
     }
     async fn create_client(&self, client: latchkey_domain::Client) -> Result<()> {
-        self.write(move |tx| config::insert_client(tx, &client))
-            .await
+        self.write(move |tx| {
+            exec::execute(tx, &crate::sql::config::insert_client(&client)).map(drop)
+        })
+        .await
     }
     async fn update_client(&self, client: latchkey_domain::Client) -> Result<()> {
         self.write(move |tx| config::update_client(tx, &client))
@@ -349,7 +337,7 @@ impl crate::Store for SqliteStore {
     async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
         let (r, i) = (realm_id.to_string(), id.to_string());
         let out = self
-            .write(move |tx| config::delete_client(tx, &r, &i))
+            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_client(&r, &i))? > 0))
             .await;
         self.users.clear();
         out
@@ -361,7 +349,9 @@ impl crate::Store for SqliteStore {
     }
     async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool> {
         let (r, i) = (realm_id.to_string(), id.to_string());
-        let out = self.write(move |tx| config::delete_user(tx, &r, &i)).await;
+        let out = self
+            .write(move |tx| Ok(exec::run(tx, &crate::sql::config::delete_user(&r, &i))?[1] > 0))
+            .await;
         self.users.clear();
         out
     }

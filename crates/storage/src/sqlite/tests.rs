@@ -84,8 +84,8 @@ async fn migration_4_keeps_the_records_of_a_version_3_store() {
     std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
     {
         let c = rusqlite::Connection::open(&path).unwrap();
-        for m in &super::schema::MIGRATIONS[..3] {
-            c.execute_batch(m).unwrap();
+        for m in &crate::sql::schema::MIGRATIONS[..3] {
+            c.execute_batch(m.sqlite).unwrap();
         }
         c.execute_batch(
             "PRAGMA user_version = 3;
@@ -107,7 +107,7 @@ async fn migration_4_keeps_the_records_of_a_version_3_store() {
     assert_eq!(st.current.expect("current record").jti, "t2");
     assert_eq!(
         count(&path, "PRAGMA user_version"),
-        super::schema::MIGRATIONS.len() as i64
+        crate::sql::schema::MIGRATIONS.len() as i64
     );
     assert_eq!(
         count(
