@@ -169,7 +169,7 @@ def test_keys_rotate(cluster):
     assert refresh_at(b, before["refresh_token"]).status_code == 200, "refresh tokens signed before the rotation still work"
 
 
-def test_migrate_sqlite_to_postgres(tmp_path):
+def test_migrate_sqlite_to_postgres_and_back(tmp_path):
     sq = Server(tmp_path, db=f"sqlite://{tmp_path}/src.db", import_realm=FIXTURES / "demo-realm.json").start()
     t = sq.password_login()
     off = sq.password_login(scope="offline_access")
@@ -184,11 +184,24 @@ def test_migrate_sqlite_to_postgres(tmp_path):
     # The SQLite store's master key file travels as LATCHKEY_MASTER_KEY.
     key = (tmp_path / "latchkey.master.key").read_bytes()
     import base64
-    pg = Server(tmp_path, db=target, port=sq.port, env={"LATCHKEY_MASTER_KEY": base64.b64encode(key).decode()}).start()
+    master = {"LATCHKEY_MASTER_KEY": base64.b64encode(key).decode()}
+    pg = Server(tmp_path, db=target, port=sq.port, env=master).start()
     try:
-        assert refresh_at(pg, t["refresh_token"]).status_code == 200, "sessions and refresh tokens were copied"
+        r = refresh_at(pg, t["refresh_token"])
+        assert r.status_code == 200, "sessions and refresh tokens were copied"
         assert refresh_at(pg, off["refresh_token"]).status_code == 200
         assert pg.token(auth=("web", "web-secret"), grant_type="password", username="alice", password="alice-password").status_code == 200
+        pg.stop()
+        # And back: PostgreSQL to a new SQLite store, with what PostgreSQL wrote meanwhile.
+        back = f"sqlite://{tmp_path}/back.db"
+        out = subprocess.run([BIN, "migrate", "--from", target, "--to", back], capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 0, out.stderr
+        sq2 = Server(tmp_path, db=back, port=sq.port, env=master).start()
+        try:
+            assert refresh_at(sq2, r.json()["refresh_token"]).status_code == 200, "the rotation made on PostgreSQL came back"
+            assert sq2.token(auth=("web", "web-secret"), grant_type="password", username="alice", password="alice-password").status_code == 200
+        finally:
+            sq2.kill()
     finally:
         pg.kill()
         import conftest

@@ -12,8 +12,8 @@ use zeroize::Zeroize;
 
 /// argon2's working memory (19 MiB at the default cost), kept from one hash to the next.
 ///
-/// Fresh memory costs a page fault per 4 KiB on first touch — 4,864 of them per hash at
-/// m=19 MiB, which slowed a login by a third on a VM. A caller that runs hashes back to back
+/// Fresh memory costs a page fault per 4 KiB on first touch — thousands per hash, a
+/// noticeable share of a login on a VM (docs/performance.md). A caller that runs hashes back to back
 /// (the password pool under a burst of logins) hands the same `Scratch` to each; dropping it
 /// wipes it first. Every block is written before argon2 reads it, so reuse needs no clearing.
 #[derive(Default)]

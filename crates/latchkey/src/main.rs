@@ -29,23 +29,22 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_ARENA_MAX_OBJECT_SIZE: libmimalloc_sys::mi_option_t = 45;
 
 /// Objects above this size (KiB) come straight from the OS and go straight back when freed,
-/// whatever the purge delay: argon2's 19 MiB working memory, which the password pool keeps
-/// only while logins queue, leaves the process the moment the last of them is done (an idle
-/// server held 38 MB after one login with a 10 ms delay and this left at mimalloc's 2 GiB).
+/// whatever the purge delay: argon2's working memory, which the password pool keeps only
+/// while logins queue, leaves the process the moment the last of them is done (with
+/// mimalloc's default an idle server kept it after a single login).
 const LARGEST_ARENA_OBJECT_KIB: std::ffi::c_long = 4 * 1024;
 
 /// How long mimalloc keeps a freed page before giving it back to the OS (milliseconds).
-/// At 0 (what latchkey used to set) every page a request emptied went back at once and the
-/// next request faulted it in again: 1.4 page faults a refresh under load (`/proc` minflt),
-/// ~3 % of the core in the kernel's fault path and zeroing (perf). 10 ms (mimalloc's own default) keeps pages
-/// across the requests of a burst (0.3 faults a refresh; S4 +6 % in four interleaved A/B
-/// pairs). Big objects do not wait for it (see [`LARGEST_ARENA_OBJECT_KIB`]).
+/// At 0 every page a request emptied went back at once and the next request faulted it in
+/// again, a visible share of the core in the kernel's fault path; mimalloc's own default
+/// keeps pages across the requests of a burst (docs/performance.md has the measurements).
+/// Big objects do not wait for it (see [`LARGEST_ARENA_OBJECT_KIB`]).
 const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 /// No transparent huge pages for this process. mimalloc is built without its `madvise`
 /// for them (libmimalloc-sys's `no_thp` feature): with it, each first touch of its arena
-/// faulted in 2 MiB, and an idle server held 7.5 MiB of heap for 1.5 MiB of live objects
-/// (idle RSS at start 20.5 -> 16.4 MB). On a kernel whose THP mode is `always` rather than
+/// faulted in a huge page, and an idle server held several times its live objects in heap.
+/// On a kernel whose THP mode is `always` rather than
 /// `madvise`, this switches them off for every page faulted in from here on.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]

@@ -10,8 +10,8 @@ use latchkey_storage::{DeadSessions, Store, EXPIRED_RETENTION};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Rows per transaction: about 0.7 ms of the writer on a 10-million-record store, so no
-/// rotation waits long behind one.
+/// Rows per transaction: small enough that no rotation waits long behind one on a large
+/// store (docs/performance.md).
 const BATCH: usize = 500;
 /// Pause between two batches of one sweep: requests' writes get the store in between. A
 /// backlog drains at up to 20,000 rows/s, above the rate a busy server creates records.

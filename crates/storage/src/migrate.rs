@@ -1,7 +1,8 @@
 //! `latchkey migrate`: copies every table of one store into another (SQLite → PostgreSQL, or
 //! back), in one transaction on the target, tables in foreign-key order.
 
-use crate::{Result, StoreError};
+use crate::sql::{Columns, Statement, Value};
+use crate::{postgres, sqlite, Result, StoreError};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -135,172 +136,109 @@ const TABLES: &[Table] = &[
 ];
 
 /// Every table's rows, in `TABLES` order.
-type Dump = Vec<(&'static str, Vec<Vec<Val>>)>;
+type Dump = Vec<(&'static str, Vec<Vec<Value>>)>;
 
-/// One value in transit.
-#[derive(Debug, Clone)]
-enum Val {
-    Text(Option<String>),
-    Int(Option<i64>),
-    Bool(bool),
-    Blob(Option<Vec<u8>>),
+fn select_sql(table: &str, cols: &[(&str, Kind)]) -> String {
+    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    format!("SELECT {} FROM {table}", names.join(", "))
 }
+
+fn insert_sql(table: &str, cols: &[(&str, Kind)]) -> String {
+    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        marks.join(", ")
+    )
+}
+
+/// One row as values, read by the columns' kinds.
+fn row(r: &impl Columns, cols: &[(&str, Kind)]) -> Result<Vec<Value>> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, (_, k))| {
+            Ok(match k {
+                Text => Value::Text(r.text(i)?),
+                OptText => r.opt_text(i)?.into(),
+                Int => Value::Int(r.int(i)?),
+                OptInt => r.opt_int(i)?.into(),
+                Bool => Value::Bool(r.flag(i)?),
+                Blob => Value::Bytes(r.bytes(i)?),
+                OptBlob => r.opt_bytes(i)?.into(),
+            })
+        })
+        .collect()
+}
+
+/// Every row of the dump as one plan of INSERTs, tables in foreign-key order.
+fn inserts(data: &Dump) -> Vec<Statement> {
+    let mut plan = Vec::new();
+    for ((table, cols), (_, rows)) in TABLES.iter().zip(data) {
+        let sql = insert_sql(table, cols);
+        plan.extend(rows.iter().map(|r| Statement {
+            sql: sql.clone().into(),
+            params: r.clone(),
+            names: None,
+        }));
+    }
+    plan
+}
+
+fn not_empty() -> StoreError {
+    StoreError::Conflict("the target store already has realms; migrate into an empty store".into())
+}
+
+const COUNT_REALMS: &str = "SELECT count(*) FROM realms";
 
 fn read_sqlite(path: &str) -> Result<Dump> {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| StoreError::Backend(format!("cannot open {path}: {e}")))?;
-    let mut out = Vec::new();
-    for (table, cols) in TABLES {
-        let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-        let sql = format!("SELECT {} FROM {table}", names.join(", "));
-        let mut st = conn.prepare(&sql).map_err(crate::sqlite::backend)?;
-        let rows = st
-            .query_map([], |r| {
-                cols.iter()
-                    .enumerate()
-                    .map(|(i, (_, k))| {
-                        Ok(match k {
-                            Text | OptText => Val::Text(r.get(i)?),
-                            Int | OptInt => Val::Int(r.get(i)?),
-                            Bool => Val::Bool(r.get(i)?),
-                            Blob | OptBlob => Val::Blob(r.get(i)?),
-                        })
-                    })
-                    .collect::<rusqlite::Result<Vec<Val>>>()
-            })
-            .map_err(crate::sqlite::backend)?;
-        out.push((
-            *table,
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(crate::sqlite::backend)?,
-        ));
-    }
-    Ok(out)
+    TABLES
+        .iter()
+        .map(|(table, cols)| {
+            let rows = sqlite::exec::query(&conn, &select_sql(table, cols), &[], |r| row(r, cols))?;
+            Ok((*table, rows))
+        })
+        .collect()
 }
 
 async fn read_postgres(url: &str) -> Result<Dump> {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .map_err(crate::postgres::backend)?;
-    tokio::spawn(conn);
+    let store = crate::postgres::PgStore::open(url).await?;
+    let client = store.client().await?;
     let mut out = Vec::new();
     for (table, cols) in TABLES {
-        let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-        let rows = client
-            .query(&format!("SELECT {} FROM {table}", names.join(", ")), &[])
-            .await
-            .map_err(crate::postgres::backend)?;
-        let vals = rows
-            .iter()
-            .map(|r| {
-                cols.iter()
-                    .enumerate()
-                    .map(|(i, (_, k))| match k {
-                        Text | OptText => Val::Text(r.get(i)),
-                        Int | OptInt => Val::Int(r.get(i)),
-                        Bool => Val::Bool(r.get(i)),
-                        Blob | OptBlob => Val::Blob(r.get(i)),
-                    })
-                    .collect()
-            })
-            .collect();
-        out.push((*table, vals));
+        let rows =
+            postgres::exec::query(&client, &select_sql(table, cols), &[], |r| row(r, cols)).await?;
+        out.push((*table, rows));
     }
     Ok(out)
 }
 
 async fn write_postgres(url: &str, data: &Dump) -> Result<()> {
     // Opening the store applies the migrations.
-    drop(crate::postgres::PgStore::open(url).await?);
-    let (mut client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .map_err(crate::postgres::backend)?;
-    tokio::spawn(conn);
-    let tx = client
-        .transaction()
-        .await
-        .map_err(crate::postgres::backend)?;
-    let existing: i64 = tx
-        .query_one("SELECT count(*) FROM realms", &[])
-        .await
-        .map_err(crate::postgres::backend)?
-        .get(0);
-    if existing > 0 {
-        return Err(StoreError::Conflict(
-            "the target store already has realms; migrate into an empty store".into(),
-        ));
+    let store = crate::postgres::PgStore::open(url).await?;
+    let client = store.client().await?;
+    let existing = postgres::exec::query_opt(&client, COUNT_REALMS, &[], |r| r.int(0)).await?;
+    if existing.unwrap_or(0) > 0 {
+        return Err(not_empty());
     }
-    for ((table, cols), (_, rows)) in TABLES.iter().zip(data) {
-        let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-        let st = tx
-            .prepare(&format!(
-                "INSERT INTO {table} ({}) VALUES ({})",
-                names.join(", "),
-                marks.join(", ")
-            ))
-            .await
-            .map_err(crate::postgres::backend)?;
-        for row in rows {
-            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = row
-                .iter()
-                .map(|v| -> &(dyn tokio_postgres::types::ToSql + Sync) {
-                    match v {
-                        Val::Text(t) => t,
-                        Val::Int(i) => i,
-                        Val::Bool(b) => b,
-                        Val::Blob(b) => b,
-                    }
-                })
-                .collect();
-            tx.execute(&st, &params)
-                .await
-                .map_err(crate::postgres::backend)?;
-        }
-    }
-    tx.commit().await.map_err(crate::postgres::backend)
+    postgres::exec::transact(&client, &inserts(data))
+        .await
+        .map(drop)
 }
 
 async fn write_sqlite(path: &str, data: &Dump) -> Result<()> {
     drop(crate::sqlite::SqliteStore::open(path).await?);
-    let mut conn = rusqlite::Connection::open(path).map_err(crate::sqlite::backend)?;
-    let tx = conn.transaction().map_err(crate::sqlite::backend)?;
-    let existing: i64 = tx
-        .query_row("SELECT count(*) FROM realms", [], |r| r.get(0))
-        .map_err(crate::sqlite::backend)?;
-    if existing > 0 {
-        return Err(StoreError::Conflict(
-            "the target store already has realms; migrate into an empty store".into(),
-        ));
+    let mut conn = rusqlite::Connection::open(path).map_err(sqlite::backend)?;
+    let tx = conn.transaction().map_err(sqlite::backend)?;
+    let existing = sqlite::exec::query_opt(&tx, COUNT_REALMS, &[], |r| r.int(0))?;
+    if existing.unwrap_or(0) > 0 {
+        return Err(not_empty());
     }
-    for ((table, cols), (_, rows)) in TABLES.iter().zip(data) {
-        let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-        let mut st = tx
-            .prepare(&format!(
-                "INSERT INTO {table} ({}) VALUES ({})",
-                names.join(", "),
-                marks.join(", ")
-            ))
-            .map_err(crate::sqlite::backend)?;
-        for row in rows {
-            let params: Vec<&dyn rusqlite::ToSql> = row
-                .iter()
-                .map(|v| -> &dyn rusqlite::ToSql {
-                    match v {
-                        Val::Text(t) => t,
-                        Val::Int(i) => i,
-                        Val::Bool(b) => b,
-                        Val::Blob(b) => b,
-                    }
-                })
-                .collect();
-            st.execute(params.as_slice())
-                .map_err(crate::sqlite::backend)?;
-        }
-    }
-    tx.commit().map_err(crate::sqlite::backend)
+    sqlite::exec::run(&tx, &inserts(data))?;
+    tx.commit().map_err(sqlite::backend)
 }
 
 /// Copies everything from `from` to `to` (an empty store). Returns rows copied per table.

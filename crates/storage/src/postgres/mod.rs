@@ -3,7 +3,7 @@
 //! that every node drops cached realm configuration within moments of a change.
 
 mod config;
-mod exec;
+pub(crate) mod exec;
 mod purge;
 mod sessions;
 mod store;
