@@ -68,7 +68,7 @@ for round in $(seq 1 "$rounds"); do
   server_pid=$!
   for _ in $(seq 1 400); do curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready" && break; sleep 0.05; done
   r=$(taskset -c 1 "$loadgen" --url "http://127.0.0.1:$port/realms/bench/protocol/openid-connect/token" \
-    --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 --spin \
+    --scenario refresh --clients "$clients" --duration "$secs" --client-id bench-es256 \
     --client-secret "$secret" --username bench --password bench-password --scope openid)
   stop_server
   echo "latchkey: $r"
