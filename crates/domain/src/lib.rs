@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod error;
+pub mod event;
 pub mod keycloak;
 pub mod policy;
 pub mod realm;
@@ -16,6 +17,7 @@ pub mod user;
 
 pub use client::Client;
 pub use error::{sanitize, ErrorCode, OAuthError};
+pub use event::{AdminOperation, Event, EventKind};
 pub use realm::Realm;
 pub use session::{AuthCode, ClientSession, RefreshRecord, Session};
 pub use user::User;

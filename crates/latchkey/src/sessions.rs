@@ -6,7 +6,8 @@ use anyhow::{anyhow, bail, Result};
 use latchkey_application::Clock as _;
 use latchkey_domain::claims::format_timestamp as ts;
 use latchkey_domain::policy;
-use latchkey_storage::{Event, SessionInfo, Store};
+use latchkey_domain::{Event, EventKind};
+use latchkey_storage::{SessionInfo, Store};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -173,21 +174,19 @@ pub async fn revoke(
     // (`| head`) must not leave sessions alive.
     let mut report = String::new();
     for s in &targets {
+        let event = Event::new(
+            EventKind::SessionRevoked,
+            &realm_id,
+            now,
+            json!({"sid": s.session.id, "username": s.username, "offline": s.session.offline}),
+        );
         store
             .end_session(
                 &s.session.id,
                 now,
                 "revoked by an administrator (latchkey sessions revoke)",
+                Some(event),
             )
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        store
-            .record_event(Event {
-                realm_id: Some(realm_id.clone()),
-                at: now,
-                kind: "SESSION_REVOKED".into(),
-                detail: json!({"sid": s.session.id, "username": s.username, "offline": s.session.offline}),
-            })
             .await
             .map_err(|e| anyhow!("{e}"))?;
         report.push_str(&format!(

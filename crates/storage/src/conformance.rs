@@ -401,12 +401,40 @@ async fn a_disabled_or_deleted_user_is_read_with_the_code(store: Arc<dyn Store>)
 
 async fn ending_a_session_revokes_its_families_once(store: Arc<dyn Store>) {
     with_login(&*store, &realm("10")).await;
-    assert!(store.end_session("s1", now(), "logout").await.unwrap());
-    assert!(!store.end_session("s1", now(), "logout").await.unwrap());
+    let logout = Event::new(
+        latchkey_domain::EventKind::Logout,
+        "r1",
+        now(),
+        serde_json::json!({"sid": "s1"}),
+    );
+    assert!(store
+        .end_session("s1", now(), "logout", Some(logout))
+        .await
+        .unwrap());
+    let again = Event::new(
+        latchkey_domain::EventKind::Logout,
+        "r1",
+        now(),
+        serde_json::json!({"sid": "s1", "again": true}),
+    );
+    assert!(!store
+        .end_session("s1", now(), "logout", Some(again))
+        .await
+        .unwrap());
+    let events = store.events(Some("r1"), 10).await.unwrap();
+    assert_eq!(events[0].kind, "LOGOUT", "recorded with the change");
+    assert_eq!(
+        events[0].detail,
+        serde_json::json!({"sid": "s1"}),
+        "no event for a session already ended"
+    );
     let st = store.refresh_state("t1").await.unwrap().unwrap();
     assert_eq!(st.client_session.revoke_reason.as_deref(), Some("logout"));
     assert!(!st.session.is_active());
-    assert!(!store.revoke_family("cs1", now(), "again").await.unwrap());
+    assert!(!store
+        .revoke_family("cs1", now(), "again", None)
+        .await
+        .unwrap());
     assert!(store.sessions("r1", None).await.unwrap().is_empty());
 }
 
@@ -452,7 +480,7 @@ async fn purge_removes_only_what_can_no_longer_be_used(store: Arc<dyn Store>) {
     assert_eq!(store.purge_expired(later, 100).await.unwrap(), 1);
     assert!(store.refresh_state("t1").await.unwrap().is_none());
     // An ended session goes (with its family) only after the retention period.
-    store.end_session("s1", now, "logout").await.unwrap();
+    store.end_session("s1", now, "logout", None).await.unwrap();
     store.purge_expired(now + 10, 100).await.unwrap();
     assert!(store.session("s1").await.unwrap().is_some());
     store
@@ -478,7 +506,10 @@ async fn sessions_that_idled_out_or_ran_out_are_purged_page_by_page(store: Arc<d
             .await
             .unwrap();
     }
-    store.end_session("ended", old, "logout").await.unwrap();
+    store
+        .end_session("ended", old, "logout", None)
+        .await
+        .unwrap();
     let which = crate::DeadSessions {
         realm_id: "r1".into(),
         offline: false,

@@ -150,14 +150,7 @@ pub enum CodeDecision {
 /// The decision the store runs inside a code's redemption.
 pub type DecideCode = Box<dyn FnOnce(&CodeState) -> CodeDecision + Send>;
 
-/// An audit event.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub realm_id: Option<String>,
-    pub at: Timestamp,
-    pub kind: String,
-    pub detail: serde_json::Value,
-}
+pub use latchkey_domain::Event;
 
 /// A user search, as Keycloak's `GET /users` takes it.
 #[derive(Debug, Clone, Default)]
@@ -247,14 +240,23 @@ pub trait Store: Send + Sync + 'static {
     async fn refresh_state(&self, jti: &str) -> Result<Option<RefreshState>>;
     async fn session(&self, id: &str) -> Result<Option<Session>>;
     async fn client_sessions(&self, session_id: &str) -> Result<Vec<ClientSession>>;
-    /// Ends a session and revokes its families. Returns false when it was not active.
-    async fn end_session(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool>;
-    /// Revokes one family (client session). Returns false when already revoked or unknown.
+    /// Ends a session and revokes its families, and records `event` in the same
+    /// transaction. Returns false when it was not active.
+    async fn end_session(
+        &self,
+        id: &str,
+        now: Timestamp,
+        reason: &str,
+        event: Option<Event>,
+    ) -> Result<bool>;
+    /// Revokes one family (client session) and records `event` in the same transaction.
+    /// Returns false when already revoked or unknown.
     async fn revoke_family(
         &self,
         client_session_id: &str,
         now: Timestamp,
         reason: &str,
+        event: Option<Event>,
     ) -> Result<bool>;
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool>;

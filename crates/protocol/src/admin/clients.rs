@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::ClientRepresentation;
+use latchkey_domain::AdminOperation;
 use latchkey_domain::Client;
 use serde_json::json;
 use std::collections::HashMap;
@@ -90,7 +91,7 @@ pub async fn create(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "CREATE",
+        AdminOperation::Create,
         "client",
         &client.client_id,
     )
@@ -189,7 +190,7 @@ pub async fn update(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "UPDATE",
+        AdminOperation::Update,
         "client",
         &client.client_id,
     )
@@ -217,7 +218,7 @@ pub async fn delete(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "DELETE",
+        AdminOperation::Delete,
         "client",
         &client.client_id,
     )
@@ -258,7 +259,7 @@ pub async fn get_secret(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "READ_SECRET",
+        AdminOperation::ReadSecret,
         "client",
         &client.client_id,
     )
@@ -288,7 +289,7 @@ pub async fn regenerate_secret(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "REGENERATE_SECRET",
+        AdminOperation::RegenerateSecret,
         "client",
         &client.client_id,
     )

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_domain::Realm;
-use latchkey_storage::Event;
+use latchkey_domain::{AdminOperation, Event, EventKind};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -55,14 +55,14 @@ pub async fn audit(
     state: &AppState,
     admin: &Admin,
     realm_id: Option<&str>,
-    op: &str,
+    op: AdminOperation,
     resource: &str,
     id: &str,
 ) {
     let event = Event {
         realm_id: realm_id.map(str::to_string),
         at: state.now(),
-        kind: format!("ADMIN_{op}"),
+        kind: EventKind::Admin(op).name().to_string(),
         detail: json!({"admin": admin.username, "adminId": admin.user_id, "resource": resource, "id": id}),
     };
     if let Err(e) = state.store.record_event(event).await {
@@ -107,7 +107,15 @@ pub async fn create(
     let id = new.realm.id.clone();
     state.store.create_realm(new).await?;
     state.realms.invalidate(&rep.realm);
-    audit(&state, &admin, Some(&id), "CREATE", "realm", &rep.realm).await;
+    audit(
+        &state,
+        &admin,
+        Some(&id),
+        AdminOperation::Create,
+        "realm",
+        &rep.realm,
+    )
+    .await;
     Ok(created(format!(
         "{}/admin/realms/{}",
         state.public_url, rep.realm
@@ -156,7 +164,7 @@ pub async fn update(
         &state,
         &admin,
         Some(&realm.id),
-        "UPDATE",
+        AdminOperation::Update,
         "realm",
         &realm.name,
     )
@@ -175,6 +183,6 @@ pub async fn delete(
     }
     state.store.delete_realm(&ctx.realm.id).await?;
     state.realms.invalidate(&name);
-    audit(&state, &admin, None, "DELETE", "realm", &name).await;
+    audit(&state, &admin, None, AdminOperation::Delete, "realm", &name).await;
     Ok(no_content())
 }

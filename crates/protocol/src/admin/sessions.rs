@@ -7,6 +7,7 @@ use super::{no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use latchkey_domain::AdminOperation;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,14 +40,19 @@ pub async fn logout_all(
     for s in state.store.sessions(&ctx.realm.id, Some(false)).await? {
         state
             .store
-            .end_session(&s.session.id, now, "all sessions ended by an administrator")
+            .end_session(
+                &s.session.id,
+                now,
+                "all sessions ended by an administrator",
+                None,
+            )
             .await?;
     }
     audit(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "LOGOUT_ALL",
+        AdminOperation::LogoutAll,
         "realm",
         &realm,
     )
@@ -64,13 +70,13 @@ pub async fn delete(
         Some(s) if s.realm_id == ctx.realm.id => {
             state
                 .store
-                .end_session(&id, state.now(), "ended by an administrator")
+                .end_session(&id, state.now(), "ended by an administrator", None)
                 .await?;
             audit(
                 &state,
                 &admin,
                 Some(&ctx.realm.id),
-                "DELETE",
+                AdminOperation::Delete,
                 "session",
                 &id,
             )
@@ -107,7 +113,7 @@ pub async fn brute_force_reset(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "CLEAR_LOGIN_FAILURES",
+        AdminOperation::ClearLoginFailures,
         "user",
         &user.username,
     )
@@ -126,7 +132,7 @@ pub async fn brute_force_reset_all(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "CLEAR_LOGIN_FAILURES",
+        AdminOperation::ClearLoginFailures,
         "realm",
         &realm,
     )

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::keycloak::{CredentialRepresentation, UserRepresentation};
+use latchkey_domain::AdminOperation;
 use latchkey_domain::User;
 use latchkey_storage::{SessionInfo, UserQuery};
 use serde_json::{json, Value};
@@ -135,7 +136,15 @@ pub async fn create(
     let id = user.user.id.clone();
     let name = user.user.username.clone();
     state.store.create_user(user).await?;
-    audit(&state, &admin, Some(&ctx.realm.id), "CREATE", "user", &name).await;
+    audit(
+        &state,
+        &admin,
+        Some(&ctx.realm.id),
+        AdminOperation::Create,
+        "user",
+        &name,
+    )
+    .await;
     Ok(created(format!(
         "{}/admin/realms/{realm}/users/{id}",
         state.public_url
@@ -209,7 +218,7 @@ pub async fn update(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "UPDATE",
+        AdminOperation::Update,
         "user",
         &user.username,
     )
@@ -229,7 +238,7 @@ pub async fn delete(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "DELETE",
+        AdminOperation::Delete,
         "user",
         &user.username,
     )
@@ -268,7 +277,7 @@ pub async fn reset_password(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "RESET_PASSWORD",
+        AdminOperation::ResetPassword,
         "user",
         &user.username,
     )
@@ -292,7 +301,10 @@ pub async fn end_sessions(
         .await?
     {
         if s.session.user_id == user_id
-            && state.store.end_session(&s.session.id, now, reason).await?
+            && state
+                .store
+                .end_session(&s.session.id, now, reason, None)
+                .await?
         {
             n += 1;
         }
@@ -312,7 +324,7 @@ pub async fn logout(
         &state,
         &admin,
         Some(&ctx.realm.id),
-        "LOGOUT",
+        AdminOperation::Logout,
         "user",
         &user.username,
     )

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::grants::refresh_token;
 use latchkey_application::grants::refresh_token::PresentedClaims;
 use latchkey_domain::OAuthError;
-use latchkey_storage::Event;
+use latchkey_domain::{Event, EventKind};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -73,18 +73,15 @@ async fn handle(
         .into());
     }
     let reason = format!("logged out by client '{}'", client.client_id);
+    let event = Event::new(
+        EventKind::Logout,
+        &ctx.realm.id,
+        now,
+        json!({"sid": st.session.id, "client_id": client.client_id, "offline": st.session.offline, "user_id": st.session.user_id}),
+    );
     state
         .store
-        .end_session(&st.session.id, now, &reason)
-        .await?;
-    state
-        .store
-        .record_event(Event {
-            realm_id: Some(ctx.realm.id.clone()),
-            at: now,
-            kind: "LOGOUT".into(),
-            detail: json!({"sid": st.session.id, "client_id": client.client_id, "offline": st.session.offline, "user_id": st.session.user_id}),
-        })
+        .end_session(&st.session.id, now, &reason, Some(event))
         .await?;
     Ok(())
 }

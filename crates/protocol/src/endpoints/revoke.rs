@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
 use latchkey_crypto::jws;
 use latchkey_domain::OAuthError;
-use latchkey_storage::Event;
+use latchkey_domain::{Event, EventKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -64,21 +64,16 @@ async fn handle(
                 "revoked by client '{}' through the revocation endpoint",
                 client.client_id
             );
-            if state
+            let event = Event::new(
+                EventKind::RevokeGrant,
+                &ctx.realm.id,
+                now,
+                json!({"client_id": client.client_id, "sid": st.session.id, "family": st.client_session.id, "jti": target.jti}),
+            );
+            state
                 .store
-                .revoke_family(&st.client_session.id, now, &reason)
-                .await?
-            {
-                state
-                    .store
-                    .record_event(Event {
-                        realm_id: Some(ctx.realm.id.clone()),
-                        at: now,
-                        kind: "REVOKE_GRANT".into(),
-                        detail: json!({"client_id": client.client_id, "sid": st.session.id, "family": st.client_session.id, "jti": target.jti}),
-                    })
-                    .await?;
-            }
+                .revoke_family(&st.client_session.id, now, &reason, Some(event))
+                .await?;
         }
         Kind::Access => {
             if target.exp > now {

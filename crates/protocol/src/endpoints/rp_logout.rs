@@ -15,7 +15,7 @@ use latchkey_application::realms::RealmContext;
 use latchkey_crypto::jws;
 use latchkey_domain::authorize::{redirect_uri_matches, registered_redirects};
 use latchkey_domain::Client;
-use latchkey_storage::Event;
+use latchkey_domain::{Event, EventKind};
 use minijinja::context;
 use serde_json::{json, Value};
 
@@ -159,24 +159,15 @@ pub async fn logout(
         .or_else(|| cookies::identity(state, headers, &ctx.realm.name).map(|i| i.sid));
     let now = state.now();
     if let Some(sid) = &sid {
-        match state
-            .store
-            .end_session(sid, now, "logged out (RP-initiated logout)")
-            .await
-        {
-            Ok(true) => {
-                let _ = state
-                    .store
-                    .record_event(Event {
-                        realm_id: Some(ctx.realm.id.clone()),
-                        at: now,
-                        kind: "LOGOUT".into(),
-                        detail: json!({"sid": sid, "client_id": client_id, "rp_initiated": true}),
-                    })
-                    .await;
-            }
-            Ok(false) => {}
-            Err(e) => return crate::error::ApiError::from(e).into_response(),
+        let event = Event::new(
+            EventKind::Logout,
+            &ctx.realm.id,
+            now,
+            json!({"sid": sid, "client_id": client_id, "rp_initiated": true}),
+        );
+        let reason = "logged out (RP-initiated logout)";
+        if let Err(e) = state.store.end_session(sid, now, reason, Some(event)).await {
+            return crate::error::ApiError::from(e).into_response();
         }
     }
     let mut r = match redirect {

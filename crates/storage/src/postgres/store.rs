@@ -184,14 +184,26 @@ impl crate::Store for PgStore {
     async fn client_sessions(&self, session_id: &str) -> Result<Vec<ClientSession>> {
         sessions::client_sessions(&self.client().await?, session_id).await
     }
-    async fn end_session(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
-        let counts =
-            exec::transact(&self.client().await?, &sql::end_session(id, now, reason)).await?;
-        Ok(counts[0] > 0)
+    async fn end_session(
+        &self,
+        id: &str,
+        now: Timestamp,
+        reason: &str,
+        event: Option<Event>,
+    ) -> Result<bool> {
+        let plan = sql::end_session(id, now, reason, event.as_ref());
+        let counts = exec::transact(&self.client().await?, &plan).await?;
+        Ok(counts[counts.len() - 2] > 0)
     }
-    async fn revoke_family(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
-        let n = exec::execute(&self.client().await?, &sql::revoke_family(id, now, reason)).await?;
-        Ok(n > 0)
+    async fn revoke_family(
+        &self,
+        id: &str,
+        now: Timestamp,
+        reason: &str,
+        event: Option<Event>,
+    ) -> Result<bool> {
+        let plan = sql::revoke_family_recording(id, now, reason, event.as_ref());
+        Ok(exec::transact(&self.client().await?, &plan).await?.last() > Some(&0))
     }
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()> {
         exec::execute(

@@ -80,6 +80,14 @@ const END_SESSION: &str =
 const REVOKE_SESSION_FAMILIES: &str = "UPDATE client_sessions SET revoked_at = $1, revoke_reason = $2 WHERE session_id = $3 AND revoked_at IS NULL";
 const REVOKE_ACCESS_TOKEN: &str =
     "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
+/// The event of ending a session, written (just before the change) only while it is active.
+const INSERT_EVENT_IF_ACTIVE: &str = "INSERT INTO events (realm_id, at, kind, detail)
+     SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT)
+     WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $5 AND ended_at IS NULL)";
+/// The event of revoking a family, written (just before the change) only while it is not.
+const INSERT_EVENT_IF_UNREVOKED: &str = "INSERT INTO events (realm_id, at, kind, detail)
+     SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT)
+     WHERE EXISTS (SELECT 1 FROM client_sessions WHERE id = $5 AND revoked_at IS NULL)";
 const INSERT_EVENT: &str =
     "INSERT INTO events (realm_id, at, kind, detail) VALUES ($1, $2, $3, $4)";
 const INSERT_CODE: &str = concat!(
@@ -113,6 +121,8 @@ pub const ALL: &[&str] = &[
     REVOKE_SESSION_FAMILIES,
     REVOKE_ACCESS_TOKEN,
     INSERT_EVENT,
+    INSERT_EVENT_IF_ACTIVE,
+    INSERT_EVENT_IF_UNREVOKED,
     INSERT_CODE,
     SWEEP_CODES,
     MARK_CODE_USED,
@@ -206,19 +216,7 @@ pub fn refresh_effects(
             ..
         }) => vec![
             revoke_family(&state.client_session.id, now, reason),
-            insert_event(&Event {
-                realm_id: Some(state.session.realm_id.clone()),
-                at: now,
-                kind: "REFRESH_TOKEN_REUSE".into(),
-                detail: serde_json::json!({
-                    "jti": state.record.jti,
-                    "sid": state.session.id,
-                    "client_id": state.client_session.client_id,
-                    "user_id": state.session.user_id,
-                    "family": state.client_session.id,
-                    "reason": reason,
-                }),
-            }),
+            insert_event(&Event::refresh_token_reuse(state, now, reason)),
         ],
         RefreshDecision::Replay { .. } | RefreshDecision::Reject(_) => Vec::new(),
     }
@@ -229,13 +227,42 @@ pub fn revoke_family(id: &str, now: Timestamp, reason: &str) -> Statement {
     stmt!(REVOKE_FAMILY, now, reason, id)
 }
 
-/// Ends a session and revokes its families; the first statement's count says whether the
-/// session was active.
-pub fn end_session(id: &str, now: Timestamp, reason: &str) -> Vec<Statement> {
-    vec![
-        stmt!(END_SESSION, now, reason, id),
-        stmt!(REVOKE_SESSION_FAMILIES, now, reason, id),
-    ]
+/// Ends a session and revokes its families, recording the event when the session was active;
+/// the last statement but one (the end) counts 1 when it was.
+pub fn end_session(
+    id: &str,
+    now: Timestamp,
+    reason: &str,
+    event: Option<&Event>,
+) -> Vec<Statement> {
+    let mut plan: Vec<Statement> = event
+        .map(|e| event_if(INSERT_EVENT_IF_ACTIVE, e, id))
+        .into_iter()
+        .collect();
+    plan.push(stmt!(END_SESSION, now, reason, id));
+    plan.push(stmt!(REVOKE_SESSION_FAMILIES, now, reason, id));
+    plan
+}
+
+/// `e`, written only while the row it is about has not changed yet (it runs just before).
+fn event_if(sql: &'static str, e: &Event, id: &str) -> Statement {
+    stmt!(sql, &e.realm_id, e.at, &e.kind, e.detail.to_string(), id)
+}
+
+/// Revokes a family unless it already is, recording the event when it was not; the last
+/// statement counts 1 when it was revoked now.
+pub fn revoke_family_recording(
+    id: &str,
+    now: Timestamp,
+    reason: &str,
+    event: Option<&Event>,
+) -> Vec<Statement> {
+    let mut plan: Vec<Statement> = event
+        .map(|e| event_if(INSERT_EVENT_IF_UNREVOKED, e, id))
+        .into_iter()
+        .collect();
+    plan.push(revoke_family(id, now, reason));
+    plan
 }
 
 pub fn revoke_access_token(jti: &str, expires_at: Timestamp) -> Statement {
@@ -305,12 +332,13 @@ pub fn redeem_effects(
         } => {
             if let Some(family) = &code.family_id {
                 plan.push(revoke_family(family, now, reason));
-                plan.push(insert_event(&Event {
-                    realm_id: Some(code.realm_id.clone()),
-                    at: now,
-                    kind: "CODE_REUSE".into(),
-                    detail: serde_json::json!({"client_id": code.client_id, "family": family, "sid": code.session_id}),
-                }));
+                plan.push(insert_event(&Event::code_reuse(
+                    &code.realm_id,
+                    now,
+                    &code.client_id,
+                    family,
+                    &code.session_id,
+                )));
             }
         }
         CodeDecision::Refuse { .. } => {}

@@ -412,14 +412,26 @@ impl crate::Store for SqliteStore {
         let id = session_id.to_string();
         self.read(move |c| sessions::client_sessions(c, &id)).await
     }
-    async fn end_session(&self, id: &str, now: i64, reason: &str) -> Result<bool> {
+    async fn end_session(
+        &self,
+        id: &str,
+        now: i64,
+        reason: &str,
+        event: Option<crate::Event>,
+    ) -> Result<bool> {
         let (id, reason) = (id.to_string(), reason.to_string());
-        self.write(move |tx| sessions::end_session(tx, &id, now, &reason))
+        self.write(move |tx| sessions::end_session(tx, &id, now, &reason, event.as_ref()))
             .await
     }
-    async fn revoke_family(&self, id: &str, now: i64, reason: &str) -> Result<bool> {
+    async fn revoke_family(
+        &self,
+        id: &str,
+        now: i64,
+        reason: &str,
+        event: Option<crate::Event>,
+    ) -> Result<bool> {
         let (id, reason) = (id.to_string(), reason.to_string());
-        self.write(move |tx| sessions::revoke_family(tx, &id, now, &reason))
+        self.write(move |tx| sessions::revoke_family(tx, &id, now, &reason, event.as_ref()))
             .await
     }
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<()> {

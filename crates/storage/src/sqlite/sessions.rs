@@ -69,12 +69,25 @@ pub fn redeem_code(
     Ok(Some((state, decision)))
 }
 
-pub fn revoke_family(tx: &Connection, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
-    Ok(exec::execute(tx, &q::revoke_family(id, now, reason))? > 0)
+pub fn revoke_family(
+    tx: &Connection,
+    id: &str,
+    now: Timestamp,
+    reason: &str,
+    event: Option<&Event>,
+) -> Result<bool> {
+    Ok(exec::run(tx, &q::revoke_family_recording(id, now, reason, event))?.last() > Some(&0))
 }
 
-pub fn end_session(tx: &Connection, id: &str, now: Timestamp, reason: &str) -> Result<bool> {
-    Ok(exec::run(tx, &q::end_session(id, now, reason))?[0] > 0)
+pub fn end_session(
+    tx: &Connection,
+    id: &str,
+    now: Timestamp,
+    reason: &str,
+    event: Option<&Event>,
+) -> Result<bool> {
+    let counts = exec::run(tx, &q::end_session(id, now, reason, event))?;
+    Ok(counts[counts.len() - 2] > 0)
 }
 
 pub fn is_access_token_revoked(conn: &Connection, jti: &str) -> Result<bool> {
