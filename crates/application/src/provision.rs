@@ -9,7 +9,7 @@ use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::{Client, Realm, User};
-use latchkey_storage::{NewRealm, StoredKey, UserWithCredential};
+use latchkey_storage::{NewRealm, Store, StoreError, StoredKey, UserWithCredential};
 use std::collections::HashSet;
 
 /// A new identifier for a stored record: a UUIDv7, whose time-ordered prefix makes every new
@@ -212,4 +212,30 @@ pub fn service_account_user(realm: &Realm, c: &Client, now: i64) -> UserWithCred
         user,
         password_hash: None,
     }
+}
+
+/// A client's service-account user: the stored one, else created now (`shape` adjusts it
+/// first, e.g. an admin client's roles). Clients that switched service accounts on after their
+/// creation get theirs at first use; two nodes creating it at once end with the one stored.
+/// The flag says whether this call created it.
+pub async fn ensure_service_account(
+    store: &dyn Store,
+    realm: &Realm,
+    client: &Client,
+    now: i64,
+    shape: impl FnOnce(&mut User),
+) -> Result<(User, bool), StoreError> {
+    let username = client.service_account_username();
+    if let Some(found) = store.user_by_username(&realm.id, &username).await? {
+        return Ok((found.user, false));
+    }
+    let mut account = service_account_user(realm, client, now);
+    shape(&mut account.user);
+    let created = match store.create_user(account.clone()).await {
+        Ok(()) => true,
+        Err(StoreError::Conflict(_)) => false,
+        Err(e) => return Err(e),
+    };
+    let stored = store.user_by_username(&realm.id, &username).await?;
+    Ok((stored.map_or(account.user, |u| u.user), created))
 }

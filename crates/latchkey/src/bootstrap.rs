@@ -3,8 +3,9 @@
 //! first start; `LATCHKEY_ADMIN_USERNAME` + `LATCHKEY_ADMIN_PASSWORD` at start, or
 //! `latchkey bootstrap-admin` at any time, add an administrator to it.
 
-use crate::cli::BootstrapAdminCommand;
+use crate::store::DbArgs;
 use anyhow::{anyhow, bail, Result};
+use clap::Subcommand;
 use latchkey_application::hashing::PasswordPool;
 use latchkey_application::Clock as _;
 use latchkey_crypto::password::HashParams;
@@ -194,21 +195,20 @@ pub async fn add_admin_service(
         }
     };
     // The service account, also for a client an interrupted earlier run left without one.
-    if p.store
-        .user_by_username(&master.id, &client.service_account_username())
-        .await
-        .map_err(err)?
-        .is_some()
-    {
-        return Ok(Added::Exists);
-    }
-    let mut account = latchkey_application::provision::service_account_user(
+    let (_, created) = latchkey_application::provision::ensure_service_account(
+        p.store,
         master,
         &client,
         latchkey_application::SystemClock.now(),
-    );
-    account.user.realm_roles = ADMIN_ROLES.iter().map(|r| r.to_string()).collect();
-    created(p.store.create_user(account).await)
+        |u| u.realm_roles = ADMIN_ROLES.iter().map(|r| r.to_string()).collect(),
+    )
+    .await
+    .map_err(err)?;
+    Ok(if created {
+        Added::Created
+    } else {
+        Added::Exists
+    })
 }
 
 /// A create that another process (a cluster node starting at the same moment) beat to it.
@@ -336,4 +336,36 @@ mod tests {
             .unwrap()
             .is_some());
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BootstrapAdminCommand {
+    /// An admin user who signs in with a password (through `admin-cli`, or the login page).
+    User {
+        /// The new user's name (an existing user of that name is left as it is).
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The environment variable holding the password; when it is not set, the password is
+        /// the first line of standard input.
+        #[arg(long, value_name = "VAR", default_value = "LATCHKEY_ADMIN_PASSWORD")]
+        password_env: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// A confidential client whose service account is an administrator (client_credentials).
+    Service {
+        /// The new client's clientId (an existing client of that id is left as it is).
+        #[arg(long, default_value = "admin-service")]
+        client_id: String,
+        /// The environment variable holding the client secret; when it is not set, the secret
+        /// is the first line of standard input.
+        #[arg(
+            long,
+            value_name = "VAR",
+            default_value = "LATCHKEY_ADMIN_CLIENT_SECRET"
+        )]
+        client_secret_env: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }

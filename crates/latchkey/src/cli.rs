@@ -1,7 +1,10 @@
 //! Commands and options. Every option can also come from the environment.
 
+use crate::bootstrap::BootstrapAdminCommand;
+use crate::serve::ServeArgs;
+use crate::store::DbArgs;
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use latchkey_application::Clock as _;
 use std::process::ExitCode;
 
@@ -23,81 +26,6 @@ pub struct Cli {
     pub log: String,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct DbArgs {
-    /// Store: sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db, created on
-    /// first start) or postgres://...
-    #[arg(
-        long = "db",
-        env = "LATCHKEY_DB",
-        value_name = "URL",
-        default_value = "sqlite://./data/latchkey.db"
-    )]
-    pub db: String,
-    /// Connections to PostgreSQL per process.
-    #[arg(long, env = "LATCHKEY_DB_POOL", value_name = "N", default_value_t = latchkey_storage::DEFAULT_POOL_SIZE)]
-    pub db_pool: usize,
-    /// Key that encrypts client secrets at rest: 32 bytes in base64, or any passphrase.
-    /// Default: the file `latchkey.master.key` in the SQLite store's folder, created on first
-    /// start. Required with PostgreSQL, and the same on every node.
-    #[arg(
-        long,
-        env = "LATCHKEY_MASTER_KEY",
-        value_name = "KEY",
-        hide_env_values = true
-    )]
-    pub master_key: Option<String>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ServeArgs {
-    /// Address to bind (host:port).
-    #[arg(
-        long,
-        env = "LATCHKEY_LISTEN",
-        value_name = "ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
-    pub listen: String,
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// Base of every issuer: {public-url}/realms/{realm}. Default: http:// + the listen address.
-    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
-    pub public_url: Option<String>,
-    /// A realm JSON file, or a folder of them, in Keycloak's export format; realms that do not
-    /// exist yet are created at start.
-    #[arg(long, env = "LATCHKEY_IMPORT_REALM", value_name = "PATH")]
-    pub import_realm: Option<std::path::PathBuf>,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "LATCHKEY_BODY_LIMIT", value_name = "BYTES", default_value_t = 1024 * 1024)]
-    pub body_limit: usize,
-    /// How many password hashes may run at once (default: the number of CPUs).
-    #[arg(long, env = "LATCHKEY_HASH_WORKERS", value_name = "N")]
-    pub hash_workers: Option<usize>,
-    /// Seconds between sweeps that delete expired refresh-token records, long-ended sessions,
-    /// sessions that idled out or reached their maximum lifespan, expired revocations and
-    /// codes (in small batches); 0 turns the sweep off.
-    #[arg(
-        long,
-        env = "LATCHKEY_PURGE_INTERVAL",
-        value_name = "SECONDS",
-        default_value_t = 60
-    )]
-    pub purge_interval: u64,
-    /// With --bootstrap-admin-password: add this admin user to realm 'master' at start when
-    /// 'master' has no admin yet, as Keycloak's bootstrap admin.
-    #[arg(long, env = "LATCHKEY_ADMIN_USERNAME", value_name = "NAME")]
-    pub bootstrap_admin_username: Option<String>,
-    /// The bootstrap admin user's password (prefer the environment variable to the flag).
-    #[arg(
-        long,
-        env = "LATCHKEY_ADMIN_PASSWORD",
-        value_name = "PASSWORD",
-        hide_env_values = true
-    )]
-    pub bootstrap_admin_password: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -202,38 +130,6 @@ pub enum Command {
     BootstrapAdmin {
         #[command(subcommand)]
         command: BootstrapAdminCommand,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum BootstrapAdminCommand {
-    /// An admin user who signs in with a password (through `admin-cli`, or the login page).
-    User {
-        /// The new user's name (an existing user of that name is left as it is).
-        #[arg(long, default_value = "admin")]
-        username: String,
-        /// The environment variable holding the password; when it is not set, the password is
-        /// the first line of standard input.
-        #[arg(long, value_name = "VAR", default_value = "LATCHKEY_ADMIN_PASSWORD")]
-        password_env: String,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-    /// A confidential client whose service account is an administrator (client_credentials).
-    Service {
-        /// The new client's clientId (an existing client of that id is left as it is).
-        #[arg(long, default_value = "admin-service")]
-        client_id: String,
-        /// The environment variable holding the client secret; when it is not set, the secret
-        /// is the first line of standard input.
-        #[arg(
-            long,
-            value_name = "VAR",
-            default_value = "LATCHKEY_ADMIN_CLIENT_SECRET"
-        )]
-        client_secret_env: String,
-        #[command(flatten)]
-        db: DbArgs,
     },
 }
 
@@ -352,7 +248,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::SettingsReference => {
-            print!("{}", crate::settings::reference());
+            print!("{}", crate::settings::reference(&Cli::command()));
             Ok(ExitCode::SUCCESS)
         }
         Command::BootstrapAdmin { command } => crate::bootstrap::command(command).await,

@@ -1,7 +1,7 @@
 //! `latchkey explain TOKEN`: decodes a token latchkey issued and says in plain words whether it
 //! is valid now and, if not, exactly why. Works against the store, server running or not.
 
-use crate::cli::DbArgs;
+use crate::store::DbArgs;
 use anyhow::{anyhow, bail, Result};
 use latchkey_application::realms::{RealmCache, RealmContext};
 use latchkey_application::Clock as _;

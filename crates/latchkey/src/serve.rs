@@ -1,8 +1,9 @@
 //! `latchkey serve`: open the store, import realms, bootstrap the admin, listen, and stop
 //! gracefully on SIGTERM or Ctrl-C.
 
-use crate::cli::ServeArgs;
+use crate::store::DbArgs;
 use anyhow::{Context, Result};
+use clap::Args;
 use latchkey_application::hashing::PasswordPool;
 use latchkey_crypto::password::HashParams;
 use latchkey_protocol::{AppState, Config};
@@ -101,4 +102,53 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to bind (host:port).
+    #[arg(
+        long,
+        env = "LATCHKEY_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Base of every issuer: {public-url}/realms/{realm}. Default: http:// + the listen address.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// A realm JSON file, or a folder of them, in Keycloak's export format; realms that do not
+    /// exist yet are created at start.
+    #[arg(long, env = "LATCHKEY_IMPORT_REALM", value_name = "PATH")]
+    pub import_realm: Option<std::path::PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "LATCHKEY_BODY_LIMIT", value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// How many password hashes may run at once (default: the number of CPUs).
+    #[arg(long, env = "LATCHKEY_HASH_WORKERS", value_name = "N")]
+    pub hash_workers: Option<usize>,
+    /// Seconds between sweeps that delete expired refresh-token records, long-ended sessions,
+    /// sessions that idled out or reached their maximum lifespan, expired revocations and
+    /// codes (in small batches); 0 turns the sweep off.
+    #[arg(
+        long,
+        env = "LATCHKEY_PURGE_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
+    pub purge_interval: u64,
+    /// With --bootstrap-admin-password: add this admin user to realm 'master' at start when
+    /// 'master' has no admin yet, as Keycloak's bootstrap admin.
+    #[arg(long, env = "LATCHKEY_ADMIN_USERNAME", value_name = "NAME")]
+    pub bootstrap_admin_username: Option<String>,
+    /// The bootstrap admin user's password (prefer the environment variable to the flag).
+    #[arg(
+        long,
+        env = "LATCHKEY_ADMIN_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub bootstrap_admin_password: Option<String>,
 }

@@ -1,7 +1,7 @@
 //! `latchkey sessions list|revoke`: see and end sessions and offline sessions, against the
 //! store, whether a server runs on it or not.
 
-use crate::cli::DbArgs;
+use crate::store::DbArgs;
 use anyhow::{anyhow, bail, Result};
 use latchkey_application::Clock as _;
 use latchkey_domain::claims::format_timestamp as ts;

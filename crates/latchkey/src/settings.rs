@@ -1,14 +1,13 @@
 //! The README's settings reference, written from the command-line definition itself, so that
 //! the two cannot drift apart (a test compares them).
 
-use clap::CommandFactory;
-
 /// The commands whose settings the reference lists.
 const COMMANDS: [&str; 2] = ["serve", "gateway"];
 
-/// Markdown tables of every flag and environment variable of each command in [`COMMANDS`].
-pub fn reference() -> String {
-    let mut cli = crate::cli::Cli::command();
+/// Markdown tables of every flag and environment variable of each command in [`COMMANDS`] of
+/// the command line `cli`.
+pub fn reference(cli: &clap::Command) -> String {
+    let mut cli = cli.clone();
     cli.build();
     let mut out = String::new();
     for name in COMMANDS {
@@ -69,6 +68,7 @@ pub fn reference() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     /// Start and end markers of the generated block in README.md.
     const BEGIN: &str =
@@ -87,7 +87,7 @@ mod tests {
             .expect("README.md has the settings block's end marker")
             + start;
         let written = readme[start..end].trim();
-        let want = reference();
+        let want = reference(&crate::cli::Cli::command());
         assert_eq!(
             written,
             want.trim(),

@@ -1,7 +1,7 @@
 //! The store and master key every command that works on the store opens the same way.
 
-use crate::cli::DbArgs;
 use anyhow::{Context, Result};
+use clap::Args;
 use latchkey_crypto::secrets::MasterKey;
 use latchkey_storage::Store;
 use std::path::{Path, PathBuf};
@@ -60,4 +60,30 @@ fn key_file(db_url: &str) -> Result<MasterKey> {
     }
     tracing::info!(path = %path.display(), "created master key file; back it up with the database");
     MasterKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!(e))
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Store: sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db, created on
+    /// first start) or postgres://...
+    #[arg(
+        long = "db",
+        env = "LATCHKEY_DB",
+        value_name = "URL",
+        default_value = "sqlite://./data/latchkey.db"
+    )]
+    pub db: String,
+    /// Connections to PostgreSQL per process.
+    #[arg(long, env = "LATCHKEY_DB_POOL", value_name = "N", default_value_t = latchkey_storage::DEFAULT_POOL_SIZE)]
+    pub db_pool: usize,
+    /// Key that encrypts client secrets at rest: 32 bytes in base64, or any passphrase.
+    /// Default: the file `latchkey.master.key` in the SQLite store's folder, created on first
+    /// start. Required with PostgreSQL, and the same on every node.
+    #[arg(
+        long,
+        env = "LATCHKEY_MASTER_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
 }

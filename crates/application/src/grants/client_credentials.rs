@@ -10,7 +10,6 @@ use crate::provision;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_domain::{scope, Client, OAuthError};
-use latchkey_storage::StoreError;
 
 pub async fn grant(
     app: &App,
@@ -34,23 +33,14 @@ pub async fn grant(
         .into());
     }
     let scopes = scope::resolve(client, params.get("scope"))?;
-    let username = client.service_account_username();
-    let user = match app.store.user_by_username(&ctx.realm.id, &username).await? {
-        Some(u) => u.user,
-        None => {
-            // A client switched to service accounts after import: create its user now.
-            let u = provision::service_account_user(&ctx.realm, client, app.now());
-            match app.store.create_user(u.clone()).await {
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-            app.store
-                .user_by_username(&ctx.realm.id, &username)
-                .await?
-                .map(|u| u.user)
-                .unwrap_or(u.user)
-        }
-    };
+    let (user, _) = provision::ensure_service_account(
+        app.store.as_ref(),
+        &ctx.realm,
+        client,
+        app.now(),
+        |_| {},
+    )
+    .await?;
     if !user.enabled {
         return Err(OAuthError::invalid_grant(format!(
             "service-account user '{}' is disabled",

@@ -1,8 +1,8 @@
 //! `/admin/realms/{realm}/clients…`.
 
 use super::auth::Admin;
-use super::realms::{audit, body, find};
-use super::routes::{RealmIdPath, RealmPath};
+use super::paths::{RealmIdPath, RealmPath};
+use super::shared::{audit, body, client_of, find, representation, session_rep};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -17,19 +17,6 @@ use latchkey_domain::Client;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-pub fn client_of(ctx: &RealmContext, id: &str) -> AdminResult<Arc<Client>> {
-    ctx.clients
-        .values()
-        .find(|c| c.id == id)
-        .cloned()
-        .ok_or_else(|| {
-            AdminError::not_found(format!(
-                "client with id '{}' not found",
-                crate::error::sanitize(id)
-            ))
-        })
-}
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -107,19 +94,14 @@ async fn ensure_service_account(
     ctx: &RealmContext,
     client: &Client,
 ) -> AdminResult<()> {
-    if state
-        .store
-        .user_by_username(&ctx.realm.id, &client.service_account_username())
-        .await?
-        .is_none()
-    {
-        let u =
-            latchkey_application::provision::service_account_user(&ctx.realm, client, state.now());
-        match state.store.create_user(u).await {
-            Ok(()) | Err(latchkey_storage::StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    latchkey_application::provision::ensure_service_account(
+        state.store.as_ref(),
+        &ctx.realm,
+        client,
+        state.now(),
+        |_| {},
+    )
+    .await?;
     Ok(())
 }
 
@@ -315,7 +297,7 @@ pub async fn service_account_user(
         .user_by_username(&ctx.realm.id, &client.service_account_username())
         .await?
         .ok_or_else(|| AdminError::not_found("service-account user not found"))?;
-    Ok(axum::Json(super::users::representation(&user.user)).into_response())
+    Ok(axum::Json(representation(&user.user)).into_response())
 }
 
 /// `GET …/clients/{id}/user-sessions`: the active sessions this client holds tokens in.
@@ -336,7 +318,7 @@ pub async fn user_sessions(
                 .iter()
                 .any(|c| c.client_id == client.client_id && c.revoked_at.is_none())
         })
-        .map(|s| super::users::session_rep(s, &ctx))
+        .map(|s| session_rep(s, &ctx))
         .collect();
     Ok(axum::Json(list).into_response())
 }

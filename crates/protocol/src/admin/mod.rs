@@ -5,9 +5,11 @@
 pub mod auth;
 pub mod clients;
 pub mod openapi;
+pub mod paths;
 pub mod realms;
 pub mod routes;
 pub mod sessions;
+pub mod shared;
 pub mod users;
 
 use crate::error::sanitize;

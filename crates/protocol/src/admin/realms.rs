@@ -1,74 +1,18 @@
 //! `/admin/realms` and `/admin/realms/{realm}`.
 
 use super::auth::Admin;
+use super::shared::{audit, body, find};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use latchkey_application::realms::RealmContext;
 use latchkey_domain::keycloak::RealmRepresentation;
+use latchkey_domain::AdminOperation;
 use latchkey_domain::Realm;
-use latchkey_domain::{AdminOperation, Event, EventKind};
 use serde_json::json;
 use std::sync::Arc;
-
-pub async fn body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> AdminResult<axum::body::Bytes> {
-    crate::form::read_body(headers, body, state.body_limit)
-        .await
-        .map_err(|e| {
-            AdminError::new(
-                axum::http::StatusCode::from_u16(e.error.status())
-                    .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
-                e.error.description,
-            )
-        })
-}
-
-/// The realm a path names, or 404.
-pub async fn find(state: &AppState, name: &str) -> AdminResult<Arc<RealmContext>> {
-    if !latchkey_domain::realm::valid_name(name) {
-        return Err(AdminError::not_found(format!(
-            "realm '{}' not found",
-            crate::error::sanitize(name)
-        )));
-    }
-    state
-        .realms
-        .get(name, || state.issuer(name))
-        .await?
-        .ok_or_else(|| {
-            AdminError::not_found(format!(
-                "realm '{}' not found",
-                crate::error::sanitize(name)
-            ))
-        })
-}
-
-/// Records an admin action as an audit event.
-pub async fn audit(
-    state: &AppState,
-    admin: &Admin,
-    realm_id: Option<&str>,
-    op: AdminOperation,
-    resource: &str,
-    id: &str,
-) {
-    let event = Event {
-        realm_id: realm_id.map(str::to_string),
-        at: state.now(),
-        kind: EventKind::Admin(op).name().to_string(),
-        detail: json!({"admin": admin.username, "adminId": admin.user_id, "resource": resource, "id": id}),
-    };
-    if let Err(e) = state.store.record_event(event).await {
-        tracing::warn!(error = %e, "could not record admin event");
-    }
-}
 
 pub async fn list(State(state): State<Arc<AppState>>, _admin: Admin) -> AdminResult<Response> {
     let mut out = Vec::new();
@@ -125,7 +69,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     _admin: Admin,
-    super::routes::RealmPath(name): super::routes::RealmPath,
+    super::paths::RealmPath(name): super::paths::RealmPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &name).await?;
     Ok(axum::Json(ctx.realm.to_representation()).into_response())
@@ -134,7 +78,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<Arc<AppState>>,
     admin: Admin,
-    super::routes::RealmPath(name): super::routes::RealmPath,
+    super::paths::RealmPath(name): super::paths::RealmPath,
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
@@ -175,7 +119,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     admin: Admin,
-    super::routes::RealmPath(name): super::routes::RealmPath,
+    super::paths::RealmPath(name): super::paths::RealmPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &name).await?;
     if name == "master" {

@@ -1,11 +1,9 @@
 //! The admin API's routes. Each is registered through [`Builder::add`], which also records it for
 //! the OpenAPI document, so the document is generated from the same table the router is.
 
-use super::{clients, realms, sessions, users, AdminError};
+use super::{clients, realms, sessions, users};
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Path};
 use axum::handler::Handler;
-use axum::http::request::Parts;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 use std::sync::Arc;
@@ -407,46 +405,4 @@ pub fn build() -> Builder {
         ),
         sessions::brute_force_reset_all,
     )
-}
-
-fn bad_path() -> AdminError {
-    AdminError::not_found("the path contains a segment that is not valid UTF-8")
-}
-
-/// `{realm}`.
-pub struct RealmPath(pub String);
-/// `{realm}` and `{id}`.
-pub struct RealmIdPath(pub String, pub String);
-/// `{realm}`, `{id}` and `{client}`.
-pub struct RealmIdClientPath(pub String, pub String, pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for RealmPath {
-    type Rejection = AdminError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(realm) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| bad_path())?;
-        Ok(RealmPath(realm))
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RealmIdPath {
-    type Rejection = AdminError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path((realm, id)) = Path::<(String, String)>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| bad_path())?;
-        Ok(RealmIdPath(realm, id))
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RealmIdClientPath {
-    type Rejection = AdminError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path((realm, id, client)) =
-            Path::<(String, String, String)>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| bad_path())?;
-        Ok(RealmIdClientPath(realm, id, client))
-    }
 }

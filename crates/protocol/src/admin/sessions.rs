@@ -1,8 +1,8 @@
 //! Realm sessions and brute-force attack detection.
 
 use super::auth::Admin;
-use super::realms::{audit, find};
-use super::routes::{RealmIdPath, RealmPath};
+use super::paths::{RealmIdPath, RealmPath};
+use super::shared::{audit, find, session_rep, user_of};
 use super::{no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -25,7 +25,7 @@ pub async fn list(
         .sessions(&ctx.realm.id, offline)
         .await?
         .iter()
-        .map(|s| super::users::session_rep(s, &ctx))
+        .map(|s| session_rep(s, &ctx))
         .collect();
     Ok(axum::Json(list).into_response())
 }
@@ -96,7 +96,7 @@ pub async fn brute_force_status(
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &realm).await?;
-    let user = super::users::user_of(&state, &ctx, &id).await?;
+    let user = user_of(&state, &ctx, &id).await?;
     let (failures, locked) = state.throttle.status(&ctx.realm.name, &user.username);
     Ok(axum::Json(json!({"numFailures": failures, "disabled": locked, "lastIPFailure": "n/a", "lastFailure": 0})).into_response())
 }
@@ -107,7 +107,7 @@ pub async fn brute_force_reset(
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &realm).await?;
-    let user = super::users::user_of(&state, &ctx, &id).await?;
+    let user = user_of(&state, &ctx, &id).await?;
     state.throttle.success(&ctx.realm.name, &user.username);
     audit(
         &state,

@@ -1,8 +1,8 @@
 //! `/admin/realms/{realm}/users…`.
 
 use super::auth::Admin;
-use super::realms::{audit, body, find};
-use super::routes::{RealmIdClientPath, RealmIdPath, RealmPath};
+use super::paths::{RealmIdClientPath, RealmIdPath, RealmPath};
+use super::shared::{audit, body, client_of, find, representation, session_rep, user_of};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -13,23 +13,10 @@ use latchkey_application::realms::RealmContext;
 use latchkey_domain::keycloak::{CredentialRepresentation, UserRepresentation};
 use latchkey_domain::AdminOperation;
 use latchkey_domain::User;
-use latchkey_storage::{SessionInfo, UserQuery};
-use serde_json::{json, Value};
+use latchkey_storage::UserQuery;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Keycloak's user representation, with the fields its admin clients expect.
-pub fn representation(u: &User) -> Value {
-    let mut v = serde_json::to_value(u.to_representation()).expect("serialize");
-    let o = v.as_object_mut().expect("object");
-    o.remove("realmRoles");
-    o.insert("totp".into(), json!(false));
-    o.insert("disableableCredentialTypes".into(), json!([]));
-    o.insert("requiredActions".into(), json!([]));
-    o.insert("notBefore".into(), json!(0));
-    o.insert("access".into(), json!({"manage": true, "impersonate": false, "manageGroupMembership": true, "view": true, "mapRoles": true}));
-    v
-}
 
 fn query(q: &HashMap<String, String>) -> UserQuery {
     let int = |k: &str, d: i64| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(d);
@@ -74,19 +61,6 @@ async fn email_free(
         return Err(AdminError::conflict("User exists with same email"));
     }
     Ok(())
-}
-
-pub async fn user_of(state: &AppState, ctx: &RealmContext, id: &str) -> AdminResult<User> {
-    state
-        .store
-        .user_by_id(&ctx.realm.id, id)
-        .await?
-        .ok_or_else(|| {
-            AdminError::not_found(format!(
-                "user with id '{}' not found",
-                crate::error::sanitize(id)
-            ))
-        })
 }
 
 pub async fn list(
@@ -332,33 +306,6 @@ pub async fn logout(
     Ok(no_content())
 }
 
-/// Keycloak's UserSessionRepresentation.
-pub fn session_rep(s: &SessionInfo, ctx: &RealmContext) -> Value {
-    let clients: serde_json::Map<String, Value> = s
-        .clients
-        .iter()
-        .filter(|c| c.revoked_at.is_none())
-        .map(|c| {
-            let uuid = ctx
-                .client(&c.client_id)
-                .map(|x| x.id.clone())
-                .unwrap_or_else(|| c.client_id.clone());
-            (uuid, json!(c.client_id))
-        })
-        .collect();
-    json!({
-        "id": s.session.id,
-        "username": s.username,
-        "userId": s.session.user_id,
-        "ipAddress": "",
-        "start": s.session.started_at * 1000,
-        "lastAccess": s.session.last_refresh * 1000,
-        "rememberMe": false,
-        "offline": s.session.offline,
-        "clients": clients,
-    })
-}
-
 pub async fn sessions(
     State(state): State<Arc<AppState>>,
     _admin: Admin,
@@ -384,7 +331,7 @@ pub async fn offline_sessions(
 ) -> AdminResult<Response> {
     let ctx = find(&state, &realm).await?;
     user_of(&state, &ctx, &id).await?;
-    let client = super::clients::client_of(&ctx, &client)?;
+    let client = client_of(&ctx, &client)?;
     let list: Vec<Value> = state
         .store
         .sessions(&ctx.realm.id, Some(true))

@@ -1,0 +1,135 @@
+//! What the admin resources share: looking up a realm, user or client of a request, the
+//! representations they answer with, the request body, and the audit record of a change.
+
+use super::auth::Admin;
+use super::{AdminError, AdminResult};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::http::HeaderMap;
+use latchkey_application::realms::RealmContext;
+use latchkey_domain::{AdminOperation, Client, Event, EventKind, User};
+use latchkey_storage::SessionInfo;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub async fn body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> AdminResult<axum::body::Bytes> {
+    crate::form::read_body(headers, body, state.body_limit)
+        .await
+        .map_err(|e| {
+            AdminError::new(
+                axum::http::StatusCode::from_u16(e.error.status())
+                    .unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+                e.error.description,
+            )
+        })
+}
+
+/// The realm a path names, or 404.
+pub async fn find(state: &AppState, name: &str) -> AdminResult<Arc<RealmContext>> {
+    if !latchkey_domain::realm::valid_name(name) {
+        return Err(AdminError::not_found(format!(
+            "realm '{}' not found",
+            crate::error::sanitize(name)
+        )));
+    }
+    state
+        .realms
+        .get(name, || state.issuer(name))
+        .await?
+        .ok_or_else(|| {
+            AdminError::not_found(format!(
+                "realm '{}' not found",
+                crate::error::sanitize(name)
+            ))
+        })
+}
+
+/// Records an admin action as an audit event.
+pub async fn audit(
+    state: &AppState,
+    admin: &Admin,
+    realm_id: Option<&str>,
+    op: AdminOperation,
+    resource: &str,
+    id: &str,
+) {
+    let event = Event {
+        realm_id: realm_id.map(str::to_string),
+        at: state.now(),
+        kind: EventKind::Admin(op).name().to_string(),
+        detail: json!({"admin": admin.username, "adminId": admin.user_id, "resource": resource, "id": id}),
+    };
+    if let Err(e) = state.store.record_event(event).await {
+        tracing::warn!(error = %e, "could not record admin event");
+    }
+}
+
+/// Keycloak's user representation, with the fields its admin clients expect.
+pub fn representation(u: &User) -> Value {
+    let mut v = serde_json::to_value(u.to_representation()).expect("serialize");
+    let o = v.as_object_mut().expect("object");
+    o.remove("realmRoles");
+    o.insert("totp".into(), json!(false));
+    o.insert("disableableCredentialTypes".into(), json!([]));
+    o.insert("requiredActions".into(), json!([]));
+    o.insert("notBefore".into(), json!(0));
+    o.insert("access".into(), json!({"manage": true, "impersonate": false, "manageGroupMembership": true, "view": true, "mapRoles": true}));
+    v
+}
+
+pub async fn user_of(state: &AppState, ctx: &RealmContext, id: &str) -> AdminResult<User> {
+    state
+        .store
+        .user_by_id(&ctx.realm.id, id)
+        .await?
+        .ok_or_else(|| {
+            AdminError::not_found(format!(
+                "user with id '{}' not found",
+                crate::error::sanitize(id)
+            ))
+        })
+}
+
+/// Keycloak's UserSessionRepresentation.
+pub fn session_rep(s: &SessionInfo, ctx: &RealmContext) -> Value {
+    let clients: serde_json::Map<String, Value> = s
+        .clients
+        .iter()
+        .filter(|c| c.revoked_at.is_none())
+        .map(|c| {
+            let uuid = ctx
+                .client(&c.client_id)
+                .map(|x| x.id.clone())
+                .unwrap_or_else(|| c.client_id.clone());
+            (uuid, json!(c.client_id))
+        })
+        .collect();
+    json!({
+        "id": s.session.id,
+        "username": s.username,
+        "userId": s.session.user_id,
+        "ipAddress": "",
+        "start": s.session.started_at * 1000,
+        "lastAccess": s.session.last_refresh * 1000,
+        "rememberMe": false,
+        "offline": s.session.offline,
+        "clients": clients,
+    })
+}
+
+pub fn client_of(ctx: &RealmContext, id: &str) -> AdminResult<Arc<Client>> {
+    ctx.clients
+        .values()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or_else(|| {
+            AdminError::not_found(format!(
+                "client with id '{}' not found",
+                crate::error::sanitize(id)
+            ))
+        })
+}
