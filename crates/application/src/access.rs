@@ -3,7 +3,6 @@
 //! has been revoked.
 
 use crate::realms::RealmContext;
-use latchkey_crypto::jws;
 use latchkey_storage::Store;
 use serde_json::{Map, Value};
 
@@ -24,25 +23,6 @@ fn reason(s: impl Into<String>) -> Invalid {
     Invalid::Reason(s.into())
 }
 
-/// Verifies a token's signature with the realm's keys and returns its claims (no state checks).
-pub fn verify_signature(ctx: &RealmContext, token: &str) -> Result<Map<String, Value>, Invalid> {
-    let parsed = jws::parse(token).map_err(|e| reason(e.to_string()))?;
-    let kid = parsed.kid().unwrap_or("").to_string();
-    if parsed.alg() == "HS512" {
-        return Err(reason("this is a refresh token; send an access token"));
-    }
-    let key = ctx.keys.by_kid(&kid).ok_or_else(|| {
-        reason(format!(
-            "token was signed with key '{kid}', which realm '{}' does not have",
-            ctx.realm.name
-        ))
-    })?;
-    Ok(parsed
-        .verify_asym(key)
-        .map_err(|e| reason(e.to_string()))?
-        .claims)
-}
-
 /// Full validation of a Bearer access token at `now`.
 pub async fn validate(
     ctx: &RealmContext,
@@ -50,20 +30,7 @@ pub async fn validate(
     token: &str,
     now: i64,
 ) -> Result<Map<String, Value>, Invalid> {
-    let claims = verify_signature(ctx, token)?;
-    let typ = claims.get("typ").and_then(Value::as_str).unwrap_or("");
-    if typ != "Bearer" {
-        return Err(reason(format!(
-            "token type is '{typ}', not an access token ('Bearer')"
-        )));
-    }
-    let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
-    if iss != ctx.issuer {
-        return Err(reason(format!(
-            "token was issued by '{iss}', not by '{}'",
-            ctx.issuer
-        )));
-    }
+    let claims = crate::issued::signed(ctx, token, "Bearer").map_err(Invalid::Reason)?;
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     if exp <= now {
         return Err(reason(format!(

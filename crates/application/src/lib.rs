@@ -9,6 +9,7 @@ pub mod clock;
 pub mod error;
 pub mod grants;
 pub mod hashing;
+pub mod issued;
 pub mod params;
 pub mod provision;
 pub mod realms;

@@ -83,12 +83,9 @@ pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
     }
 
     let verdict = if alg == "HS512" {
-        match ctx.keys.hmac_by_kid(&kid) {
-            None => Err(format!("it was signed with key '{kid}', which realm '{realm_name}' does not have: not issued by this realm of this store")),
-            Some(key) => match parsed.verify_hmac(key) {
-                Err(e) => Err(format!("{e}: the token was altered or forged")),
-                Ok(_) => refresh_verdict(&store, &ctx, &claims, now, &mut out).await?,
-            },
+        match latchkey_application::issued::refresh::<Map<String, Value>>(&ctx, token) {
+            Err(e) => Err(e),
+            Ok(_) => refresh_verdict(&store, &ctx, &claims, now, &mut out).await?,
         }
     } else {
         match latchkey_application::access::validate(&ctx, store.as_ref(), token, now).await {

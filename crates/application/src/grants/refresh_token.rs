@@ -6,98 +6,22 @@ use crate::error::Result;
 use crate::params::Params;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
-use latchkey_crypto::jws;
 use latchkey_domain::policy::{self, RefreshDecision, RefreshRequest};
 use latchkey_domain::scope::{self, Scopes};
 use latchkey_domain::{Client, OAuthError};
 use latchkey_storage::RefreshOutcome;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::Value;
 use std::sync::Arc;
 
-/// What the checks read of a presented refresh token. A claim that is missing or not a string
-/// reads as empty (and fails its check by name).
-pub trait PresentedClaims: DeserializeOwned {
-    fn claim(&self, name: &str) -> &str;
-}
+pub use crate::issued::{PresentedClaims, RefreshClaims};
 
-impl PresentedClaims for serde_json::Map<String, Value> {
-    fn claim(&self, name: &str) -> &str {
-        self.get(name).and_then(Value::as_str).unwrap_or("")
-    }
-}
-
-/// What the refresh grant reads of a presented refresh token: only these claims are decoded.
-#[derive(Debug, Deserialize)]
-pub struct RefreshClaims {
-    #[serde(default, deserialize_with = "jws::string_or_absent")]
-    typ: Option<String>,
-    #[serde(default, deserialize_with = "jws::string_or_absent")]
-    iss: Option<String>,
-    #[serde(default, deserialize_with = "jws::string_or_absent")]
-    azp: Option<String>,
-    #[serde(default, deserialize_with = "jws::string_or_absent")]
-    jti: Option<String>,
-    #[serde(default, deserialize_with = "jws::string_or_absent")]
-    sub: Option<String>,
-    #[serde(default, deserialize_with = "jws::string_or_absent")]
-    scope: Option<String>,
-}
-
-impl PresentedClaims for RefreshClaims {
-    fn claim(&self, name: &str) -> &str {
-        let claim = match name {
-            "typ" => &self.typ,
-            "iss" => &self.iss,
-            "azp" => &self.azp,
-            "jti" => &self.jti,
-            "sub" => &self.sub,
-            "scope" => &self.scope,
-            _ => &None,
-        };
-        claim.as_deref().unwrap_or("")
-    }
-}
-
-/// The checks every presented refresh token passes before the store is asked: it is a JWT this
-/// realm signed, a refresh token, from this issuer, for this client. Returns its claims.
+/// The checks every presented refresh token passes before the store is asked: it is a refresh
+/// token this realm issued ([`crate::issued::refresh`]), to this client. Returns its claims.
 pub fn verify<C: PresentedClaims>(
     ctx: &RealmContext,
     client_id: &str,
     token: &str,
 ) -> std::result::Result<C, OAuthError> {
-    let parsed = jws::parse_as::<C>(token)
-        .map_err(|e| OAuthError::invalid_grant(format!("refresh token is malformed: {e}")))?;
-    let kid = parsed.kid().unwrap_or("");
-    let Some(key) = ctx.keys.hmac_by_kid(kid) else {
-        return Err(OAuthError::invalid_grant(format!(
-            "refresh token was not issued by realm '{}' of this server (unknown signing key '{}')",
-            ctx.realm.name,
-            latchkey_domain::sanitize(kid)
-        )));
-    };
-    let claims = parsed
-        .verify_hmac(key)
-        .map_err(|e| {
-            OAuthError::invalid_grant(format!(
-                "refresh token rejected: {e} (it was altered or forged)"
-            ))
-        })?
-        .claims;
-    let typ = claims.claim("typ");
-    if typ != "Refresh" && typ != "Offline" {
-        return Err(OAuthError::invalid_grant(format!(
-            "token of type '{typ}' is not a refresh token: send the refresh_token from the token response"
-        )));
-    }
-    let iss = claims.claim("iss");
-    if iss != ctx.issuer {
-        return Err(OAuthError::invalid_grant(format!(
-            "refresh token was issued by '{iss}', not by this realm ('{}')",
-            ctx.issuer
-        )));
-    }
+    let claims: C = crate::issued::refresh(ctx, token).map_err(OAuthError::invalid_grant)?;
     let azp = claims.claim("azp");
     if azp != client_id {
         return Err(OAuthError::invalid_grant(format!(

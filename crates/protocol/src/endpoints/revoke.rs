@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::issued;
 use latchkey_application::realms::RealmContext;
-use latchkey_crypto::jws;
 use latchkey_domain::OAuthError;
 use latchkey_domain::{Event, EventKind};
 use serde_json::{json, Value};
@@ -101,22 +101,7 @@ struct Target {
 
 /// A token this realm issued, with a valid signature; `None` for anything else.
 fn identify(ctx: &RealmContext, token: &str) -> Option<Target> {
-    let parsed = jws::parse(token).ok()?;
-    let kid = parsed.kid().unwrap_or("").to_string();
-    let (claims, kind) = if parsed.alg() == "HS512" {
-        (
-            parsed.verify_hmac(ctx.keys.hmac_by_kid(&kid)?).ok()?.claims,
-            Kind::Refresh,
-        )
-    } else {
-        (
-            parsed.verify_asym(ctx.keys.by_kid(&kid)?).ok()?.claims,
-            Kind::Access,
-        )
-    };
-    if claims.get("iss").and_then(Value::as_str) != Some(ctx.issuer.as_str()) {
-        return None;
-    }
+    let (kind, claims) = issued::read(ctx, token).ok()?;
     let s = |k: &str| {
         claims
             .get(k)
@@ -124,11 +109,11 @@ fn identify(ctx: &RealmContext, token: &str) -> Option<Target> {
             .unwrap_or("")
             .to_string()
     };
-    if matches!(kind, Kind::Access) && s("typ") != "Bearer" {
-        return None;
-    }
     Some(Target {
-        kind,
+        kind: match kind {
+            issued::Kind::Refresh => Kind::Refresh,
+            issued::Kind::Access => Kind::Access,
+        },
         jti: s("jti"),
         azp: s("azp"),
         exp: claims
