@@ -3,6 +3,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::hashing::PasswordPool;
+use crate::ids::{Ids, UuidIds};
 use crate::realms::RealmCache;
 use crate::throttle::Throttle;
 use latchkey_crypto::secrets::MasterKey;
@@ -18,6 +19,7 @@ pub struct App {
     /// Base of every issuer: `{public_url}/realms/{realm}`. No trailing slash.
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
 }
 
 impl App {
@@ -51,7 +53,14 @@ impl App {
             throttle: Default::default(),
             public_url,
             clock,
+            ids: Arc::new(UuidIds),
         }
+    }
+
+    /// The same application drawing its identifiers from `ids`.
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> App {
+        self.ids = ids;
+        self
     }
 
     /// Seconds since the Unix epoch, by this application's clock.

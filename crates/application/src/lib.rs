@@ -4,11 +4,13 @@
 //! sign-in, realm provisioning and the realm cache live here once, for every caller.
 
 pub mod access;
+pub mod actions;
 pub mod app;
 pub mod clock;
 pub mod error;
 pub mod grants;
 pub mod hashing;
+pub mod ids;
 pub mod issued;
 pub mod params;
 pub mod provision;
@@ -20,4 +22,5 @@ pub mod tokens;
 pub use app::App;
 pub use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
+pub use ids::{Ids, UuidIds};
 pub use params::Params;

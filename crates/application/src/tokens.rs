@@ -82,6 +82,8 @@ impl TokenResponse {
 
 /// What one response is issued for.
 pub struct Grant<'a> {
+    /// Where the tokens' `jti`s come from.
+    pub ids: &'a dyn crate::ids::Ids,
     pub client: &'a Client,
     pub user: &'a User,
     pub sid: Option<&'a str>,
@@ -137,7 +139,7 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
         .keys
         .signing(at_alg)
         .ok_or_else(|| sign_err(format!("no active {at_alg} key")))?;
-    let at_jti = uuid::Uuid::new_v4().to_string();
+    let at_jti = g.ids.new_token_id();
     let at_claims = claims::access_token(&tctx, &at_jti, exp);
     let access_token = jws::sign(at_key, "JWT", &at_claims).map_err(sign_err)?;
     let id_token = if g.scopes.openid() {
@@ -147,7 +149,7 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
             .signing(id_alg)
             .ok_or_else(|| sign_err(format!("no active {id_alg} key")))?;
         let at_hash = id_key.at_hash(&access_token);
-        let id_jti = uuid::Uuid::new_v4().to_string();
+        let id_jti = g.ids.new_token_id();
         let c = claims::id_token(&tctx, &id_jti, exp, &at_hash);
         Some(jws::sign(id_key, "JWT", &c).map_err(sign_err)?)
     } else {

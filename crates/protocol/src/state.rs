@@ -48,9 +48,16 @@ impl AppState {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
+        let app = App::with_clock(store, master_key, passwords, config.public_url, clock);
+        AppState::from_app(app, config.body_limit)
+    }
+
+    /// The HTTP state around an application built by the caller (tests inject its clock and
+    /// ids this way).
+    pub fn from_app(app: App, body_limit: usize) -> Arc<Self> {
         Arc::new(AppState {
-            app: App::with_clock(store, master_key, passwords, config.public_url, clock),
-            body_limit: config.body_limit,
+            app,
+            body_limit,
             pages: Default::default(),
             ready: AtomicBool::new(false),
         })

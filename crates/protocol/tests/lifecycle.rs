@@ -7,9 +7,11 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use latchkey_application::clock::FakeClock;
 use latchkey_application::hashing::PasswordPool;
+use latchkey_application::ids::SequentialIds;
+use latchkey_application::App;
 use latchkey_crypto::password::HashParams;
 use latchkey_crypto::secrets::MasterKey;
-use latchkey_protocol::{AppState, Config};
+use latchkey_protocol::AppState;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -48,11 +50,15 @@ impl Server {
             .await
             .unwrap();
         store.create_realm(realm).await.unwrap();
-        let config = Config {
-            public_url: "http://latchkey.test".into(),
-            body_limit: 64 * 1024,
-        };
-        let state = AppState::with_clock(store, master, passwords, config, clock.clone());
+        let app = App::with_clock(
+            store,
+            master,
+            passwords,
+            "http://latchkey.test".into(),
+            clock.clone(),
+        )
+        .with_ids(Arc::new(SequentialIds::default()));
+        let state = AppState::from_app(app, 64 * 1024);
         state.set_ready();
         Server {
             router: latchkey_protocol::router(state),
@@ -127,6 +133,32 @@ async fn using_a_session_keeps_it_alive_and_idling_ends_it() {
     assert!(
         description(&body).contains("SSO session idle timeout"),
         "{body}"
+    );
+}
+
+/// The claims of a JWT, unverified (the test only reads what the server put there).
+fn payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn identifiers_come_from_the_injected_source() {
+    let s = Server::start("10").await;
+    let rt = s.login().await;
+    // A login draws the session, its family and the refresh token's id, in that order.
+    let claims = payload(&rt);
+    assert_eq!(claims["sid"], "id-1");
+    assert_eq!(claims["jti"], "id-3");
+    let (_, body) = s.refresh(&rt).await;
+    let successor = payload(body["refresh_token"].as_str().unwrap());
+    assert_eq!(
+        successor["jti"], "id-5",
+        "after the first access token's id-4"
     );
 }
 

@@ -6,6 +6,7 @@
 use super::{new_grant, new_session};
 use crate::app::App;
 use crate::error::Result;
+use crate::ids::Ids;
 use crate::params::Params;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
@@ -37,10 +38,10 @@ pub async fn grant(
         redirect_uri: params.get("redirect_uri").map(str::to_string),
         code_verifier: params.get("code_verifier").map(str::to_string),
     };
-    let (c, cl) = (ctx.clone(), client.clone());
+    let (c, cl, ids) = (ctx.clone(), client.clone(), app.ids.clone());
     let decide = Box::new(
         move |st: &CodeState| match check(&cl, &presented, st, now) {
-            Ok(()) => CodeDecision::Redeem(Box::new(start(&c, &cl, st, now))),
+            Ok(()) => CodeDecision::Redeem(Box::new(start(&*ids, &c, &cl, st, now))),
             Err(refusal) => refusal,
         },
     );
@@ -59,6 +60,7 @@ pub async fn grant(
     tokens::mint(
         ctx,
         &Grant {
+            ids: &*app.ids,
             client,
             user,
             sid: Some(&grant.session.id),
@@ -161,6 +163,7 @@ fn check(
 /// The grant a valid code starts: a family in the browser's SSO session, or in an offline
 /// session of its own (which outlives the browser session) when `offline_access` was granted.
 fn start(
+    ids: &dyn Ids,
     ctx: &RealmContext,
     client: &Client,
     st: &CodeState,
@@ -171,9 +174,18 @@ fn start(
     let scopes = Scopes::from_granted(&st.code.scope, client);
     let issue_refresh = client.use_refresh_tokens();
     if scopes.offline() {
-        let offline = new_session(ctx, user, true, st.code.auth_time, now);
-        new_grant(ctx, client, offline, true, &scopes, issue_refresh, now)
+        let offline = new_session(ids, ctx, user, true, st.code.auth_time, now);
+        new_grant(ids, ctx, client, offline, true, &scopes, issue_refresh, now)
     } else {
-        new_grant(ctx, client, session, false, &scopes, issue_refresh, now)
+        new_grant(
+            ids,
+            ctx,
+            client,
+            session,
+            false,
+            &scopes,
+            issue_refresh,
+            now,
+        )
     }
 }

@@ -55,6 +55,7 @@ pub async fn grant(
         return tokens::mint(
             ctx,
             &Grant {
+                ids: &*app.ids,
                 client,
                 user: &user,
                 sid: None,
@@ -71,6 +72,7 @@ pub async fn grant(
     tokens::mint(
         ctx,
         &Grant {
+            ids: &*app.ids,
             client,
             user: &user,
             sid: Some(&started.session.id),

@@ -7,7 +7,7 @@ pub mod refresh_token;
 
 use crate::app::App;
 use crate::error::Result;
-use crate::provision::new_id;
+use crate::ids::Ids;
 use crate::realms::RealmContext;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::{policy, Client, ClientSession, RefreshRecord, Session, User};
@@ -33,11 +33,12 @@ pub async fn start_login(
     issue_refresh: bool,
     now: i64,
 ) -> Result<Started> {
-    let session = new_session(ctx, user, scopes.offline(), now, now);
+    let session = new_session(&*app.ids, ctx, user, scopes.offline(), now, now);
     start_family(app, ctx, client, session, true, scopes, issue_refresh, now).await
 }
 
 pub fn new_session(
+    ids: &dyn Ids,
     ctx: &RealmContext,
     user: &User,
     offline: bool,
@@ -45,7 +46,7 @@ pub fn new_session(
     now: i64,
 ) -> Session {
     Session {
-        id: new_id(),
+        id: ids.new_id(),
         realm_id: ctx.realm.id.clone(),
         user_id: user.id.clone(),
         offline,
@@ -59,7 +60,9 @@ pub fn new_session(
 
 /// A new refresh-token family for `client` in `session` (created with it when `is_new`), with
 /// its first refresh token when the client gets one: what [`start_family`] persists.
+#[allow(clippy::too_many_arguments)]
 pub fn new_grant(
+    ids: &dyn Ids,
     ctx: &RealmContext,
     client: &Client,
     mut session: Session,
@@ -70,7 +73,7 @@ pub fn new_grant(
 ) -> NewGrant {
     session.last_refresh = now;
     let mut cs = ClientSession {
-        id: new_id(),
+        id: ids.new_id(),
         session_id: session.id.clone(),
         client_id: client.client_id.clone(),
         started_at: now,
@@ -80,7 +83,7 @@ pub fn new_grant(
         revoke_reason: None,
     };
     let refresh = issue_refresh.then(|| RefreshRecord {
-        jti: new_id(),
+        jti: ids.new_id(),
         client_session_id: cs.id.clone(),
         parent_jti: None,
         issued_at: now,
@@ -112,7 +115,16 @@ pub async fn start_family(
     issue_refresh: bool,
     now: i64,
 ) -> Result<Started> {
-    let grant = new_grant(ctx, client, session, is_new, scopes, issue_refresh, now);
+    let grant = new_grant(
+        &*app.ids,
+        ctx,
+        client,
+        session,
+        is_new,
+        scopes,
+        issue_refresh,
+        now,
+    );
     let started = Started {
         session: grant.session.clone(),
         refresh: grant.refresh.clone(),

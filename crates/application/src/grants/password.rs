@@ -65,6 +65,7 @@ pub async fn grant(
     tokens::mint(
         ctx,
         &Grant {
+            ids: &*app.ids,
             client,
             user: &user,
             sid: Some(&started.session.id),

@@ -55,13 +55,14 @@ pub async fn grant(
     let now = app.now();
     let realm = ctx.realm.clone();
     let c = client.clone();
+    let new_jti = app.ids.new_id();
     let scope_kept = granted_scope.to_string();
     let decide = Box::new(move |st: &policy::RefreshState| {
         let req = RefreshRequest {
             realm: &realm,
             client: &c,
             now,
-            new_jti: crate::provision::new_id(),
+            new_jti,
             scope: scope_kept,
         };
         policy::decide_refresh(&req, st)
@@ -69,7 +70,7 @@ pub async fn grant(
     let pending = app.store.refresh(jti, now, decide).await?;
     // The tokens are signed while the store flushes the rotation; the client hears of them
     // only once it is on disk.
-    let answer = answer(ctx, client, &scopes, jti, now, pending.value());
+    let answer = answer(app, ctx, client, &scopes, jti, now, pending.value());
     pending.durable().await?;
     answer
 }
@@ -77,6 +78,7 @@ pub async fn grant(
 /// The response to a decided refresh: the tokens of an issued or replayed successor, or the
 /// decision's error.
 fn answer(
+    app: &App,
     ctx: &RealmContext,
     client: &Arc<Client>,
     scopes: &Scopes,
@@ -112,6 +114,7 @@ fn answer(
     tokens::mint(
         ctx,
         &Grant {
+            ids: &*app.ids,
             client,
             user,
             sid: Some(sid),

@@ -264,7 +264,8 @@ pub async fn login_action(
         Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
     };
     let now = state.now();
-    let session = latchkey_application::grants::new_session(&ctx, &user, false, now, now);
+    let session =
+        latchkey_application::grants::new_session(&*state.ids, &ctx, &user, false, now, now);
     if let Err(e) = state.store.create_session(session.clone()).await {
         return ApiError::from(e).into_response();
     }

@@ -1,6 +1,6 @@
-//! The non-browser logout that python-keycloak and keycloak-connect use: POST `client_id`
-//! (+ secret) and `refresh_token` → 204. It ends that token's session and revokes its refresh
-//! tokens; offline sessions are separate and survive the logout of the browser session.
+//! `…/logout`: the non-browser logout that python-keycloak and keycloak-connect use — POST
+//! `client_id` (+ secret) and `refresh_token` → 204 (`latchkey_application::actions::logout`)
+//! — or the browser's RP-initiated logout.
 
 use super::{realm, RealmName};
 use crate::error::{ApiError, ApiResult};
@@ -10,11 +10,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use latchkey_application::grants::refresh_token;
-use latchkey_application::grants::refresh_token::PresentedClaims;
-use latchkey_domain::OAuthError;
-use latchkey_domain::{Event, EventKind};
-use serde_json::json;
 use std::sync::Arc;
 
 /// `…/logout`: POST with a `refresh_token` is the non-browser logout; anything else is the
@@ -57,31 +52,6 @@ async fn handle(
         "refresh_token",
         "send the refresh_token of the session to end",
     )?;
-    let claims: refresh_token::RefreshClaims =
-        refresh_token::verify(&ctx, &client.client_id, token)?;
-    let jti = claims.claim("jti");
-    let Some(st) = state.store.refresh_state(jti).await? else {
-        return Err(OAuthError::invalid_grant("refresh token is not known to this server").into());
-    };
-    let now = state.now();
-    if let Some(at) = st.session.ended_at {
-        return Err(OAuthError::invalid_grant(format!(
-            "session {} already ended at {}",
-            st.session.id,
-            latchkey_domain::claims::format_timestamp(at)
-        ))
-        .into());
-    }
-    let reason = format!("logged out by client '{}'", client.client_id);
-    let event = Event::new(
-        EventKind::Logout,
-        &ctx.realm.id,
-        now,
-        json!({"sid": st.session.id, "client_id": client.client_id, "offline": st.session.offline, "user_id": st.session.user_id}),
-    );
-    state
-        .store
-        .end_session(&st.session.id, now, &reason, Some(event))
-        .await?;
+    latchkey_application::actions::logout::logout(state, &ctx, &client, token).await?;
     Ok(())
 }
