@@ -3,7 +3,7 @@
 //! has been revoked.
 
 use crate::realms::RealmContext;
-use latchkey_storage::Store;
+use latchkey_storage::SessionRepository;
 use serde_json::{Map, Value};
 
 /// Why an access token is not valid, in words for the developer.
@@ -26,7 +26,7 @@ fn reason(s: impl Into<String>) -> Invalid {
 /// Full validation of a Bearer access token at `now`.
 pub async fn validate(
     ctx: &RealmContext,
-    store: &dyn Store,
+    store: &dyn SessionRepository,
     token: &str,
     now: i64,
 ) -> Result<Map<String, Value>, Invalid> {

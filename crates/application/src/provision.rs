@@ -9,7 +9,7 @@ use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::{Client, Realm, User};
-use latchkey_storage::{NewRealm, Store, StoreError, StoredKey, UserWithCredential};
+use latchkey_storage::{NewRealm, StoreError, StoredKey, UserRepository, UserWithCredential};
 use std::collections::HashSet;
 
 /// A new identifier for a stored record: a UUIDv7, whose time-ordered prefix makes every new
@@ -219,7 +219,7 @@ pub fn service_account_user(realm: &Realm, c: &Client, now: i64) -> UserWithCred
 /// creation get theirs at first use; two nodes creating it at once end with the one stored.
 /// The flag says whether this call created it.
 pub async fn ensure_service_account(
-    store: &dyn Store,
+    store: &dyn UserRepository,
     realm: &Realm,
     client: &Client,
     now: i64,

@@ -5,14 +5,14 @@ use crate::app::App;
 use crate::throttle::Settings;
 use latchkey_crypto::password::Verification;
 use latchkey_domain::{Realm, User};
-use latchkey_storage::{Result, Store, StoreError, UserWithCredential};
+use latchkey_storage::{Result, StoreError, UserRepository, UserWithCredential};
 use std::net::IpAddr;
 
 /// Keycloak's rule: where the realm allows sign-in with an email address
 /// (`loginWithEmailAllowed`, emails unique), a name containing `@` is looked up as an email
 /// address first; otherwise, or when no one user has that address, as a username.
 pub async fn find_user(
-    store: &dyn Store,
+    store: &dyn UserRepository,
     realm: &Realm,
     login: &str,
 ) -> Result<Option<UserWithCredential>> {

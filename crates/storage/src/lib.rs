@@ -175,12 +175,9 @@ pub struct SessionInfo {
     pub clients: Vec<ClientSession>,
 }
 
+/// Realms, their keys and clients.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// True once the store is open and migrated.
-    async fn ping(&self) -> Result<()>;
-
-    // Realms and their configuration.
+pub trait RealmRepository: Send + Sync + 'static {
     async fn create_realm(&self, new: NewRealm) -> Result<()>;
     async fn realm_by_name(&self, name: &str) -> Result<Option<Realm>>;
     async fn realm_by_id(&self, id: &str) -> Result<Option<Realm>>;
@@ -188,6 +185,21 @@ pub trait Store: Send + Sync + 'static {
     async fn realm_keys(&self, realm_id: &str) -> Result<Vec<StoredKey>>;
     async fn clients(&self, realm_id: &str) -> Result<Vec<Client>>;
     async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>>;
+    async fn update_realm(&self, realm: Realm) -> Result<()>;
+    /// Deletes a realm and everything in it. Returns false when it did not exist.
+    async fn delete_realm(&self, realm_id: &str) -> Result<bool>;
+    async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>>;
+    async fn create_client(&self, client: Client) -> Result<()>;
+    /// Replaces a client (secret included).
+    async fn update_client(&self, client: Client) -> Result<()>;
+    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool>;
+    /// Adds a signing key to a realm (key rotation): the newest active key of an algorithm signs.
+    async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()>;
+}
+
+/// Users and their credentials.
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
     async fn create_user(&self, user: UserWithCredential) -> Result<()>;
     async fn user_by_username(
         &self,
@@ -198,30 +210,16 @@ pub trait Store: Send + Sync + 'static {
     async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<UserWithCredential>>;
     async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>>;
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()>;
-
-    // Administration (the admin API and CLI). Each call is one transaction.
-    async fn update_realm(&self, realm: Realm) -> Result<()>;
-    /// Deletes a realm and everything in it. Returns false when it did not exist.
-    async fn delete_realm(&self, realm_id: &str) -> Result<bool>;
-    async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>>;
-    async fn create_client(&self, client: Client) -> Result<()>;
-    /// Replaces a client (secret included).
-    async fn update_client(&self, client: Client) -> Result<()>;
-    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool>;
     async fn update_user(&self, user: User) -> Result<()>;
     /// Deletes a user and their sessions.
     async fn delete_user(&self, realm_id: &str, id: &str) -> Result<bool>;
     async fn users(&self, realm_id: &str, query: UserQuery) -> Result<Vec<User>>;
-    /// Adds a signing key to a realm (key rotation): the newest active key of an algorithm signs.
-    async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()>;
-    /// Configuration changes made by any node sharing this store, as they happen (realm names,
-    /// or "*" for "anything may have changed"). `None` when the store has a single node.
-    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
-        None
-    }
     async fn count_users(&self, realm_id: &str, query: UserQuery) -> Result<i64>;
+}
 
-    // Sessions and refresh-token families.
+/// Sessions, refresh-token families and records, revoked access tokens.
+#[async_trait]
+pub trait SessionRepository: Send + Sync + 'static {
     async fn start_grant(&self, grant: NewGrant) -> Result<()>;
     /// A browser sign-in's SSO session, before any client holds tokens in it.
     async fn create_session(&self, session: Session) -> Result<()>;
@@ -261,8 +259,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool>;
     async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>>;
+}
 
-    // Authorization codes.
+/// Authorization codes.
+#[async_trait]
+pub trait CodeRepository: Send + Sync + 'static {
     async fn insert_code(&self, code: AuthCode) -> Result<()>;
     /// Redeems a code in one transaction: reads it (with its session and user), runs
     /// `decide`, marks it used and applies the decision — a replay arriving at any moment
@@ -273,10 +274,18 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         decide: DecideCode,
     ) -> Result<Option<(CodeState, CodeDecision)>>;
+}
 
+/// Audit events.
+#[async_trait]
+pub trait EventRepository: Send + Sync + 'static {
     async fn record_event(&self, event: Event) -> Result<()>;
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;
+}
 
+/// Deleting what can no longer serve a request.
+#[async_trait]
+pub trait PurgeRepository: Send + Sync + 'static {
     /// Deletes at most about `limit` rows that can no longer serve any request: refresh-token
     /// records expired more than [`EXPIRED_RETENTION`] seconds ago, sessions ended more than
     /// [`ENDED_SESSION_RETENTION`] seconds ago (their families with them, and those families'
@@ -284,7 +293,6 @@ pub trait Store: Send + Sync + 'static {
     /// access-token ids past their expiry, authorization codes past theirs. One short transaction; returns the rows
     /// deleted, so a caller repeats while that is `limit` or more.
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64>;
-
     /// Looks at up to `scan` of a realm's sessions after `after` (in start order, through an
     /// index) and deletes the ones `which` calls dead, with their families (the families'
     /// records that never expire go with them; the others at their own expiry). One short
@@ -296,6 +304,26 @@ pub trait Store: Send + Sync + 'static {
         after: Option<SessionCursor>,
         scan: usize,
     ) -> Result<(u64, Option<SessionCursor>)>;
+}
+
+/// Everything latchkey stores, behind the narrow repositories a use case needs; each method
+/// is one transaction.
+#[async_trait]
+pub trait Store:
+    RealmRepository
+    + UserRepository
+    + SessionRepository
+    + CodeRepository
+    + EventRepository
+    + PurgeRepository
+{
+    /// True once the store is open and migrated.
+    async fn ping(&self) -> Result<()>;
+    /// Configuration changes made by any node sharing this store, as they happen (realm names,
+    /// or "*" for "anything may have changed"). `None` when the store has a single node.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
 }
 
 /// How long an ended (logged-out) session is kept, so that its tokens are still answered
@@ -327,4 +355,12 @@ pub async fn open_with_pool(url: &str, pool: usize) -> Result<std::sync::Arc<dyn
     Err(StoreError::Backend(format!(
         "unsupported database URL '{url}': use sqlite://PATH (relative sqlite://./x.db or absolute sqlite:///var/x.db)"
     )))
+}
+
+/// The repositories' traits, for calling their methods on a `dyn Store`.
+pub mod prelude {
+    pub use crate::{
+        CodeRepository, EventRepository, PurgeRepository, RealmRepository, SessionRepository,
+        Store, UserRepository,
+    };
 }

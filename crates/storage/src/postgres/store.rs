@@ -22,15 +22,7 @@ macro_rules! tx {
 }
 
 #[async_trait::async_trait]
-impl crate::Store for PgStore {
-    async fn ping(&self) -> Result<()> {
-        self.client()
-            .await?
-            .execute("SELECT 1", &[])
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
+impl crate::RealmRepository for PgStore {
     async fn create_realm(&self, new: NewRealm) -> Result<()> {
         let plan = sqlc::insert_realm(&new, super::now());
         exec::transact(&self.client().await?, &plan).await?;
@@ -54,32 +46,6 @@ impl crate::Store for PgStore {
     }
     async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>> {
         config::client_by_client_id(&self.client().await?, realm_id, client_id).await
-    }
-    async fn create_user(&self, user: UserWithCredential) -> Result<()> {
-        exec::execute(&self.client().await?, &sqlc::insert_user(&user))
-            .await
-            .map(drop)
-    }
-    async fn user_by_username(
-        &self,
-        realm_id: &str,
-        username: &str,
-    ) -> Result<Option<UserWithCredential>> {
-        config::user_by_username(&self.client().await?, realm_id, username).await
-    }
-    async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<UserWithCredential>> {
-        config::users_by_email(&self.client().await?, realm_id, email).await
-    }
-    async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>> {
-        config::user_by_id(&self.client().await?, realm_id, id).await
-    }
-    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
-        exec::execute(
-            &self.client().await?,
-            &sqlc::set_password_hash(user_id, hash),
-        )
-        .await
-        .map(drop)
     }
     async fn update_realm(&self, realm: Realm) -> Result<()> {
         config::update_realm(&self.client().await?, &realm).await?;
@@ -109,6 +75,41 @@ impl crate::Store for PgStore {
         self.notify("*").await;
         Ok(n > 0)
     }
+    async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()> {
+        exec::execute(&self.client().await?, &sqlc::add_key(realm_id, &key)).await?;
+        self.notify("*").await;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::UserRepository for PgStore {
+    async fn create_user(&self, user: UserWithCredential) -> Result<()> {
+        exec::execute(&self.client().await?, &sqlc::insert_user(&user))
+            .await
+            .map(drop)
+    }
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> Result<Option<UserWithCredential>> {
+        config::user_by_username(&self.client().await?, realm_id, username).await
+    }
+    async fn users_by_email(&self, realm_id: &str, email: &str) -> Result<Vec<UserWithCredential>> {
+        config::users_by_email(&self.client().await?, realm_id, email).await
+    }
+    async fn user_by_id(&self, realm_id: &str, id: &str) -> Result<Option<User>> {
+        config::user_by_id(&self.client().await?, realm_id, id).await
+    }
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
+        exec::execute(
+            &self.client().await?,
+            &sqlc::set_password_hash(user_id, hash),
+        )
+        .await
+        .map(drop)
+    }
     async fn update_user(&self, user: User) -> Result<()> {
         config::update_user(&self.client().await?, &user).await
     }
@@ -123,15 +124,10 @@ impl crate::Store for PgStore {
     async fn count_users(&self, realm_id: &str, query: UserQuery) -> Result<i64> {
         config::count_users(&self.client().await?, realm_id, &query).await
     }
-    async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()> {
-        exec::execute(&self.client().await?, &sqlc::add_key(realm_id, &key)).await?;
-        self.notify("*").await;
-        Ok(())
-    }
-    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
-        Some(self.subscribe())
-    }
+}
 
+#[async_trait::async_trait]
+impl crate::SessionRepository for PgStore {
     async fn start_grant(&self, grant: NewGrant) -> Result<()> {
         exec::transact(&self.client().await?, &sql::start_grant(&grant))
             .await
@@ -219,6 +215,10 @@ impl crate::Store for PgStore {
     async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>> {
         sessions::sessions(&self.client().await?, realm_id, offline).await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::CodeRepository for PgStore {
     async fn insert_code(&self, code: AuthCode) -> Result<()> {
         exec::transact(&self.client().await?, &sql::insert_code(&code))
             .await
@@ -235,6 +235,10 @@ impl crate::Store for PgStore {
         )
         .await?))
     }
+}
+
+#[async_trait::async_trait]
+impl crate::EventRepository for PgStore {
     async fn record_event(&self, event: Event) -> Result<()> {
         exec::execute(&self.client().await?, &sql::insert_event(&event))
             .await
@@ -243,6 +247,10 @@ impl crate::Store for PgStore {
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>> {
         sessions::events(&self.client().await?, realm_id, limit).await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::PurgeRepository for PgStore {
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64> {
         super::purge::purge_expired(&self.client().await?, now, limit).await
     }
@@ -253,5 +261,20 @@ impl crate::Store for PgStore {
         scan: usize,
     ) -> Result<(u64, Option<crate::SessionCursor>)> {
         super::purge::purge_dead_sessions(&self.client().await?, which, after.as_ref(), scan).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        self.client()
+            .await?
+            .execute("SELECT 1", &[])
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        Some(self.subscribe())
     }
 }

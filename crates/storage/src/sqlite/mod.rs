@@ -201,12 +201,7 @@ fn now() -> i64 {
 }
 
 #[async_trait::async_trait]
-impl crate::Store for SqliteStore {
-    async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
-            .await
-    }
-
+impl crate::RealmRepository for SqliteStore {
     async fn create_realm(&self, new: crate::NewRealm) -> Result<()> {
         self.write(move |tx| config::insert_realm(tx, &new, now()))
             .await
@@ -240,6 +235,54 @@ impl crate::Store for SqliteStore {
         self.read_row(move |conn| config::client_by_client_id(conn, &r, &c))
             .await
     }
+    async fn add_key(&self, realm_id: &str, key: crate::StoredKey) -> Result<()> {
+        let r = realm_id.to_string();
+        let plan = crate::sql::config::add_key(&r, &key);
+        self.write(move |tx| exec::execute(tx, &plan).map(drop))
+            .await
+    }
+    async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
+        self.write(move |tx| config::update_realm(tx, &realm)).await
+    }
+    async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
+        let id = realm_id.to_string();
+        let r = self
+            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_realm(&id))? > 0))
+            .await;
+        self.users.clear();
+        r
+    }
+    async fn client_by_id(
+        &self,
+        realm_id: &str,
+        id: &str,
+    ) -> Result<Option<latchkey_domain::Client>> {
+        let (r, i) = (realm_id.to_string(), id.to_string());
+        self.read_row(move |c| config::client_by_id(c, &r, &i))
+            .await
+    }
+    async fn create_client(&self, client: latchkey_domain::Client) -> Result<()> {
+        self.write(move |tx| {
+            exec::execute(tx, &crate::sql::config::insert_client(&client)).map(drop)
+        })
+        .await
+    }
+    async fn update_client(&self, client: latchkey_domain::Client) -> Result<()> {
+        self.write(move |tx| config::update_client(tx, &client))
+            .await
+    }
+    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
+        let (r, i) = (realm_id.to_string(), id.to_string());
+        let out = self
+            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_client(&r, &i))? > 0))
+            .await;
+        self.users.clear();
+        out
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::UserRepository for SqliteStore {
     async fn create_user(&self, user: crate::UserWithCredential) -> Result<()> {
         let r = self
             .write(move |tx| exec::execute(tx, &crate::sql::config::insert_user(&user)).map(drop))
@@ -297,51 +340,6 @@ impl crate::Store for SqliteStore {
         self.users.clear();
         r
     }
-
-    async fn add_key(&self, realm_id: &str, key: crate::StoredKey) -> Result<()> {
-        let r = realm_id.to_string();
-        let plan = crate::sql::config::add_key(&r, &key);
-        self.write(move |tx| exec::execute(tx, &plan).map(drop))
-            .await
-    }
-    async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
-        self.write(move |tx| config::update_realm(tx, &realm)).await
-    }
-    async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
-        let id = realm_id.to_string();
-        let r = self
-            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_realm(&id))? > 0))
-            .await;
-        self.users.clear();
-        r
-    }
-    async fn client_by_id(
-        &self,
-        realm_id: &str,
-        id: &str,
-    ) -> Result<Option<latchkey_domain::Client>> {
-        let (r, i) = (realm_id.to_string(), id.to_string());
-        self.read_row(move |c| config::client_by_id(c, &r, &i))
-            .await
-    }
-    async fn create_client(&self, client: latchkey_domain::Client) -> Result<()> {
-        self.write(move |tx| {
-            exec::execute(tx, &crate::sql::config::insert_client(&client)).map(drop)
-        })
-        .await
-    }
-    async fn update_client(&self, client: latchkey_domain::Client) -> Result<()> {
-        self.write(move |tx| config::update_client(tx, &client))
-            .await
-    }
-    async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool> {
-        let (r, i) = (realm_id.to_string(), id.to_string());
-        let out = self
-            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_client(&r, &i))? > 0))
-            .await;
-        self.users.clear();
-        out
-    }
     async fn update_user(&self, user: latchkey_domain::User) -> Result<()> {
         let r = self.write(move |tx| config::update_user(tx, &user)).await;
         self.users.clear();
@@ -367,6 +365,10 @@ impl crate::Store for SqliteStore {
         let r = realm_id.to_string();
         self.read(move |c| config::count_users(c, &r, &query)).await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::SessionRepository for SqliteStore {
     async fn start_grant(&self, grant: crate::NewGrant) -> Result<()> {
         self.write(move |tx| sessions::start_grant(tx, &grant))
             .await
@@ -453,6 +455,10 @@ impl crate::Store for SqliteStore {
         self.read(move |c| sessions::sessions(c, &id, offline))
             .await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::CodeRepository for SqliteStore {
     async fn insert_code(&self, code: latchkey_domain::AuthCode) -> Result<()> {
         self.write(move |tx| sessions::insert_code(tx, &code)).await
     }
@@ -466,6 +472,10 @@ impl crate::Store for SqliteStore {
         self.write(move |tx| sessions::redeem_code(tx, &h, now, decide))
             .await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::EventRepository for SqliteStore {
     async fn record_event(&self, event: crate::Event) -> Result<()> {
         let plan = sql::insert_event(&event);
         self.write(move |tx| exec::execute(tx, &plan).map(drop))
@@ -476,11 +486,14 @@ impl crate::Store for SqliteStore {
         self.read(move |c| sessions::events(c, r.as_deref(), limit))
             .await
     }
+}
+
+#[async_trait::async_trait]
+impl crate::PurgeRepository for SqliteStore {
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64> {
         self.write(move |tx| purge::purge_expired(tx, now, limit))
             .await
     }
-
     async fn purge_dead_sessions(
         &self,
         which: &crate::DeadSessions,
@@ -489,6 +502,14 @@ impl crate::Store for SqliteStore {
     ) -> Result<(u64, Option<crate::SessionCursor>)> {
         let which = which.clone();
         self.write(move |tx| purge::purge_dead_sessions(tx, &which, after.as_ref(), scan))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await
     }
 }

@@ -3,7 +3,8 @@
 
 use super::SqliteStore;
 use crate::conformance::{grant, now, realm, temp_db, with_login};
-use crate::{NewRealm, Store};
+use crate::prelude::*;
+use crate::NewRealm;
 use std::sync::Arc;
 
 async fn store_with_login() -> Arc<SqliteStore> {
