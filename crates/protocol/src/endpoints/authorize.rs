@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use latchkey_application::actions::authorize as flow;
 use latchkey_application::realms::RealmContext;
 use latchkey_application::sign_in::{self, Refusal};
 use latchkey_domain::authorize::{self, AuthRequest, Rejection, ResponseMode};
@@ -79,7 +80,10 @@ pub async fn auth(
     };
     let client = client.expect("validated");
     let now = state.now();
-    let sso = sso_session(&state, &ctx, &headers, now).await;
+    let sso = match cookies::identity(&state, &headers, &ctx.realm.name) {
+        Some(id) => flow::sso_session(&state, &ctx, &id.sid).await,
+        None => None,
+    };
     let force_login = req.prompt.iter().any(|p| p == "login")
         || matches!((&sso, req.max_age), (Some(s), Some(max)) if now - s.auth_time > max);
     match sso {
@@ -154,24 +158,6 @@ fn login_page(
         cookies::set_csrf(state, &ctx.realm.name, &csrf),
     );
     r
-}
-
-/// The SSO session the browser holds, if it is still alive.
-async fn sso_session(
-    state: &AppState,
-    ctx: &RealmContext,
-    headers: &HeaderMap,
-    now: i64,
-) -> Option<Session> {
-    let id = cookies::identity(state, headers, &ctx.realm.name)?;
-    let s = state.store.session(&id.sid).await.ok()??;
-    let r = &ctx.realm;
-    let alive = s.is_active()
-        && !s.offline
-        && (r.sso_session_idle_timeout == 0 || now < s.last_refresh + r.sso_session_idle_timeout)
-        && (r.sso_session_max_lifespan == 0 || now < s.started_at + r.sso_session_max_lifespan);
-    let user = state.store.user_by_id(&r.id, &s.user_id).await.ok()??;
-    (alive && user.enabled).then_some(s)
 }
 
 /// Reads and checks a sealed pending sign-in against the CSRF cookie.
@@ -263,25 +249,15 @@ pub async fn login_action(
         }
         Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
     };
-    let now = state.now();
-    let session =
-        latchkey_application::grants::new_session(&*state.ids, &ctx, &user, false, now, now);
-    if let Err(e) = state.store.create_session(session.clone()).await {
-        return ApiError::from(e).into_response();
-    }
+    let session = match flow::start_session(&state, &ctx, &user).await {
+        Ok(s) => s,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let mut r = after_sign_in(&state, &ctx, &client, req, session.clone(), &headers, true).await;
     for c in cookies::set_identity(&state, &ctx.realm.name, &session.id) {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
-}
-
-fn needs_consent(client: &Client, req: &AuthRequest) -> bool {
-    let offline = req
-        .scope
-        .as_deref()
-        .is_some_and(|s| s.split(' ').any(|x| x == "offline_access"));
-    client.consent_required || offline
 }
 
 /// The user is signed in: ask for consent when needed, else issue the code.
@@ -295,7 +271,7 @@ async fn after_sign_in(
     posted: bool,
 ) -> Response {
     let consent_asked = req.prompt.iter().any(|p| p == "consent");
-    if needs_consent(client, &req) || consent_asked {
+    if flow::needs_consent(client, &req) || consent_asked {
         if req.prompt.iter().any(|p| p == "none") {
             return redirect_error(
                 state,
@@ -414,32 +390,10 @@ async fn issue_code(
     session: &Session,
     posted: bool,
 ) -> Response {
-    let code = latchkey_crypto::random_token(32);
-    let now = state.now();
-    let client = ctx.client(&req.client_id);
-    let scope = client
-        .and_then(|c| scope::resolve(c, req.scope.as_deref()).ok())
-        .map(|s| s.to_scope_string())
-        .unwrap_or_default();
-    let rec = latchkey_domain::AuthCode {
-        code_hash: latchkey_application::grants::authorization_code::code_hash(&code),
-        realm_id: ctx.realm.id.clone(),
-        client_id: req.client_id.clone(),
-        redirect_uri: req.redirect_uri.clone(),
-        redirect_uri_sent: req.redirect_uri_sent,
-        scope,
-        nonce: req.nonce.clone(),
-        code_challenge: req.code_challenge.clone(),
-        session_id: session.id.clone(),
-        user_id: session.user_id.clone(),
-        auth_time: session.auth_time,
-        expires_at: now + ctx.realm.access_code_lifespan.clamp(1, 60),
-        used_at: None,
-        family_id: None,
+    let code = match flow::issue_code(state, ctx, req, session).await {
+        Ok(code) => code,
+        Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Err(e) = state.store.insert_code(rec).await {
-        return ApiError::from(e).into_response();
-    }
     let mut fields = vec![("code".to_string(), code)];
     if let Some(s) = &req.state {
         fields.push(("state".into(), s.clone()));
