@@ -5,3 +5,4 @@ pub mod authorize;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;
+pub mod userinfo;

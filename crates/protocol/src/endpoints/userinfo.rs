@@ -10,11 +10,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use latchkey_application::access::{self, Invalid};
-use latchkey_domain::claims::TokenContext;
-use latchkey_domain::scope::Scopes;
+use latchkey_application::actions::userinfo::{self, Failure, UserInfo};
 use latchkey_domain::OAuthError;
-use serde_json::Value;
 use std::sync::Arc;
 
 fn invalid_token(realm: &str, why: &str) -> ApiError {
@@ -81,102 +78,25 @@ async fn handle(
 ) -> ApiResult<Response> {
     let ctx = realm(state, realm_name).await?;
     let token = bearer(state, &method, headers, body, &ctx.realm.name).await?;
-    let claims = match access::validate(&ctx, state.store.as_ref(), &token, state.now()).await {
-        Ok(c) => c,
-        Err(Invalid::Reason(r)) => return Err(invalid_token(&ctx.realm.name, &r)),
-        Err(Invalid::Store(e)) => return Err(e.into()),
-    };
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
-    let azp = claims.get("azp").and_then(Value::as_str).unwrap_or("");
-    let Some(user) = state.store.user_by_id(&ctx.realm.id, sub).await? else {
-        return Err(invalid_token(
-            &ctx.realm.name,
-            "the user of this token no longer exists",
-        ));
-    };
-    if !user.enabled {
-        return Err(invalid_token(
-            &ctx.realm.name,
-            "the user of this token is disabled",
-        ));
-    }
-    let Some(client) = ctx.client(azp) else {
-        return Err(invalid_token(
-            &ctx.realm.name,
-            "the client of this token no longer exists",
-        ));
-    };
-    let scopes = Scopes::from_granted(
-        claims.get("scope").and_then(Value::as_str).unwrap_or(""),
-        client,
-    );
-    let tctx = TokenContext {
-        issuer: &ctx.issuer,
-        realm: &ctx.realm,
-        client,
-        user: &user,
-        sid: None,
-        scopes: &scopes,
-        now: 0,
-        auth_time: None,
-        nonce: None,
-    };
-    // The profile claims of an access token, minus what only tokens carry.
-    #[derive(serde::Serialize)]
-    struct UserInfo<'a> {
-        sub: &'a str,
-        #[serde(flatten)]
-        profile: latchkey_domain::claims::ProfileClaims<'a>,
-    }
-    let out = UserInfo {
-        sub: &user.id,
-        profile: latchkey_domain::claims::profile(&tctx),
-    };
-    // OIDC Core §5.3.2: a client registered for signed responses
-    // (`user.info.response.signature.alg`, as Keycloak stores it) gets a JWT with iss and aud.
-    let signed = client
-        .attribute("user.info.response.signature.alg")
-        .filter(|a| !a.is_empty() && *a != "unsigned")
-        .map(|a| {
-            a.parse::<latchkey_domain::realm::SigningAlg>()
-                .map_err(|e| {
-                    OAuthError::server_error(format!(
-                        "client '{}' asks for signed userinfo with {e}",
-                        client.client_id
-                    ))
-                })
-        })
-        .transpose()?;
-    let mut r = match signed {
-        None => axum::Json(out).into_response(),
-        Some(alg) => {
-            #[derive(serde::Serialize)]
-            struct Signed<'a> {
-                iss: &'a str,
-                aud: &'a str,
-                #[serde(flatten)]
-                info: UserInfo<'a>,
-            }
-            let key = ctx.keys.signing(alg).ok_or_else(|| {
-                OAuthError::server_error(format!("realm '{}' has no {alg} key", ctx.realm.name))
-            })?;
-            let jwt = latchkey_crypto::jws::sign(
-                key,
-                "JWT",
-                &Signed {
-                    iss: &ctx.issuer,
-                    aud: &client.client_id,
-                    info: out,
-                },
-            )
-            .map_err(|e| OAuthError::server_error(format!("signing the userinfo response: {e}")))?;
-            let mut r = jwt.into_response();
-            r.headers_mut().insert(
+    let mut r = match userinfo::userinfo(state, &ctx, &token).await {
+        Ok(UserInfo::Json(json)) => (
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response(),
+        Ok(UserInfo::Jwt(jwt)) => (
+            [(
                 header::CONTENT_TYPE,
                 axum::http::HeaderValue::from_static("application/jwt"),
-            );
-            r
-        }
+            )],
+            jwt,
+        )
+            .into_response(),
+        Err(Failure::InvalidToken(why)) => return Err(invalid_token(&ctx.realm.name, &why)),
+        Err(Failure::Error(e)) => return Err(e.into()),
     };
     crate::error::no_store(&mut r);
     Ok(r)
