@@ -209,3 +209,34 @@ def test_the_login_page_rehashes_an_imported_hash_too(fresh_server, tmp_path):
     assert r.status_code in (302, 303) and "code=" in r.headers["Location"], r.text
     (h,), = s.query("SELECT password_hash FROM users WHERE username = 's256'")
     assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), h
+
+
+def test_the_address_throttle_engages_from_a_real_socket(fresh_server, tmp_path):
+    """A few guesses spread over many accounts from one address: the per-address limit stops
+    them, even for the right password, while no single account reached its own lock."""
+    path = write_realm(tmp_path, {
+        "realm": "bf", "attributes": {"latchkey.bruteForce.addressFailuresPerMinute": "10"},
+        "clients": [{"clientId": "app", "publicClient": True, "directAccessGrantsEnabled": True}],
+        "users": [{"username": f"u{i}", "credentials": [{"type": "password", "value": "right"}]} for i in range(12)],
+    })
+    s = fresh_server(import_realm=path).start()
+    guess = lambda user, pw: s.token("bf", grant_type="password", client_id="app", username=user, password=pw)
+    answers = [guess(f"u{i}", "wrong") for i in range(11)]
+    assert [r.status_code for r in answers[:10]] == [401] * 10
+    locked = answers[10].json()["error_description"]
+    assert "too many failed sign-ins from your address" in locked, locked
+    r = guess("u11", "right")
+    assert r.status_code == 400 and "from your address" in r.json()["error_description"], r.text
+
+
+def test_a_disabled_account_answers_like_a_wrong_password(fresh_server, tmp_path):
+    """No oracle: the right password of a disabled account gets exactly the wrong password's answer."""
+    path = write_realm(tmp_path, {
+        "realm": "dis", "clients": [{"clientId": "app", "publicClient": True, "directAccessGrantsEnabled": True}],
+        "users": [{"username": "off", "enabled": False, "credentials": [{"type": "password", "value": "right"}]}],
+    })
+    s = fresh_server(import_realm=path).start()
+    right = s.token("dis", grant_type="password", client_id="app", username="off", password="right")
+    wrong = s.token("dis", grant_type="password", client_id="app", username="off", password="wrong")
+    assert (right.status_code, right.json()) == (wrong.status_code, wrong.json())
+    assert "disabled" not in right.text

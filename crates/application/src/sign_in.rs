@@ -38,10 +38,9 @@ pub fn account_key(found: Option<&UserWithCredential>, login: &str) -> String {
 pub enum Refusal {
     /// The brute-force throttle holds this account or address; the message says until when.
     Locked(String),
-    /// Unknown user, no password, or the wrong one: never said which.
+    /// Unknown user, no password, the wrong one, or the right one for a disabled account:
+    /// never said which (the log says, for the administrator).
     BadCredentials,
-    /// The password was right but the account is disabled.
-    Disabled(Box<User>),
     Store(StoreError),
 }
 
@@ -49,7 +48,7 @@ pub enum Refusal {
 /// throttle, the user by name or email, the password verified in the hashing pool (a dummy
 /// verification when there is no user, so timing does not tell), failures and successes
 /// counted, an imported or outdated hash re-hashed to the current parameters, and the account
-/// enabled.
+/// enabled (a disabled one is refused as a wrong password would be).
 pub async fn check(
     app: &App,
     realm: &Realm,
@@ -91,7 +90,10 @@ pub async fn check(
         rehash(app, &found.user.id, password.to_string()).await;
     }
     if !found.user.enabled {
-        return Err(Refusal::Disabled(Box::new(found.user)));
+        // Answered as a wrong password: a different answer would tell a guesser the password
+        // was right.
+        tracing::info!(realm = %realm.name, user = %found.user.username, "sign-in refused: the account is disabled");
+        return Err(Refusal::BadCredentials);
     }
     Ok(found.user)
 }

@@ -78,6 +78,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
     });
+    // Each request learns its peer's address (the brute-force throttle counts per address).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

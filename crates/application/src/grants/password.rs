@@ -40,13 +40,6 @@ pub async fn grant(
             .with_status(401)
             .into())
         }
-        Err(Refusal::Disabled(user)) => {
-            return Err(OAuthError::invalid_grant(format!(
-                "user '{}' is disabled in realm '{}'",
-                user.username, ctx.realm.name
-            ))
-            .into())
-        }
         Err(Refusal::Store(e)) => return Err(e.into()),
     };
 

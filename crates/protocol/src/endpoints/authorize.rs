@@ -244,9 +244,6 @@ pub async fn login_action(
                 StatusCode::UNAUTHORIZED,
             )
         }
-        Err(Refusal::Disabled(_)) => {
-            return refused("This account is disabled.".into(), StatusCode::FORBIDDEN)
-        }
         Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
     };
     let session = match flow::start_session(&state, &ctx, &user).await {
