@@ -240,3 +240,13 @@ def test_a_disabled_account_answers_like_a_wrong_password(fresh_server, tmp_path
     wrong = s.token("dis", grant_type="password", client_id="app", username="off", password="wrong")
     assert (right.status_code, right.json()) == (wrong.status_code, wrong.json())
     assert "disabled" not in right.text
+
+
+def test_a_masked_secret_from_a_partial_export_is_nobodys_secret(fresh_server, tmp_path):
+    """Keycloak's partial export writes '**********' for every secret: that string must not work."""
+    path = write_realm(tmp_path, {
+        "realm": "masked", "clients": [{"clientId": "svc", "secret": "**********", "serviceAccountsEnabled": True}],
+    })
+    s = fresh_server(import_realm=path).start()
+    r = s.token("masked", grant_type="client_credentials", auth=("svc", "**********"))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text

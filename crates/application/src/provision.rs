@@ -48,6 +48,9 @@ pub async fn generate_keys(now: i64) -> Result<Vec<StoredKey>, String> {
     .map_err(|e| e.to_string())?
 }
 
+/// How Keycloak's partial export writes every client secret.
+pub const MASKED_SECRET: &str = "**********";
+
 /// A client from its representation, with its secret sealed. Returns the plain secret when
 /// one was generated.
 pub fn client(
@@ -63,10 +66,19 @@ pub fn client(
         .unwrap_or_else(new_id);
     let mut c = Client::from_representation(id, realm.id.clone(), rep, roles)?;
     if c.is_confidential() {
+        // A partial export from Keycloak masks every secret; the mask is nobody's secret.
+        let masked = rep.secret.as_deref() == Some(MASKED_SECRET);
+        if masked {
+            tracing::warn!(
+                realm = %realm.name,
+                client = %c.client_id,
+                "the client's secret is masked in this export ({MASKED_SECRET}): it was given a random secret nobody knows; set its real secret through the admin API or regenerate it"
+            );
+        }
         let secret = rep
             .secret
             .clone()
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && !masked)
             .unwrap_or_else(secrets::generate);
         c.secret = Some(StoredSecret {
             digest: secrets::digest(&secret),
