@@ -76,7 +76,7 @@ impl crate::RealmRepository for PgStore {
         Ok(n > 0)
     }
     async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()> {
-        exec::execute(&self.client().await?, &sqlc::add_key(realm_id, &key)).await?;
+        exec::execute(&self.client().await?, &sqlc::insert_key(realm_id, &key)).await?;
         self.notify("*").await;
         Ok(())
     }

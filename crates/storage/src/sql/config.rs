@@ -140,7 +140,8 @@ pub fn user_with_credential(r: &impl Columns) -> Result<UserWithCredential> {
 
 // Write plans.
 
-fn insert_key(realm_id: &str, k: &StoredKey) -> Statement {
+/// A realm's new key (at creation, or a rotation's).
+pub fn insert_key(realm_id: &str, k: &StoredKey) -> Statement {
     stmt!(
         INSERT_KEY,
         &k.kid,
@@ -167,10 +168,6 @@ pub fn insert_realm(new: &NewRealm, now: i64) -> Vec<Statement> {
     plan.extend(new.clients.iter().map(insert_client));
     plan.extend(new.users.iter().map(insert_user));
     plan
-}
-
-pub fn add_key(realm_id: &str, k: &StoredKey) -> Statement {
-    insert_key(realm_id, k)
 }
 
 /// Renames or reconfigures a realm; its count must be 1.
@@ -314,10 +311,15 @@ pub fn user_search(realm_id: &str, q: &UserQuery, count: bool) -> (String, Vec<V
     let sql = if count {
         format!("SELECT count(*) FROM users WHERE {filter}")
     } else {
+        // Paging is bound, not written into the text: each filter shape is one prepared
+        // statement, whatever page is asked for.
+        let max = if q.max > 0 { q.max } else { 100 };
+        args.push(Value::Int(max));
+        args.push(Value::Int(q.first.max(0)));
+        let n = args.len();
         format!(
-            "SELECT id, realm_id, representation FROM users WHERE {filter} ORDER BY username LIMIT {} OFFSET {}",
-            if q.max > 0 { q.max } else { 100 },
-            q.first.max(0)
+            "SELECT id, realm_id, representation FROM users WHERE {filter} ORDER BY username LIMIT ${} OFFSET ${n}",
+            n - 1
         )
     };
     (sql, args)

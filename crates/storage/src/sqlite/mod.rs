@@ -237,7 +237,7 @@ impl crate::RealmRepository for SqliteStore {
     }
     async fn add_key(&self, realm_id: &str, key: crate::StoredKey) -> Result<()> {
         let r = realm_id.to_string();
-        let plan = crate::sql::config::add_key(&r, &key);
+        let plan = crate::sql::config::insert_key(&r, &key);
         self.write(move |tx| exec::execute(tx, &plan).map(drop))
             .await
     }
