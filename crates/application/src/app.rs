@@ -46,7 +46,7 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> App {
         App {
-            realms: RealmCache::new(store.clone(), clock.clone()),
+            realms: RealmCache::new(store.clone(), clock.clone(), master_key.clone()),
             store,
             passwords,
             master_key,

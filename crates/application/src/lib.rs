@@ -12,6 +12,7 @@ pub mod grants;
 pub mod hashing;
 pub mod ids;
 pub mod issued;
+pub mod keys;
 pub mod params;
 pub mod provision;
 pub mod realms;

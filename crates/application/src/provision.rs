@@ -4,12 +4,10 @@
 
 use crate::hashing::PasswordPool;
 use latchkey_crypto::secrets::{self, MasterKey};
-use latchkey_crypto::{HmacKey, SigningKey};
 use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
-use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::{Client, Realm, User};
-use latchkey_storage::{NewRealm, StoreError, StoredKey, UserRepository, UserWithCredential};
+use latchkey_storage::{NewRealm, StoreError, UserRepository, UserWithCredential};
 use std::collections::HashSet;
 
 /// A new identifier for a stored record: a UUIDv7, whose time-ordered prefix makes every new
@@ -18,34 +16,6 @@ use std::collections::HashSet;
 /// commit). The 74 random bits keep it unguessable enough for an identifier (it is never a secret).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// Generates a fresh key of every algorithm plus the HMAC key for refresh tokens.
-pub async fn generate_keys(now: i64) -> Result<Vec<StoredKey>, String> {
-    tokio::task::spawn_blocking(move || {
-        let mut keys = Vec::new();
-        for alg in SigningAlg::ALL {
-            let (k, der) = SigningKey::generate(alg).map_err(|e| e.to_string())?;
-            keys.push(StoredKey {
-                kid: k.kid.clone(),
-                alg: alg.to_string(),
-                material: der,
-                created_at: now,
-                active: true,
-            });
-        }
-        let (h, secret) = HmacKey::generate();
-        keys.push(StoredKey {
-            kid: h.kid.clone(),
-            alg: "HS512".into(),
-            material: secret,
-            created_at: now,
-            active: true,
-        });
-        Ok(keys)
-    })
-    .await
-    .map_err(|e| e.to_string())?
 }
 
 /// How Keycloak's partial export writes every client secret.
@@ -201,7 +171,7 @@ pub async fn realm(
             users.push(service_account_user(&realm, c, now));
         }
     }
-    let keys = generate_keys(now).await?;
+    let keys = crate::keys::generate(now, master).await?;
     Ok(NewRealm {
         realm,
         keys,

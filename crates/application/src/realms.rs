@@ -2,6 +2,7 @@
 //! from the store on first use; `invalidate` drops an entry after a change.
 
 use crate::clock::Clock;
+use latchkey_crypto::secrets::MasterKey;
 use latchkey_crypto::{HmacKey, SigningKey};
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::{Client, Realm};
@@ -54,14 +55,16 @@ const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct RealmCache {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    master: Arc<MasterKey>,
     entries: RwLock<HashMap<String, Arc<RealmContext>>>,
 }
 
 impl RealmCache {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> RealmCache {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, master: Arc<MasterKey>) -> RealmCache {
         RealmCache {
             store,
             clock,
+            master,
             entries: RwLock::new(HashMap::new()),
         }
     }
@@ -116,6 +119,7 @@ impl RealmCache {
             self.store.realm_keys(&realm.id).await?,
             longest + 60,
             self.clock.now(),
+            &self.master,
         )?;
         let ctx = Arc::new(RealmContext {
             loaded: std::time::Instant::now(),
@@ -138,6 +142,7 @@ fn load_keys(
     stored: Vec<latchkey_storage::StoredKey>,
     retention: i64,
     now: i64,
+    master: &MasterKey,
 ) -> Result<RealmKeys, StoreError> {
     let mut successor_created: HashMap<String, i64> = HashMap::new();
     let stored: Vec<_> = {
@@ -158,13 +163,14 @@ fn load_keys(
     let mut all = Vec::new();
     let mut hmac_all: Vec<Arc<HmacKey>> = Vec::new();
     for k in stored {
+        let material = crate::keys::open(master, &k)?;
         if k.alg == "HS512" {
-            hmac_all.push(Arc::new(HmacKey::from_secret(k.kid, &k.material)));
+            hmac_all.push(Arc::new(HmacKey::from_secret(k.kid, &material)));
             continue;
         }
         let alg: SigningAlg = k.alg.parse().map_err(StoreError::Corrupt)?;
         let key = Arc::new(
-            SigningKey::from_pkcs8(alg, &k.material)
+            SigningKey::from_pkcs8(alg, &material)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         );
         if k.active {

@@ -223,8 +223,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .ok_or_else(|| anyhow::anyhow!("realm '{realm}' does not exist"))?;
-            let keys = latchkey_application::provision::generate_keys(
+            let keys = latchkey_application::keys::generate(
                 latchkey_application::SystemClock.now(),
+                &db.master_key()?,
             )
             .await
             .map_err(|e| anyhow::anyhow!(e))?;

@@ -37,6 +37,7 @@ pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
     let cache = RealmCache::new(
         store.clone(),
         std::sync::Arc::new(latchkey_application::SystemClock),
+        std::sync::Arc::new(db.master_key()?),
     );
     let Some(ctx) = cache
         .get(&realm_name, || iss.clone())

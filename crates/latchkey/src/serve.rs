@@ -33,6 +33,15 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .to_string();
     let store = args.db.open().await?;
     let master = Arc::new(args.db.master_key()?);
+    let sealed = latchkey_application::keys::seal_at_rest(store.as_ref(), &master)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if sealed.sealed > 0 {
+        tracing::info!(
+            keys = sealed.sealed,
+            "sealed signing keys that were stored in the clear under the master key"
+        );
+    }
     let workers = args.hash_workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

@@ -76,9 +76,10 @@ pub struct DbArgs {
     /// Connections to PostgreSQL per process.
     #[arg(long, env = "LATCHKEY_DB_POOL", value_name = "N", default_value_t = latchkey_storage::DEFAULT_POOL_SIZE)]
     pub db_pool: usize,
-    /// Key that encrypts client secrets at rest: 32 bytes in base64, or any passphrase.
-    /// Default: the file `latchkey.master.key` in the SQLite store's folder, created on first
-    /// start. Required with PostgreSQL, and the same on every node.
+    /// Key that seals client secrets and the realms' signing keys at rest: 32 bytes in base64,
+    /// or any passphrase. Default: the file `latchkey.master.key` in the SQLite store's folder,
+    /// created on first start. Required with PostgreSQL, and the same on every node; back it up
+    /// apart from the database.
     #[arg(
         long,
         env = "LATCHKEY_MASTER_KEY",

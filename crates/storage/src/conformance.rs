@@ -169,6 +169,7 @@ pub(crate) async fn with_login(store: &dyn Store, realm: &Realm) {
         material: vec![1; 64],
         created_at: 0,
         active: true,
+        sealed: false,
     };
     store
         .create_realm(NewRealm {
@@ -559,6 +560,24 @@ async fn sessions_that_idled_out_or_ran_out_are_purged_page_by_page(store: Arc<d
     );
 }
 
+async fn a_clear_key_is_sealed_once(store: Arc<dyn Store>) {
+    let realm = realm("10");
+    with_login(&*store, &realm).await;
+    assert!(store.seal_key(&realm.id, "h", vec![9; 80]).await.unwrap());
+    assert!(
+        !store.seal_key(&realm.id, "h", vec![8; 80]).await.unwrap(),
+        "a sealed key is not sealed again"
+    );
+    assert!(!store
+        .seal_key(&realm.id, "nope", vec![8; 80])
+        .await
+        .unwrap());
+    let keys = store.realm_keys(&realm.id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].sealed);
+    assert_eq!(keys[0].material, vec![9; 80]);
+}
+
 /// Each test, once per backend.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
@@ -588,4 +607,5 @@ on_both_stores!(
     revoked_access_tokens_are_remembered,
     purge_removes_only_what_can_no_longer_be_used,
     sessions_that_idled_out_or_ran_out_are_purged_page_by_page,
+    a_clear_key_is_sealed_once,
 );

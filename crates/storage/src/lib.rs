@@ -37,7 +37,9 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// A key as stored: algorithm name and its material (PKCS#8, or the HMAC secret).
+/// A key as stored: algorithm name and its material (PKCS#8, or the HMAC secret), sealed
+/// under the master key when `sealed` (stores written before keys were sealed hold them in the
+/// clear until the server's first start seals them).
 #[derive(Debug, Clone)]
 pub struct StoredKey {
     pub kid: String,
@@ -45,6 +47,7 @@ pub struct StoredKey {
     pub material: Vec<u8>,
     pub created_at: Timestamp,
     pub active: bool,
+    pub sealed: bool,
 }
 
 /// A user with their stored password hash.
@@ -195,6 +198,9 @@ pub trait RealmRepository: Send + Sync + 'static {
     async fn delete_client(&self, realm_id: &str, id: &str) -> Result<bool>;
     /// Adds a signing key to a realm (key rotation): the newest active key of an algorithm signs.
     async fn add_key(&self, realm_id: &str, key: StoredKey) -> Result<()>;
+    /// Replaces a key's clear material by its sealed form. False when the key is not there or
+    /// was sealed already (another node got there first).
+    async fn seal_key(&self, realm_id: &str, kid: &str, sealed: Vec<u8>) -> Result<bool>;
 }
 
 /// Users and their credentials.

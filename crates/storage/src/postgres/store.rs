@@ -80,6 +80,10 @@ impl crate::RealmRepository for PgStore {
         self.notify("*").await;
         Ok(())
     }
+    async fn seal_key(&self, realm_id: &str, kid: &str, sealed: Vec<u8>) -> Result<bool> {
+        let plan = sqlc::seal_key(realm_id, kid, &sealed);
+        Ok(exec::execute(&self.client().await?, &plan).await? == 1)
+    }
 }
 
 #[async_trait::async_trait]

@@ -12,8 +12,8 @@ pub const REALM_BY_ID: &str = "SELECT id, representation FROM realms WHERE id = 
 pub const REALM_NAMES: &str = "SELECT name FROM realms ORDER BY name";
 /// A realm's keys in the order they were added (the newest of an algorithm signs): by SQLite's
 /// rowid, by PostgreSQL's `seq` column.
-pub const REALM_KEYS_SQLITE: &str = "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, rowid";
-pub const REALM_KEYS_POSTGRES: &str = "SELECT kid, alg, material, created_at, active FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, seq";
+pub const REALM_KEYS_SQLITE: &str = "SELECT kid, alg, material, created_at, active, sealed FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, rowid";
+pub const REALM_KEYS_POSTGRES: &str = "SELECT kid, alg, material, created_at, active, sealed FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, seq";
 
 macro_rules! client_columns {
     () => {
@@ -46,7 +46,8 @@ const INSERT_REALM: &str =
     "INSERT INTO realms (id, name, representation, created_at) VALUES ($1, $2, $3, $4)";
 const UPDATE_REALM: &str = "UPDATE realms SET name = $1, representation = $2 WHERE id = $3";
 const DELETE_REALM: &str = "DELETE FROM realms WHERE id = $1";
-const INSERT_KEY: &str = "INSERT INTO realm_keys (kid, realm_id, alg, material, created_at, active) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_KEY: &str = "INSERT INTO realm_keys (kid, realm_id, alg, material, created_at, active, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const SEAL_KEY: &str = "UPDATE realm_keys SET material = $1, sealed = $2 WHERE kid = $3 AND realm_id = $4 AND sealed = $5";
 const INSERT_CLIENT: &str = "INSERT INTO clients (id, realm_id, client_id, representation, roles, secret_digest, secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPDATE_CLIENT: &str = "UPDATE clients SET client_id = $1, representation = $2, roles = $3, secret_digest = $4, secret_sealed = $5 WHERE id = $6 AND realm_id = $7";
 const DELETE_CLIENT: &str = "DELETE FROM clients WHERE realm_id = $1 AND id = $2";
@@ -100,7 +101,7 @@ pub fn realm(r: &impl Columns) -> Result<Realm> {
     Realm::from_representation(r.text(0)?, &rep).map_err(|e| bad("realm", e))
 }
 
-/// A [`StoredKey`]: kid, alg, material, created_at, active.
+/// A [`StoredKey`]: kid, alg, material, created_at, active, sealed.
 pub fn key(r: &impl Columns) -> Result<StoredKey> {
     Ok(StoredKey {
         kid: r.text(0)?,
@@ -108,6 +109,7 @@ pub fn key(r: &impl Columns) -> Result<StoredKey> {
         material: r.bytes(2)?,
         created_at: r.int(3)?,
         active: r.flag(4)?,
+        sealed: r.flag(5)?,
     })
 }
 
@@ -149,8 +151,14 @@ pub fn insert_key(realm_id: &str, k: &StoredKey) -> Statement {
         &k.alg,
         &k.material,
         k.created_at,
-        k.active
+        k.active,
+        k.sealed
     )
+}
+
+/// A clear key's material replaced by its sealed form, unless it was sealed already.
+pub fn seal_key(realm_id: &str, kid: &str, sealed: &[u8]) -> Statement {
+    stmt!(SEAL_KEY, sealed, true, kid, realm_id, false)
 }
 
 /// A realm with its keys, clients and users.

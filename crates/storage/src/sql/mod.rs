@@ -54,6 +54,11 @@ impl From<Vec<u8>> for Value {
         Value::Bytes(v)
     }
 }
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Value {
+        Value::Bytes(v.to_vec())
+    }
+}
 impl From<&Vec<u8>> for Value {
     fn from(v: &Vec<u8>) -> Value {
         Value::Bytes(v.clone())

@@ -295,4 +295,9 @@ CREATE INDEX sessions_started ON sessions(realm_id, offline, started_at, id);
 CREATE INDEX users_email ON users(realm_id, email);
 "#,
     ),
+    // Signing keys sealed under the master key; older rows stay clear until the server seals them.
+    Migration {
+        sqlite: "ALTER TABLE realm_keys ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;",
+        postgres: "ALTER TABLE realm_keys ADD COLUMN sealed BOOLEAN NOT NULL DEFAULT FALSE;",
+    },
 ];

@@ -241,6 +241,11 @@ impl crate::RealmRepository for SqliteStore {
         self.write(move |tx| exec::execute(tx, &plan).map(drop))
             .await
     }
+    async fn seal_key(&self, realm_id: &str, kid: &str, sealed: Vec<u8>) -> Result<bool> {
+        let plan = crate::sql::config::seal_key(realm_id, kid, &sealed);
+        self.write(move |tx| exec::execute(tx, &plan).map(|n| n == 1))
+            .await
+    }
     async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
         self.write(move |tx| config::update_realm(tx, &realm)).await
     }
