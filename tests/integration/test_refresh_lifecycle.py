@@ -110,6 +110,31 @@ def test_reuse_after_the_grace_window_revokes_the_family(start):
     assert r.status_code == 400 and "revoked" in r.json()["error_description"]
 
 
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_time_the_server_was_down_does_not_count_against_the_grace_period(start, how):
+    """Issue 20, defect 7: a rotation committed as the server died, whose response never
+    reached the client, leaves it holding the predecessor; a restart longer than the grace
+    period must not turn presenting it into reuse."""
+    s = start(realm("outage", attributes={"latchkey.refreshTokenGracePeriod": "1"}))
+    t1 = login(s)
+    lost = refresh(s, t1["refresh_token"])
+    assert lost.status_code == 200
+    s.kill() if how == "SIGKILL" else s.stop()
+    time.sleep(2.5)
+    s.start()
+    r = refresh(s, t1["refresh_token"])
+    assert r.status_code == 200, r.text
+    assert r.json()["refresh_token"] == lost.json()["refresh_token"], "the same successor, handed back"
+    assert refresh(s, r.json()["refresh_token"]).status_code == 200, "and the login goes on"
+    # The grace period itself is unchanged: once the server is up, 1 s of uptime ends it.
+    t3 = login(s)
+    assert refresh(s, t3["refresh_token"]).status_code == 200
+    time.sleep(2.1)
+    r = refresh(s, t3["refresh_token"])
+    d = r.json()["error_description"]
+    assert r.status_code == 400 and "its 1 s grace period ended" in d and "paused" not in d, d
+
+
 def concurrent_refreshes(s, rt, n=50):
     barrier = threading.Barrier(n)
     results = [None] * n
@@ -361,7 +386,7 @@ def test_logout_errors(start):
 
 
 def cli(s, *args):
-    return subprocess.run([BIN, *args, "--db", s.db], capture_output=True, text=True, timeout=30)
+    return subprocess.run([BIN, *args, "--db", s.db], capture_output=True, text=True, timeout=30, env=s.env())
 
 
 def test_sessions_cli_lists_and_revokes_while_the_server_runs(start):
@@ -407,7 +432,7 @@ def test_explain_says_why(start, tmp_path):
     # A token of another store: judged, not valid, unknown key.
     other = start(realm("why2"))
     foreign = login(other)["refresh_token"]
-    out = subprocess.run([BIN, "explain", foreign, "--db", s.db], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([BIN, "explain", foreign, "--db", s.db], capture_output=True, text=True, timeout=30, env=s.env())
     assert out.returncode != 0 or "NOT VALID" in out.stdout
     # Unreadable: non-zero.
     out = cli(s, "explain", "not-a-token")

@@ -7,8 +7,9 @@ use crate::ids::{Ids, UuidIds};
 use crate::realms::RealmCache;
 use crate::throttle::Throttle;
 use latchkey_crypto::secrets::MasterKey;
+use latchkey_domain::policy::Outage;
 use latchkey_storage::Store;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -20,6 +21,8 @@ pub struct App {
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
+    /// When no server of the store ran, read at start: a grace period does not run then.
+    outages: RwLock<Arc<[Outage]>>,
 }
 
 impl App {
@@ -54,6 +57,7 @@ impl App {
             public_url,
             clock,
             ids: Arc::new(UuidIds),
+            outages: RwLock::new(Arc::from([])),
         }
     }
 
@@ -61,6 +65,22 @@ impl App {
     pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> App {
         self.ids = ids;
         self
+    }
+
+    /// The store's outages, oldest first.
+    pub fn outages(&self) -> Arc<[Outage]> {
+        self.outages
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records this server's start in the store (the time since the last server's sign of life
+    /// becomes an outage) and keeps the outages for the refresh decision.
+    pub async fn record_start(&self) -> Result<(), latchkey_storage::StoreError> {
+        let outages = self.store.record_start(self.now()).await?;
+        *self.outages.write().unwrap_or_else(|p| p.into_inner()) = outages.into();
+        Ok(())
     }
 
     /// Seconds since the Unix epoch, by this application's clock.

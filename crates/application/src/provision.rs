@@ -18,6 +18,21 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Keycloak refuses a role mapping to a realm role the realm does not define.
+pub fn roles_defined(realm: &Realm, user: &User) -> Result<(), String> {
+    match user
+        .realm_roles
+        .iter()
+        .find(|r| !realm.realm_roles.contains(r))
+    {
+        Some(r) => Err(format!(
+            "realmRoles: realm '{}' has no role '{r}': define it under the realm's roles.realm first",
+            realm.name
+        )),
+        None => Ok(()),
+    }
+}
+
 /// How Keycloak's partial export writes every client secret.
 pub const MASKED_SECRET: &str = "**********";
 
@@ -71,6 +86,7 @@ pub async fn user(
         .filter(|s| !s.is_empty())
         .unwrap_or_else(new_id);
     let user = User::from_representation(id, realm.id.clone(), rep, now)?;
+    roles_defined(realm, &user)?;
     let mut password_hash = None;
     for (i, cred) in rep.credentials.iter().flatten().enumerate() {
         match cred.kind.as_deref().unwrap_or("password") {

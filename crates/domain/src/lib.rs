@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O. Storage and HTTP live in their own crates and call
 //! into the rules defined here.
 
+pub mod admin_access;
 pub mod authorize;
 pub mod claims;
 pub mod client;

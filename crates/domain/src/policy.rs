@@ -205,9 +205,11 @@ impl RefreshPolicy {
 }
 
 mod decision;
+pub mod outage;
 pub use decision::{
     decide_refresh, RefreshCheck, RefreshDecision, RefreshRequest, RefreshState, Rejection,
 };
+pub use outage::Outage;
 
 #[cfg(test)]
 mod tests;

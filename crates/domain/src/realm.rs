@@ -106,7 +106,7 @@ impl Realm {
         };
         if !valid_name(&rep.realm) {
             return Err(format!(
-                "realm: '{}' is not a valid realm name (letters, digits, '-', '_' and '.', at most 255)",
+                "realm: '{}' is not a valid realm name (letters, digits, '-', '_' and '.', not dots alone, at most 255)",
                 rep.realm
             ));
         }
@@ -257,8 +257,11 @@ pub fn builtin_realm_roles(realm: &str) -> Vec<String> {
     ]
 }
 
+/// A realm name fit for a URL path segment: letters, digits, `-`, `_` and `.`, but not dots
+/// alone (`.` and `..` are path steps that clients and proxies rewrite).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
+        && !name.chars().all(|c| c == '.')
         && name.len() <= 255
         && name
             .chars()
@@ -326,5 +329,15 @@ mod tests {
         let r = Realm::from_representation("id".into(), &rp).unwrap();
         let back = Realm::from_representation("id".into(), &r.to_representation()).unwrap();
         assert_eq!(r, back);
+    }
+
+    #[test]
+    fn dots_alone_are_path_steps_not_names() {
+        for bad in [".", "..", "...", "", "a/b", "a b"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        for good in ["a.b", ".hidden", "v1..2", "demo"] {
+            assert!(valid_name(good), "{good:?}");
+        }
     }
 }

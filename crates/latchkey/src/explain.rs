@@ -206,12 +206,14 @@ async fn refresh_verdict(
             st.client_session.revoke_reason.clone().unwrap_or_default()
         )?;
     }
+    let outages = store.outages().await.map_err(|e| anyhow!("{e}"))?;
     let req = RefreshRequest {
         realm: &ctx.realm,
         client,
         now,
         new_jti: "(next)".into(),
         scope: st.record.scope.clone(),
+        outages: &outages,
     };
     Ok(match policy::decide_refresh(&req, &st) {
         RefreshDecision::Issue { .. } => Ok(()),

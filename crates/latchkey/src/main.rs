@@ -12,6 +12,7 @@ mod sessions;
 mod settings;
 mod store;
 mod table;
+mod uptime;
 
 use clap::Parser;
 

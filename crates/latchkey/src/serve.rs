@@ -71,6 +71,18 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         admin,
     )
     .await?;
+    state
+        .record_start()
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the server's start: {e}"))?;
+    if let Some(o) = state.outages().last() {
+        tracing::info!(
+            down_from = o.from,
+            down_to = o.to,
+            "the last outage does not count against refresh-token grace periods"
+        );
+    }
+    crate::uptime::spawn(state.store.clone(), state.clock.clone());
     crate::purge::spawn(
         state.store.clone(),
         std::time::Duration::from_secs(args.purge_interval),
@@ -92,6 +104,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    // The last sign of life: a planned stop's outage starts now, not at the last heartbeat.
+    let _ = state.store.heartbeat(state.now()).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

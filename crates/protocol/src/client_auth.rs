@@ -4,7 +4,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::form::Params;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use base64::Engine;
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::{Client, OAuthError};
@@ -67,23 +67,19 @@ pub fn presented(
         )))
         .challenge(basic_challenge(realm))
     };
-    let basic = match headers.get(header::AUTHORIZATION) {
+    let value = crate::authorization::header(headers)
+        .map_err(|e| ApiError::from(OAuthError::invalid_request(e)))?;
+    let basic = match value.and_then(|v| crate::authorization::credentials(v, "Basic")) {
+        // No header, or another scheme (e.g. Bearer): not client authentication.
         None => None,
-        Some(v) => {
-            let bytes = v.as_bytes();
-            let is_basic = bytes.len() >= 5 && bytes[..5].eq_ignore_ascii_case(b"basic");
-            if !is_basic {
-                None // another scheme (e.g. Bearer) is not client authentication
-            } else {
-                let rest = v.to_str().map_err(|_| {
-                    challenge("it contains characters that are not visible ASCII".into())
-                })?;
-                let creds = rest[5..].trim();
-                if creds.is_empty() {
-                    return Err(challenge("no credentials after 'Basic'".into()));
-                }
-                Some(decode_basic(creds).map_err(challenge)?)
+        Some(creds) => {
+            let creds = std::str::from_utf8(creds).map_err(|_| {
+                challenge("it contains characters that are not visible ASCII".into())
+            })?;
+            if creds.is_empty() {
+                return Err(challenge("no credentials after 'Basic'".into()));
             }
+            Some(decode_basic(creds).map_err(challenge)?)
         }
     };
     let form_id = params.get("client_id");

@@ -2,6 +2,7 @@
 //! use cases of `latchkey-application` and their outcomes to responses.
 
 pub mod admin;
+pub mod authorization;
 pub mod client_auth;
 pub mod cookies;
 pub mod cors;

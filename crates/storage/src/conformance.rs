@@ -198,6 +198,7 @@ async fn refresh(store: &dyn Store, realm: &Realm, jti: &str, new_jti: &str) -> 
             now,
             new_jti,
             scope: "profile".into(),
+            outages: &[],
         };
         decide_refresh(&req, st)
     });
@@ -578,6 +579,33 @@ async fn a_clear_key_is_sealed_once(store: Arc<dyn Store>) {
     assert_eq!(keys[0].material, vec![9; 80]);
 }
 
+async fn outages_are_the_gaps_between_signs_of_life(store: Arc<dyn Store>) {
+    use latchkey_domain::policy::Outage;
+    assert!(
+        store.record_start(1000).await.unwrap().is_empty(),
+        "first start"
+    );
+    store.heartbeat(1005).await.unwrap();
+    store.heartbeat(1003).await.unwrap(); // a late heartbeat never moves the clock back
+    let down = vec![Outage {
+        from: 1005,
+        to: 1100,
+    }];
+    assert_eq!(store.record_start(1100).await.unwrap(), down);
+    // A second server starting at the same moment finds the clock current: nothing new.
+    assert_eq!(store.record_start(1100).await.unwrap(), down);
+    assert_eq!(store.outages().await.unwrap(), down);
+    // Outages past their retention go at the next start.
+    let later = 1100 + crate::sql::uptime::OUTAGE_RETENTION + 10;
+    assert_eq!(
+        store.record_start(later).await.unwrap(),
+        vec![Outage {
+            from: 1100,
+            to: later
+        }]
+    );
+}
+
 /// Each test, once per backend.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
@@ -608,4 +636,5 @@ on_both_stores!(
     purge_removes_only_what_can_no_longer_be_used,
     sessions_that_idled_out_or_ran_out_are_purged_page_by_page,
     a_clear_key_is_sealed_once,
+    outages_are_the_gaps_between_signs_of_life,
 );

@@ -15,7 +15,7 @@ pub mod sqlite;
 pub use purge::{DeadSessions, SessionCursor};
 
 use async_trait::async_trait;
-use latchkey_domain::policy::{RefreshDecision, RefreshState};
+use latchkey_domain::policy::{Outage, RefreshDecision, RefreshState};
 use latchkey_domain::{
     AuthCode, Client, ClientSession, OAuthError, Realm, RefreshRecord, Session, Timestamp, User,
 };
@@ -289,6 +289,19 @@ pub trait EventRepository: Send + Sync + 'static {
     async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;
 }
 
+/// When the store's servers ran: the grace period of a rotated refresh token does not run while
+/// none did (see `latchkey_domain::policy::outage`).
+#[async_trait]
+pub trait UptimeRepository: Send + Sync + 'static {
+    /// A server starts at `now`: records the outage since the last sign of life, if any, and
+    /// returns every outage remembered, merged and oldest first.
+    async fn record_start(&self, now: Timestamp) -> Result<Vec<Outage>>;
+    /// A running server's sign of life, every few seconds.
+    async fn heartbeat(&self, now: Timestamp) -> Result<()>;
+    /// The outages remembered, merged and oldest first, changing nothing.
+    async fn outages(&self) -> Result<Vec<Outage>>;
+}
+
 /// Deleting what can no longer serve a request.
 #[async_trait]
 pub trait PurgeRepository: Send + Sync + 'static {
@@ -322,6 +335,7 @@ pub trait Store:
     + CodeRepository
     + EventRepository
     + PurgeRepository
+    + UptimeRepository
 {
     /// True once the store is open and migrated.
     async fn ping(&self) -> Result<()>;

@@ -106,6 +106,8 @@ const TABLES: &[Table] = &[
         ],
     ),
     ("revoked_tokens", &[("jti", Text), ("expires_at", Int)]),
+    ("server_clock", &[("id", Int), ("alive_at", Int)]),
+    ("outages", &[("started_at", Int), ("ended_at", Int)]),
     (
         "events",
         &[

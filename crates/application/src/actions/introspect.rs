@@ -74,12 +74,14 @@ async fn introspect_refresh(
     let Some(st) = app.store.refresh_state(&jti).await? else {
         return Ok(None);
     };
+    let outages = app.outages();
     let req = RefreshRequest {
         realm: &ctx.realm,
         client,
         now,
         new_jti: String::new(),
         scope: st.record.scope.clone(),
+        outages: &outages,
     };
     // The refresh decision judges the user and the client too: active exactly when a refresh
     // would succeed.

@@ -57,6 +57,7 @@ pub async fn grant(
     let c = client.clone();
     let new_jti = app.ids.new_id();
     let scope_kept = granted_scope.to_string();
+    let outages = app.outages();
     let decide = Box::new(move |st: &policy::RefreshState| {
         let req = RefreshRequest {
             realm: &realm,
@@ -64,6 +65,7 @@ pub async fn grant(
             now,
             new_jti,
             scope: scope_kept,
+            outages: &outages,
         };
         policy::decide_refresh(&req, st)
     });

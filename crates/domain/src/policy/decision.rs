@@ -135,6 +135,8 @@ pub struct RefreshRequest<'a> {
     pub new_jti: String,
     /// The scope the new refresh token keeps (always the presented token's: RFC 6749 §6).
     pub scope: String,
+    /// When no server was running, oldest first: the grace period's clock stops then.
+    pub outages: &'a [super::Outage],
 }
 
 fn fmt_ts(ts: Timestamp) -> String {
@@ -274,7 +276,8 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
         .current
         .as_ref()
         .is_some_and(|c| c.rotated_at.is_none());
-    let grace_end = rotated_at.saturating_add(policy.grace_seconds);
+    let (grace_end, paused) =
+        super::outage::paused_end(rotated_at, policy.grace_seconds, req.outages);
     let mut rejection = if !predecessor {
         Rejection::new(
             RefreshCheck::NotImmediatePredecessor,
@@ -302,14 +305,17 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
             RefreshCheck::MaxReuseExceeded,
             format!(
                 "{used}{}; maximum allowed refresh token reuse ({}) exceeded",
-                grace_ended(policy.grace_seconds, grace_end),
+                grace_ended(policy.grace_seconds, grace_end, paused),
                 policy.max_reuse
             ),
         )
     } else if policy.grace_seconds > 0 {
         Rejection::new(
             RefreshCheck::GracePeriodOver,
-            format!("{used}{}", grace_ended(policy.grace_seconds, grace_end)),
+            format!(
+                "{used}{}",
+                grace_ended(policy.grace_seconds, grace_end, paused)
+            ),
         )
     } else {
         Rejection::new(
@@ -329,10 +335,13 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
     RefreshDecision::Reject(rejection)
 }
 
-fn grace_ended(seconds: i64, end: Timestamp) -> String {
-    if seconds > 0 {
-        format!(" and its {seconds} s grace period ended at {}", fmt_ts(end))
-    } else {
-        String::new()
+fn grace_ended(seconds: i64, end: Timestamp, paused: i64) -> String {
+    match (seconds > 0, paused > 0) {
+        (false, _) => String::new(),
+        (true, false) => format!(" and its {seconds} s grace period ended at {}", fmt_ts(end)),
+        (true, true) => format!(
+            " and its {seconds} s grace period (paused for the {paused} s no server was running) ended at {}",
+            fmt_ts(end)
+        ),
     }
 }

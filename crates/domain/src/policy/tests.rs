@@ -112,12 +112,23 @@ fn user() -> crate::User {
 }
 
 fn decide(realm: &Realm, client: &Client, now: i64, st: &RefreshState) -> RefreshDecision {
+    decide_after(realm, client, now, st, &[])
+}
+
+fn decide_after(
+    realm: &Realm,
+    client: &Client,
+    now: i64,
+    st: &RefreshState,
+    outages: &[Outage],
+) -> RefreshDecision {
     let req = RefreshRequest {
         realm,
         client,
         now,
         new_jti: "new".into(),
         scope: st.record.scope.clone(),
+        outages,
     };
     decide_refresh(&req, st)
 }
@@ -165,6 +176,34 @@ fn predecessor_within_grace_replays_the_same_successor() {
         !r.prospect().contains("has been revoked"),
         "{}",
         r.prospect()
+    );
+}
+
+#[test]
+fn time_no_server_ran_does_not_count_against_the_grace_period() {
+    // Rotated at 100 as the server died (last heartbeat 99); back at 400. The client, which
+    // never got t2, presents t1 at 403: 4 s of its 10 s grace have run.
+    let (r, c) = (realm(|_| {}), client(&[]));
+    let t1 = rotated("t1", 100, "t2");
+    let t2 = rec("t2", 100);
+    let down = [Outage { from: 99, to: 400 }];
+    let st = state(t1.clone(), Some(t2.clone()), 0, 100);
+    assert_eq!(
+        decide_after(&r, &c, 403, &st, &down),
+        RefreshDecision::Replay { successor: t2 }
+    );
+    // Without the outage that is reuse; with it, the grace still ends 10 s of uptime later,
+    // and the message says it was paused.
+    assert!(matches!(
+        decide(&r, &c, 403, &st),
+        RefreshDecision::Reject(_)
+    ));
+    let late = rejected(decide_after(&r, &c, 411, &st, &down));
+    assert_eq!(late.check, RefreshCheck::GracePeriodOver);
+    assert!(
+        late.reason.contains("paused for the 300 s"),
+        "{}",
+        late.reason
     );
 }
 

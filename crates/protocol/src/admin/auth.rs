@@ -1,19 +1,81 @@
-//! Who may call the admin API: a bearer access token from realm `master`, whose user holds the
-//! realm role `admin`. No token → 401; any other token → 403.
+//! Who calls the admin API: the user of a bearer access token that a realm of this server
+//! issued, through any of its clients, checked as every access token is (signature, expiry,
+//! revocation) and read back from the store, so a role taken away or a user disabled counts at
+//! once. What the caller may then do is `latchkey_domain::admin_access`'s rule. No token or a
+//! token that fails its checks → 401; a good token without the role → 403.
 
 use super::AdminError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use latchkey_application::access::{self, Invalid};
+use latchkey_domain::admin_access::{Caller, Permission};
+use latchkey_domain::User;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The authenticated administrator.
+/// The authenticated caller.
 pub struct Admin {
-    pub username: String,
-    pub user_id: String,
+    /// The realm that issued the token.
+    pub realm: String,
+    pub user: User,
+}
+
+impl Admin {
+    pub fn username(&self) -> &str {
+        &self.user.username
+    }
+
+    fn caller(&self) -> Caller<'_> {
+        Caller {
+            realm: &self.realm,
+            user: &self.user,
+        }
+    }
+
+    /// 403 unless the caller may do `p` in realm `target`.
+    pub fn require(&self, target: &str, p: Permission) -> Result<(), AdminError> {
+        if self.caller().may(target, p) {
+            return Ok(());
+        }
+        Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            self.caller().refusal(target, p),
+        ))
+    }
+
+    pub fn require_create_realm(&self) -> Result<(), AdminError> {
+        if self.caller().may_create_realm() {
+            return Ok(());
+        }
+        Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "user '{}' of realm '{}' may not create realms: that needs the realm role \
+                 'create-realm' or 'admin' of realm 'master'",
+                self.user.username, self.realm
+            ),
+        ))
+    }
+
+    /// 403 when `after` gains an administrative role over `before` that the caller may not give.
+    pub fn require_grantable(
+        &self,
+        target: &str,
+        before: &User,
+        after: &User,
+    ) -> Result<(), AdminError> {
+        match self.caller().ungrantable(target, before, after) {
+            None => Ok(()),
+            Some(why) => Err(AdminError::new(StatusCode::FORBIDDEN, why)),
+        }
+    }
+
+    /// Whether realm `target` is listed to the caller.
+    pub fn sees(&self, target: &str) -> bool {
+        self.caller().sees(target)
+    }
 }
 
 impl FromRequestParts<Arc<AppState>> for Admin {
@@ -23,65 +85,53 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized = |m: &str| AdminError::new(StatusCode::UNAUTHORIZED, m.to_string());
-        let forbidden = |m: String| AdminError::new(StatusCode::FORBIDDEN, m);
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized(
-                "no bearer token: get one from realm 'master' with client 'admin-cli' and send 'Authorization: Bearer <token>'",
-            ));
+        let unauthorized = |m: String| AdminError::new(StatusCode::UNAUTHORIZED, m);
+        let token =
+            crate::authorization::bearer(&parts.headers).map_err(|m| unauthorized(m.into()))?;
+        let prefix = format!("{}/realms/", state.public_url);
+        let issuer = latchkey_crypto::jws::parse(token)
+            .ok()
+            .and_then(|p| {
+                p.claims
+                    .get("iss")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| {
+                unauthorized(
+                    "bearer token rejected: it is not a signed JWT with an 'iss' claim".into(),
+                )
+            })?;
+        let realm = issuer
+            .strip_prefix(&prefix)
+            .filter(|r| latchkey_domain::realm::valid_name(r))
+            .ok_or_else(|| {
+                unauthorized(format!(
+                    "bearer token rejected: it was issued by '{}', not by a realm of this server ({prefix}…)",
+                    latchkey_domain::sanitize(&issuer)
+                ))
+            })?
+            .to_string();
+        let Some(ctx) = state.realms.get(&realm, || state.issuer(&realm)).await? else {
+            return Err(unauthorized(format!(
+                "bearer token rejected: realm '{realm}' does not exist"
+            )));
         };
-        let v = value.to_str().unwrap_or("");
-        if v.len() <= 7 || !v[..7].eq_ignore_ascii_case("bearer ") {
-            return Err(unauthorized(
-                "Authorization header must be 'Bearer <access token>'",
-            ));
-        }
-        let token = v[7..].trim();
-        let Ok(Some(master)) = state.realms.get("master", || state.issuer("master")).await else {
-            return Err(forbidden("this server has no 'master' realm: set LATCHKEY_ADMIN_USERNAME and LATCHKEY_ADMIN_PASSWORD to create one".into()));
-        };
-        // A token of another realm (genuine or not) is not an admin token: 403, as Keycloak answers.
-        if let Ok(parsed) = latchkey_crypto::jws::parse(token) {
-            let iss = parsed
-                .claims
-                .get("iss")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !iss.is_empty() && iss != master.issuer {
-                return Err(forbidden(format!(
-                    "this token was issued by '{iss}': the admin API needs a token from realm 'master' ({})",
-                    master.issuer
-                )));
-            }
-        }
-        let claims = match access::validate(&master, state.store.as_ref(), token, state.now()).await
-        {
+        let claims = match access::validate(&ctx, state.store.as_ref(), token, state.now()).await {
             Ok(c) => c,
             Err(Invalid::Reason(r)) => {
-                return Err(unauthorized(&format!("bearer token rejected: {r}")))
+                return Err(unauthorized(format!("bearer token rejected: {r}")))
             }
             Err(Invalid::Store(e)) => return Err(e.into()),
         };
-        let sub = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let user = state.store.user_by_id(&master.realm.id, &sub).await?;
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+        let user = state.store.user_by_id(&ctx.realm.id, sub).await?;
         let Some(user) = user.filter(|u| u.enabled) else {
-            return Err(forbidden(
-                "the user of this token no longer exists or is disabled".into(),
+            return Err(AdminError::new(
+                StatusCode::FORBIDDEN,
+                "the user of this token no longer exists or is disabled".to_string(),
             ));
         };
-        if !user.realm_roles.iter().any(|r| r == "admin") {
-            return Err(forbidden(format!(
-                "user '{}' does not have the 'admin' role in realm 'master'",
-                user.username
-            )));
-        }
-        Ok(Admin {
-            username: user.username,
-            user_id: user.id,
-        })
+        Ok(Admin { realm, user })
     }
 }

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
+use latchkey_domain::admin_access::Permission;
 use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::ClientRepresentation;
 use latchkey_domain::AdminOperation;
@@ -20,11 +21,11 @@ use std::sync::Arc;
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmPath(realm): RealmPath,
     Query(q): Query<HashMap<String, String>>,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewClients).await?;
     let search = q.get("search").map(|v| v == "true").unwrap_or(false);
     let mut out: Vec<ClientRepresentation> = ctx
         .clients
@@ -56,7 +57,7 @@ pub async fn create(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let bytes = body(&state, &headers, b).await?;
     let rep: ClientRepresentation = parse_json(&bytes)?;
     if ctx.client(&rep.client_id).is_some() {
@@ -107,10 +108,10 @@ async fn ensure_service_account(
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewClients).await?;
     Ok(axum::Json(client_of(&ctx, &id)?.to_representation()).into_response())
 }
 
@@ -121,7 +122,7 @@ pub async fn update(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let existing = client_of(&ctx, &id)?;
     let bytes = body(&state, &headers, b).await?;
     let patch: serde_json::Value = parse_json(&bytes)?;
@@ -192,7 +193,7 @@ pub async fn delete(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let client = client_of(&ctx, &id)?;
     state.store.delete_client(&ctx.realm.id, &id).await?;
     state.realms.invalidate(&realm);
@@ -219,7 +220,7 @@ pub async fn get_secret(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let client = client_of(&ctx, &id)?;
     let Some(secret) = &client.secret else {
         return Err(AdminError::bad_request(format!(
@@ -254,7 +255,7 @@ pub async fn regenerate_secret(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let client = client_of(&ctx, &id)?;
     if !client.is_confidential() {
         return Err(AdminError::bad_request(format!(
@@ -281,10 +282,10 @@ pub async fn regenerate_secret(
 
 pub async fn service_account_user(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewClients).await?;
     let client = client_of(&ctx, &id)?;
     if !client.service_accounts_enabled {
         return Err(AdminError::bad_request(format!(
@@ -303,10 +304,10 @@ pub async fn service_account_user(
 /// `GET …/clients/{id}/user-sessions`: the active sessions this client holds tokens in.
 pub async fn user_sessions(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     let client = client_of(&ctx, &id)?;
     let list: Vec<serde_json::Value> = state
         .store

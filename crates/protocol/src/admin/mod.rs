@@ -1,6 +1,7 @@
 //! The admin REST API under `/admin/realms`, in Keycloak's representations and status codes.
-//! Callers present a bearer access token that realm `master` issued to a user with the `admin`
-//! role. Every change is recorded as an audit event and takes effect at once.
+//! Callers present a bearer access token whose user's roles allow the request (see `auth` and
+//! `latchkey_domain::admin_access`). Every change is recorded as an audit event and takes
+//! effect at once.
 
 pub mod auth;
 pub mod clients;
@@ -69,6 +70,7 @@ impl IntoResponse for AdminError {
             404 => "not_found",
             409 => "conflict",
             413 => "payload_too_large",
+            415 => "unsupported_media_type",
             _ => "server_error",
         };
         let msg = sanitize(&self.message);

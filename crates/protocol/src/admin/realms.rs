@@ -8,18 +8,34 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_domain::AdminOperation;
 use latchkey_domain::Realm;
 use serde_json::json;
 use std::sync::Arc;
 
-pub async fn list(State(state): State<Arc<AppState>>, _admin: Admin) -> AdminResult<Response> {
+/// The realms the caller administers anything in, as Keycloak lists them.
+pub async fn list(State(state): State<Arc<AppState>>, admin: Admin) -> AdminResult<Response> {
     let mut out = Vec::new();
     for name in state.store.realm_names().await? {
+        if !admin.sees(&name) {
+            continue;
+        }
         if let Some(r) = state.store.realm_by_name(&name).await? {
             out.push(r.to_representation());
         }
+    }
+    if out.is_empty() {
+        // Keycloak answers a caller who administers nothing with 403, not an empty list.
+        return Err(AdminError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "user '{}' of realm '{}' administers no realm: that needs the realm role 'admin' of realm 'master', or roles of a realm's 'realm-management' client",
+                admin.username(),
+                admin.realm
+            ),
+        ));
     }
     Ok(axum::Json(out).into_response())
 }
@@ -30,6 +46,7 @@ pub async fn create(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
+    admin.require_create_realm()?;
     let bytes = body(&state, &headers, b).await?;
     let rep: RealmRepresentation = parse_json(&bytes)?;
     if state.store.realm_by_name(&rep.realm).await?.is_some() {
@@ -68,10 +85,10 @@ pub async fn create(
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     super::paths::RealmPath(name): super::paths::RealmPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &name).await?;
+    let ctx = find(&state, &admin, &name, Permission::ViewRealm).await?;
     Ok(axum::Json(ctx.realm.to_representation()).into_response())
 }
 
@@ -82,7 +99,7 @@ pub async fn update(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &name).await?;
+    let ctx = find(&state, &admin, &name, Permission::ManageRealm).await?;
     let bytes = body(&state, &headers, b).await?;
     let patch: serde_json::Value = parse_json(&bytes)?;
     if !patch.is_object() {
@@ -121,7 +138,7 @@ pub async fn delete(
     admin: Admin,
     super::paths::RealmPath(name): super::paths::RealmPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &name).await?;
+    let ctx = find(&state, &admin, &name, Permission::ManageRealm).await?;
     if name == "master" {
         return Err(AdminError::bad_request("realm 'master' cannot be deleted"));
     }

@@ -7,6 +7,7 @@ use super::{no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use latchkey_domain::admin_access::Permission;
 use latchkey_domain::AdminOperation;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -14,11 +15,11 @@ use std::sync::Arc;
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmPath(realm): RealmPath,
     Query(q): Query<HashMap<String, String>>,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     let offline = q.get("offline").map(|v| v == "true");
     let list: Vec<Value> = state
         .store
@@ -35,7 +36,7 @@ pub async fn logout_all(
     admin: Admin,
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let now = state.now();
     for s in state.store.sessions(&ctx.realm.id, Some(false)).await? {
         state
@@ -65,7 +66,7 @@ pub async fn delete(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     match state.store.session(&id).await? {
         Some(s) if s.realm_id == ctx.realm.id => {
             state
@@ -92,10 +93,10 @@ pub async fn delete(
 
 pub async fn brute_force_status(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     let user = user_of(&state, &ctx, &id).await?;
     let (failures, locked) = state.throttle.status(&ctx.realm.name, &user.username);
     Ok(axum::Json(json!({"numFailures": failures, "disabled": locked, "lastIPFailure": "n/a", "lastFailure": 0})).into_response())
@@ -106,7 +107,7 @@ pub async fn brute_force_reset(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let user = user_of(&state, &ctx, &id).await?;
     state.throttle.success(&ctx.realm.name, &user.username);
     audit(
@@ -126,7 +127,7 @@ pub async fn brute_force_reset_all(
     admin: Admin,
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     state.throttle.reset_realm(&ctx.realm.name);
     audit(
         &state,

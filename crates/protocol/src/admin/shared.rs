@@ -7,16 +7,36 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::http::HeaderMap;
 use latchkey_application::realms::RealmContext;
+use latchkey_domain::admin_access::Permission;
 use latchkey_domain::{AdminOperation, Client, Event, EventKind, User};
 use latchkey_storage::SessionInfo;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// A JSON request body. Like Keycloak, a body declared as anything but JSON (or not declared)
+/// is 415: the admin API reads representations only.
 pub async fn body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> AdminResult<axum::body::Bytes> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !is_json(declared) {
+        return Err(AdminError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "the body must be declared 'Content-Type: application/json' (it was {})",
+                if declared.is_empty() {
+                    "not declared".to_string()
+                } else {
+                    format!("'{declared}'")
+                }
+            ),
+        ));
+    }
     crate::form::read_body(headers, body, state.body_limit)
         .await
         .map_err(|e| {
@@ -28,8 +48,27 @@ pub async fn body(
         })
 }
 
-/// The realm a path names, or 404.
-pub async fn find(state: &AppState, name: &str) -> AdminResult<Arc<RealmContext>> {
+/// `application/json` or a `+json` type, with any parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The realm a path names, once the caller is known to be allowed `need` in it: 403 before 404,
+/// so that a caller without the right learns nothing of which realms exist.
+pub async fn find(
+    state: &AppState,
+    admin: &Admin,
+    name: &str,
+    need: Permission,
+) -> AdminResult<Arc<RealmContext>> {
+    admin.require(name, need)?;
     if !latchkey_domain::realm::valid_name(name) {
         return Err(AdminError::not_found(format!(
             "realm '{}' not found",
@@ -61,7 +100,7 @@ pub async fn audit(
         realm_id: realm_id.map(str::to_string),
         at: state.now(),
         kind: EventKind::Admin(op).name().to_string(),
-        detail: json!({"admin": admin.username, "adminId": admin.user_id, "resource": resource, "id": id}),
+        detail: json!({"admin": admin.user.username, "adminId": admin.user.id, "adminRealm": admin.realm, "resource": resource, "id": id}),
     };
     if let Err(e) = state.store.record_event(event).await {
         tracing::warn!(error = %e, "could not record admin event");

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
+use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::{CredentialRepresentation, UserRepresentation};
 use latchkey_domain::AdminOperation;
 use latchkey_domain::User;
@@ -65,22 +66,22 @@ async fn email_free(
 
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmPath(realm): RealmPath,
     Query(q): Query<HashMap<String, String>>,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     let users = state.store.users(&ctx.realm.id, query(&q)).await?;
     Ok(axum::Json(users.iter().map(representation).collect::<Vec<_>>()).into_response())
 }
 
 pub async fn count(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmPath(realm): RealmPath,
     Query(q): Query<HashMap<String, String>>,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     Ok(axum::Json(state.store.count_users(&ctx.realm.id, query(&q)).await?).into_response())
 }
 
@@ -91,7 +92,7 @@ pub async fn create(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let bytes = body(&state, &headers, b).await?;
     let rep: UserRepresentation = parse_json(&bytes)?;
     if state
@@ -107,6 +108,12 @@ pub async fn create(
         latchkey_application::provision::user(&ctx.realm, &rep, &state.passwords, state.now())
             .await
             .map_err(AdminError::bad_request)?;
+    let nobody = User {
+        realm_roles: vec![],
+        client_roles: Default::default(),
+        ..user.user.clone()
+    };
+    admin.require_grantable(&realm, &nobody, &user.user)?;
     let id = user.user.id.clone();
     let name = user.user.username.clone();
     state.store.create_user(user).await?;
@@ -127,10 +134,10 @@ pub async fn create(
 
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     Ok(axum::Json(representation(&user_of(&state, &ctx, &id).await?)).into_response())
 }
 
@@ -141,7 +148,7 @@ pub async fn update(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let existing = user_of(&state, &ctx, &id).await?;
     let bytes = body(&state, &headers, b).await?;
     let patch: Value = parse_json(&bytes)?;
@@ -164,6 +171,9 @@ pub async fn update(
         User::from_representation(id.clone(), ctx.realm.id.clone(), &rep, existing.created_at)
             .map_err(AdminError::bad_request)?;
     user.created_at = existing.created_at;
+    latchkey_application::provision::roles_defined(&ctx.realm, &user)
+        .map_err(AdminError::bad_request)?;
+    admin.require_grantable(&realm, &existing, &user)?;
     if user.username != existing.username
         && state
             .store
@@ -205,7 +215,7 @@ pub async fn delete(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let user = user_of(&state, &ctx, &id).await?;
     state.store.delete_user(&ctx.realm.id, &id).await?;
     audit(
@@ -227,7 +237,7 @@ pub async fn reset_password(
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let user = user_of(&state, &ctx, &id).await?;
     let bytes = body(&state, &headers, b).await?;
     let cred: CredentialRepresentation = parse_json(&bytes)?;
@@ -291,7 +301,7 @@ pub async fn logout(
     admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let user = user_of(&state, &ctx, &id).await?;
     end_sessions(&state, &ctx, &id, None, "logged out by an administrator").await?;
     audit(
@@ -308,10 +318,10 @@ pub async fn logout(
 
 pub async fn sessions(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     user_of(&state, &ctx, &id).await?;
     let list: Vec<Value> = state
         .store
@@ -326,10 +336,10 @@ pub async fn sessions(
 
 pub async fn offline_sessions(
     State(state): State<Arc<AppState>>,
-    _admin: Admin,
+    admin: Admin,
     RealmIdClientPath(realm, id, client): RealmIdClientPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &realm).await?;
+    let ctx = find(&state, &admin, &realm, Permission::ViewUsers).await?;
     user_of(&state, &ctx, &id).await?;
     let client = client_of(&ctx, &client)?;
     let list: Vec<Value> = state

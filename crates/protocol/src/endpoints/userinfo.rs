@@ -41,15 +41,13 @@ async fn bearer(
     body: Body,
     realm: &str,
 ) -> ApiResult<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION) {
-        let v = v.to_str().unwrap_or("");
-        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
-            return Ok(v[7..].trim().to_string());
-        }
-        return Err(invalid_token(
-            realm,
-            "Authorization header must be 'Bearer <access token>'",
-        ));
+    let present = crate::authorization::header(headers)
+        .map_err(|e| invalid_token(realm, e))?
+        .is_some();
+    if present {
+        return crate::authorization::bearer(headers)
+            .map(str::to_string)
+            .map_err(|e| invalid_token(realm, e));
     }
     if *method == Method::POST {
         let ct = headers

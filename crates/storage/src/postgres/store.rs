@@ -254,6 +254,28 @@ impl crate::EventRepository for PgStore {
 }
 
 #[async_trait::async_trait]
+impl crate::UptimeRepository for PgStore {
+    async fn record_start(&self, now: Timestamp) -> Result<Vec<latchkey_domain::policy::Outage>> {
+        exec::transact(
+            &self.client().await?,
+            &crate::sql::uptime::record_start(now),
+        )
+        .await?;
+        self.outages().await
+    }
+    async fn heartbeat(&self, now: Timestamp) -> Result<()> {
+        exec::execute(&self.client().await?, &crate::sql::uptime::heartbeat(now))
+            .await
+            .map(drop)
+    }
+    async fn outages(&self) -> Result<Vec<latchkey_domain::policy::Outage>> {
+        use crate::sql::uptime;
+        let rows = exec::query(&self.client().await?, uptime::OUTAGES, &[], uptime::outage).await?;
+        Ok(uptime::merged(rows))
+    }
+}
+
+#[async_trait::async_trait]
 impl crate::PurgeRepository for PgStore {
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<u64> {
         super::purge::purge_expired(&self.client().await?, now, limit).await

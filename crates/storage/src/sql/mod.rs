@@ -11,6 +11,7 @@ pub mod config;
 pub mod rows;
 pub mod schema;
 pub mod sessions;
+pub mod uptime;
 
 use crate::{Result, StoreError};
 

@@ -300,4 +300,17 @@ CREATE INDEX users_email ON users(realm_id, email);
         sqlite: "ALTER TABLE realm_keys ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;",
         postgres: "ALTER TABLE realm_keys ADD COLUMN sealed BOOLEAN NOT NULL DEFAULT FALSE;",
     },
+    // The servers' last sign of life and the outages found at start (sql/uptime.rs).
+    both(
+        r#"
+CREATE TABLE server_clock (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    alive_at BIGINT NOT NULL
+);
+CREATE TABLE outages (
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT NOT NULL
+);
+"#,
+    ),
 ];

@@ -480,6 +480,27 @@ impl crate::CodeRepository for SqliteStore {
 }
 
 #[async_trait::async_trait]
+impl crate::UptimeRepository for SqliteStore {
+    async fn record_start(&self, now: i64) -> Result<Vec<latchkey_domain::policy::Outage>> {
+        let plan = crate::sql::uptime::record_start(now);
+        self.write(move |tx| exec::run(tx, &plan).map(drop)).await?;
+        self.outages().await
+    }
+    async fn heartbeat(&self, now: i64) -> Result<()> {
+        let plan = crate::sql::uptime::heartbeat(now);
+        self.write(move |tx| exec::execute(tx, &plan).map(drop))
+            .await
+    }
+    async fn outages(&self) -> Result<Vec<latchkey_domain::policy::Outage>> {
+        use crate::sql::uptime;
+        let rows = self
+            .read(|c| exec::query(c, uptime::OUTAGES, &[], |r| uptime::outage(r)))
+            .await?;
+        Ok(uptime::merged(rows))
+    }
+}
+
+#[async_trait::async_trait]
 impl crate::EventRepository for SqliteStore {
     async fn record_event(&self, event: crate::Event) -> Result<()> {
         let plan = sql::insert_event(&event);
