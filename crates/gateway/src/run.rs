@@ -12,8 +12,7 @@ use arc_swap::ArcSwap;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -92,52 +91,19 @@ async fn warm_up(gw: &Gateway) {
 }
 
 async fn serve(listener: TcpListener, gw: Arc<Gateway>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .keep_alive(true);
-    let stop = shutdown();
-    tokio::pin!(stop);
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut stop => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let limits = latchkey_listener::Limits {
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        drain: DRAIN,
+        ..Default::default()
+    };
+    let service = |remote| {
         let gw = gw.clone();
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        hyper::service::service_fn(move |req: Request<Incoming>| {
             let gw = gw.clone();
             async move { Ok::<_, std::convert::Infallible>(gw.handle(req, remote).await) }
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!("shutting down: finishing requests in flight");
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "requests still in flight after {} s; stopping anyway",
-            DRAIN.as_secs()
-        );
-    }
+        })
+    };
+    latchkey_listener::serve(listener, limits, service, shutdown()).await;
 }
 
 async fn shutdown() {

@@ -6,6 +6,7 @@ mod cli;
 mod explain;
 mod export;
 mod import;
+mod limits;
 mod purge;
 mod serve;
 mod sessions;

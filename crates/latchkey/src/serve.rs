@@ -54,7 +54,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         passwords,
         Config {
             public_url: public_url.clone(),
-            body_limit: args.body_limit,
+            http: args.limits.http()?,
         },
     );
 
@@ -91,19 +91,31 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
 
     let app = latchkey_protocol::router(state.clone());
     tracing::info!(listen = %local, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
-    // Responses go out as soon as they are written (TCP_NODELAY): a token response is one
-    // write, but a response hyper writes in two would otherwise wait for the client's
-    // delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+    // Each request learns its peer's address (the brute-force throttle and the rate limits
+    // count per address).
+    let service = move |peer: std::net::SocketAddr| {
+        let app = app.clone();
+        hyper::service::service_fn(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let mut app = app.clone();
+                async move {
+                    use tower::Service;
+                    app.call(req.map(axum::body::Body::new)).await
+                }
+            },
+        )
+    };
+    let rates = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            rates.rates.forget_idle();
         }
     });
-    // Each request learns its peer's address (the brute-force throttle counts per address).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    latchkey_listener::serve(listener, args.limits.listener(), service, shutdown_signal()).await;
     // The last sign of life: a planned stop's outage starts now, not at the last heartbeat.
     let _ = state.store.heartbeat(state.now()).await;
     tracing::info!("stopped");
@@ -126,7 +138,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 #[derive(Args, Debug, Clone)]
@@ -148,9 +159,8 @@ pub struct ServeArgs {
     /// exist yet are created at start.
     #[arg(long, env = "LATCHKEY_IMPORT_REALM", value_name = "PATH")]
     pub import_realm: Option<std::path::PathBuf>,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "LATCHKEY_BODY_LIMIT", value_name = "BYTES", default_value_t = 1024 * 1024)]
-    pub body_limit: usize,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
     /// How many password hashes may run at once (default: the number of CPUs).
     #[arg(long, env = "LATCHKEY_HASH_WORKERS", value_name = "N")]
     pub hash_workers: Option<usize>,

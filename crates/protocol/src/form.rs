@@ -77,16 +77,21 @@ pub fn too_large(limit: usize) -> ApiError {
     .into()
 }
 
-/// How long a client may take to send its body.
-const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How much body a request may send, and how long it may take.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub bytes: usize,
+    pub timeout: std::time::Duration,
+}
 
-/// Reads the whole body, at most `limit` bytes: 413 past the limit, 400 for a broken body
-/// (truncated, bad chunking), 408 when it does not arrive in time.
+/// Reads the whole body, at most `limits.bytes`: 413 past the limit, 400 for a broken body
+/// (truncated, bad chunking), 408 when it does not arrive within `limits.timeout`.
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limits: BodyLimits,
 ) -> Result<axum::body::Bytes, ApiError> {
+    let limit = limits.bytes;
     use http_body_util::BodyExt;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -96,7 +101,7 @@ pub async fn read_body(
         return Err(too_large(limit));
     }
     let limited = http_body_util::Limited::new(body, limit);
-    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+    match tokio::time::timeout(limits.timeout, limited.collect()).await {
         Err(_) => Err(OAuthError::new(
             ErrorCode::InvalidRequest,
             "the request body did not arrive in time",
@@ -119,8 +124,12 @@ pub async fn read_body(
 
 /// Reads a form body: the size, the content type, and duplicates. The body is read first so
 /// that the connection stays usable whatever the verdict.
-pub async fn read_form(headers: &HeaderMap, body: Body, limit: usize) -> Result<Params, ApiError> {
-    let bytes = read_body(headers, body, limit).await?;
+pub async fn read_form(
+    headers: &HeaderMap,
+    body: Body,
+    limits: BodyLimits,
+) -> Result<Params, ApiError> {
+    let bytes = read_body(headers, body, limits).await?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod endpoints;
 pub mod error;
 pub mod form;
+pub mod limits;
 pub mod pages;
 pub mod router;
 pub mod state;

@@ -27,10 +27,13 @@ async fn not_found() -> Response {
     ApiError::from(OAuthError::new(ErrorCode::NotFound, "no such endpoint")).into_response()
 }
 
-/// Refuses an announced oversized body before any handler reads it, and marks every response
-/// `nosniff`.
+/// Refuses an oversized head (414, 431) or announced body (413) before any handler reads it,
+/// and marks every response `nosniff`.
 async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let limit = state.body_limit;
+    if let Some(refused) = state.head.check_head(&req) {
+        return refused;
+    }
+    let limit = state.body.bytes;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

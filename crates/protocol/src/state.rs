@@ -1,6 +1,8 @@
 //! The state every handler shares, passed in explicitly (no globals): the application (its
-//! fields read through `Deref`), and what only HTTP needs — the body limit, the pages, readiness.
+//! fields read through `Deref`), and what only HTTP needs — its limits, the pages, readiness.
 
+use crate::form::BodyLimits;
+use crate::limits::{HttpLimits, ProxyTrust, RateLimiters, RateLimits};
 use latchkey_application::hashing::PasswordPool;
 use latchkey_application::{App, Clock, SystemClock};
 use latchkey_crypto::secrets::MasterKey;
@@ -12,13 +14,38 @@ use std::sync::Arc;
 pub struct Config {
     /// Base of every issuer: `{public_url}/realms/{realm}`. No trailing slash.
     pub public_url: String,
-    /// Largest request body accepted, in bytes.
-    pub body_limit: usize,
+    pub http: Http,
+}
+
+/// What HTTP allows a request: body and head sizes, times, rates, and whose proxy headers count.
+#[derive(Debug, Clone)]
+pub struct Http {
+    pub body: BodyLimits,
+    pub head: HttpLimits,
+    pub rates: RateLimits,
+    pub proxy: ProxyTrust,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            body: BodyLimits {
+                bytes: 1024 * 1024,
+                timeout: std::time::Duration::from_secs(30),
+            },
+            head: HttpLimits::default(),
+            rates: RateLimits::default(),
+            proxy: ProxyTrust::default(),
+        }
+    }
 }
 
 pub struct AppState {
     pub app: App,
-    pub body_limit: usize,
+    pub body: BodyLimits,
+    pub head: HttpLimits,
+    pub rates: RateLimiters,
+    pub proxy: ProxyTrust,
     pub pages: crate::pages::Pages,
     ready: AtomicBool,
 }
@@ -49,15 +76,18 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
         let app = App::with_clock(store, master_key, passwords, config.public_url, clock);
-        AppState::from_app(app, config.body_limit)
+        AppState::from_app(app, config.http)
     }
 
     /// The HTTP state around an application built by the caller (tests inject its clock and
     /// ids this way).
-    pub fn from_app(app: App, body_limit: usize) -> Arc<Self> {
+    pub fn from_app(app: App, http: Http) -> Arc<Self> {
         Arc::new(AppState {
             app,
-            body_limit,
+            body: http.body,
+            head: http.head,
+            rates: RateLimiters::new(http.rates),
+            proxy: http.proxy,
             pages: Default::default(),
             ready: AtomicBool::new(false),
         })

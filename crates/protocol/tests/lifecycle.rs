@@ -58,7 +58,7 @@ impl Server {
             clock.clone(),
         )
         .with_ids(Arc::new(SequentialIds::default()));
-        let state = AppState::from_app(app, 64 * 1024);
+        let state = AppState::from_app(app, Default::default());
         state.set_ready();
         Server {
             router: latchkey_protocol::router(state),

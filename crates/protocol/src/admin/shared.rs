@@ -37,7 +37,7 @@ pub async fn body(
             ),
         ));
     }
-    crate::form::read_body(headers, body, state.body_limit)
+    crate::form::read_body(headers, body, state.body)
         .await
         .map_err(|e| {
             AdminError::new(

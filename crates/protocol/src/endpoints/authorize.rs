@@ -51,7 +51,7 @@ pub async fn auth(
         }
     };
     let params = if method == Method::POST {
-        form::read_form(&headers, body, state.body_limit)
+        form::read_form(&headers, body, state.body)
             .await
             .map_err(|e| e.error)
     } else {
@@ -202,7 +202,7 @@ pub async fn login_action(
                 .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
         }
     };
-    let params = match form::read_form(&headers, body, state.body_limit).await {
+    let params = match form::read_form(&headers, body, state.body).await {
         Ok(p) => p,
         Err(e) => {
             return state
@@ -341,7 +341,7 @@ pub async fn consent_action(
                 .error(StatusCode::NOT_FOUND, &realm_name, &e.error.description)
         }
     };
-    let params = match form::read_form(&headers, body, state.body_limit).await {
+    let params = match form::read_form(&headers, body, state.body).await {
         Ok(p) => p,
         Err(e) => {
             return state

@@ -34,7 +34,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<Value> {
-    let params = form::read_form(headers, body, state.body_limit).await?;
+    let params = form::read_form(headers, body, state.body).await?;
     let ctx = realm(state, realm_name).await?;
     let client = client_auth::authenticate(&ctx, headers, &params)?;
     let token = params.require("token", "send the token to introspect")?;

@@ -23,7 +23,7 @@ pub async fn logout(
     body: Body,
 ) -> Response {
     let parsed = if method == Method::POST {
-        form::read_form(&headers, body, state.body_limit).await
+        form::read_form(&headers, body, state.body).await
     } else {
         form::parse(uri.query().unwrap_or("").as_bytes()).map_err(ApiError::from)
     };

@@ -62,20 +62,22 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RealmName {
     }
 }
 
-/// The peer address of the connection (for per-address throttling), when the server records it.
+/// The client's address (for per-address throttling and rate limits): the connection's peer,
+/// or the address a trusted proxy forwarded (`crate::limits::ProxyTrust`), when the server
+/// records peers.
 pub struct ClientAddr(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl axum::extract::FromRequestParts<std::sync::Arc<AppState>> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &std::sync::Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+            .map(|c| state.proxy.client(c.0.ip(), &parts.headers));
         Ok(ClientAddr(ip))
     }
 }

@@ -63,7 +63,14 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let params = form::read_form(headers, body, state.body_limit).await?;
+    let params = form::read_form(headers, body, state.body).await?;
+    let claimed = crate::client_auth::presented(headers, &params, realm_name)
+        .ok()
+        .flatten()
+        .map(|p| format!("{realm_name}/{}", p.client_id));
+    if let Some(refused) = state.rates.check(addr, claimed.as_deref()) {
+        return Ok(refused);
+    }
     let ctx = realm(state, realm_name).await?;
     // §2.3.1: credentials never travel in the query string.
     if let Some(q) = uri.query() {

@@ -55,7 +55,7 @@ async fn bearer(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if ct.starts_with("application/x-www-form-urlencoded") {
-            let p = form::read_form(headers, body, state.body_limit).await?;
+            let p = form::read_form(headers, body, state.body).await?;
             if let Some(t) = p.get("access_token") {
                 return Ok(t.to_string());
             }
