@@ -143,3 +143,18 @@ def test_proxy_headers_without_trusted_proxies_refuse_to_start(tmp_path):
     out = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--db", f"sqlite://{tmp_path}/x.db",
                           "--proxy-headers", "forwarded"], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "--proxy-trusted-addresses" in out.stderr, out.stderr
+
+
+def test_look_alike_usernames_are_one_account(srv):
+    t = master_token(srv)
+    assert_error(api(srv, "POST", "/admin/realms/demo/users", t, {"username": "ａｌｉｃｅ"}), 409)
+    assert_error(api(srv, "POST", "/admin/realms/demo/users", t, {"username": "ALICE"}), 409)
+    nfc, nfd = "zo\u00eb", "zoe\u0308"
+    assert api(srv, "POST", "/admin/realms/demo/users", t, {"username": nfc, "enabled": True,
+               "credentials": [{"type": "password", "value": "zoe-password"}]}).status_code == 201
+    assert_error(api(srv, "POST", "/admin/realms/demo/users", t, {"username": nfd}), 409)
+    # Signing in with any spelling reaches the one account.
+    assert srv.password_login(username="ＡＬＩＣＥ")["access_token"]
+    assert srv.password_login(username=nfd, password="zoe-password")["access_token"]
+    found = api(srv, "GET", f"/admin/realms/demo/users?username={nfd}&exact=true", t).json()
+    assert [u["username"] for u in found] == [nfc]

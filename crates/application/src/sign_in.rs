@@ -30,7 +30,7 @@ pub async fn find_user(
 pub fn account_key(found: Option<&UserWithCredential>, login: &str) -> String {
     found
         .map(|u| u.user.username.clone())
-        .unwrap_or_else(|| login.to_lowercase())
+        .unwrap_or_else(|| latchkey_domain::user::canonical_username(login))
 }
 
 /// Why a sign-in was refused.

@@ -104,7 +104,10 @@ impl Throttle {
             }
         }
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(u) = users.get(&(realm.to_string(), username.to_lowercase())) {
+        if let Some(u) = users.get(&(
+            realm.to_string(),
+            latchkey_domain::user::canonical_username(username),
+        )) {
             if let Some(until) = u.locked_until {
                 if until > now {
                     return Err(Locked {
@@ -141,7 +144,10 @@ impl Throttle {
         }
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         let u = users
-            .entry((realm.to_string(), username.to_lowercase()))
+            .entry((
+                realm.to_string(),
+                latchkey_domain::user::canonical_username(username),
+            ))
             .or_default();
         u.failures += 1;
         if u.failures >= s.failure_factor {
@@ -155,7 +161,10 @@ impl Throttle {
         self.users
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&(realm.to_string(), username.to_lowercase()));
+            .remove(&(
+                realm.to_string(),
+                latchkey_domain::user::canonical_username(username),
+            ));
     }
 
     /// Clears every user's failures in a realm.
@@ -169,7 +178,10 @@ impl Throttle {
     /// For the admin API: is this user locked now, and how many failures?
     pub fn status(&self, realm: &str, username: &str) -> (u32, bool) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        match users.get(&(realm.to_string(), username.to_lowercase())) {
+        match users.get(&(
+            realm.to_string(),
+            latchkey_domain::user::canonical_username(username),
+        )) {
             Some(u) => (
                 u.failures,
                 u.locked_until.is_some_and(|t| t > Instant::now()),

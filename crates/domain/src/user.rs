@@ -22,6 +22,17 @@ pub struct User {
     pub created_at: i64,
 }
 
+/// The one form a username is stored and looked up in, so that names a person reads as the
+/// same are one account: compatibility-normalised (NFKC: full-width `ａｌｉｃｅ` is `alice`,
+/// `zoë` composed or decomposed is one string), lower-cased (as Keycloak stores usernames, and
+/// as PRECIS's UsernameCaseMapped profile of RFC 8265 maps case), and trimmed.
+pub fn canonical_username(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let lowered: String = name.trim().nfkc().collect::<String>().to_lowercase();
+    // Lower-casing can leave a string that is no longer in normal form.
+    lowered.nfkc().collect()
+}
+
 impl User {
     pub fn from_representation(
         id: String,
@@ -29,7 +40,7 @@ impl User {
         rep: &UserRepresentation,
         now: i64,
     ) -> Result<User, String> {
-        let username = rep.username.trim().to_lowercase();
+        let username = canonical_username(&rep.username);
         if username.is_empty() || username.len() > 255 {
             return Err("username: must be 1 to 255 characters".into());
         }
@@ -108,6 +119,22 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn look_alike_usernames_are_one_name() {
+        assert_eq!(canonical_username("ａｌｉｃｅ"), "alice", "full width");
+        assert_eq!(canonical_username("ALICE"), "alice");
+        let (nfc, nfd) = ("zo\u{eb}", "zoe\u{308}");
+        assert_ne!(nfc, nfd);
+        assert_eq!(canonical_username(nfc), canonical_username(nfd));
+        assert_eq!(
+            canonical_username("Zo\u{cb}"),
+            canonical_username(nfd),
+            "upper-case composed"
+        );
+        assert_eq!(canonical_username("ﬁona"), "fiona", "ligature");
+        assert_ne!(canonical_username("alice"), canonical_username("aIice"));
+    }
 
     #[test]
     fn username_is_lowercased_and_validated() {

@@ -78,7 +78,7 @@ pub async fn list(
         })
         .collect();
     if let Some(u) = user {
-        list.retain(|(s, _)| s.username == u.to_lowercase());
+        list.retain(|(s, _)| s.username == latchkey_domain::user::canonical_username(u));
     }
     let hidden = list.iter().filter(|(_, dead)| dead.is_some()).count();
     if !all {
@@ -164,7 +164,7 @@ pub async fn revoke(
         }
         (None, Some(u), false) => list
             .iter()
-            .filter(|s| s.username == u.to_lowercase())
+            .filter(|s| s.username == latchkey_domain::user::canonical_username(u))
             .collect(),
         (None, None, true) => list.iter().collect(),
         _ => bail!("say which sessions: a SESSION_ID, --user NAME, or --all"),

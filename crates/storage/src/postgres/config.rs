@@ -6,6 +6,7 @@ use crate::sql::config as q;
 use crate::sql::{found, Columns};
 use crate::{Result, StoredKey, UserQuery, UserWithCredential};
 use deadpool_postgres::GenericClient;
+use latchkey_domain::user::canonical_username;
 use latchkey_domain::{Client, Realm, User};
 
 pub async fn realm_by_name<C: GenericClient>(c: &C, name: &str) -> Result<Option<Realm>> {
@@ -51,7 +52,7 @@ pub async fn user_by_username<C: GenericClient>(
     realm_id: &str,
     username: &str,
 ) -> Result<Option<UserWithCredential>> {
-    let params = [realm_id.into(), username.to_lowercase().into()];
+    let params = [realm_id.into(), canonical_username(username).into()];
     exec::query_opt(c, q::USER_BY_USERNAME, &params, |r| {
         q::user_with_credential(r)
     })

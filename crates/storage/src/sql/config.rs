@@ -291,7 +291,14 @@ pub fn user_search(realm_id: &str, q: &UserQuery, count: bool) -> (String, Vec<V
         args.len()
     };
     if let Some(u) = &q.username {
-        let n = arg(if q.exact { u.to_lowercase() } else { like(u) }, &mut args);
+        let n = arg(
+            if q.exact {
+                latchkey_domain::user::canonical_username(u)
+            } else {
+                like(&latchkey_domain::user::canonical_username(u))
+            },
+            &mut args,
+        );
         clauses.push(if q.exact {
             format!("username = ${n}")
         } else {

@@ -4,6 +4,7 @@ use super::exec;
 use crate::sql::config as q;
 use crate::sql::{found, Columns};
 use crate::{NewRealm, Result, StoredKey, UserQuery, UserWithCredential};
+use latchkey_domain::user::canonical_username;
 use latchkey_domain::{Client, Realm, User};
 use rusqlite::Connection;
 
@@ -53,7 +54,7 @@ pub fn user_by_username(
     realm_id: &str,
     username: &str,
 ) -> Result<Option<UserWithCredential>> {
-    let params = [realm_id.into(), username.to_lowercase().into()];
+    let params = [realm_id.into(), canonical_username(username).into()];
     exec::query_opt(conn, q::USER_BY_USERNAME, &params, |r| {
         q::user_with_credential(r)
     })
