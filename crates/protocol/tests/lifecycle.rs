@@ -2,112 +2,11 @@
 //! store and a clock the test moves: idle and maximum lifespans, the grace period and reuse
 //! detection, without sleeping. (The Python suite drives the real binary from outside.)
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
-use latchkey_application::clock::FakeClock;
-use latchkey_application::hashing::PasswordPool;
-use latchkey_application::ids::SequentialIds;
-use latchkey_application::App;
-use latchkey_crypto::password::HashParams;
-use latchkey_crypto::secrets::MasterKey;
-use latchkey_protocol::AppState;
-use serde_json::{json, Value};
-use std::sync::Arc;
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use serde_json::Value;
 
-const START: i64 = 1_900_000_000;
-
-struct Server {
-    router: axum::Router,
-    clock: Arc<FakeClock>,
-}
-
-impl Server {
-    /// Realm `t` (idle 1800 s, max 36000 s, the given grace period), public client `spa` with
-    /// the password grant, user alice.
-    async fn start(grace: &str) -> Server {
-        let dir = std::env::temp_dir().join(format!("latchkey-lifecycle-{}", uuid::Uuid::new_v4()));
-        let store: Arc<dyn latchkey_storage::Store> = Arc::new(
-            latchkey_storage::sqlite::SqliteStore::open(&dir.join("t.db").to_string_lossy())
-                .await
-                .unwrap(),
-        );
-        let clock = Arc::new(FakeClock::at(START));
-        let master = Arc::new(MasterKey::from_setting("lifecycle-test"));
-        let passwords = PasswordPool::new(2, HashParams::default());
-        let rep = serde_json::from_value(json!({
-            "realm": "t",
-            "ssoSessionIdleTimeout": 1800,
-            "ssoSessionMaxLifespan": 36000,
-            "attributes": {"latchkey.refreshTokenGracePeriod": grace},
-            "clients": [{"clientId": "spa", "publicClient": true, "directAccessGrantsEnabled": true}],
-            "users": [{"username": "alice", "enabled": true,
-                       "credentials": [{"type": "password", "value": "pw"}]}],
-        }))
-        .unwrap();
-        let realm = latchkey_application::provision::realm(&rep, &master, &passwords, START)
-            .await
-            .unwrap();
-        store.create_realm(realm).await.unwrap();
-        let app = App::with_clock(
-            store,
-            master,
-            passwords,
-            "http://latchkey.test".into(),
-            clock.clone(),
-        )
-        .with_ids(Arc::new(SequentialIds::default()));
-        let state = AppState::from_app(app, Default::default());
-        state.set_ready();
-        Server {
-            router: latchkey_protocol::router(state),
-            clock,
-        }
-    }
-
-    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B")))
-            .collect::<Vec<_>>()
-            .join("&");
-        let req = Request::post("/realms/t/protocol/openid-connect/token")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    async fn login(&self) -> String {
-        let (status, body) = self
-            .token(&[
-                ("grant_type", "password"),
-                ("client_id", "spa"),
-                ("username", "alice"),
-                ("password", "pw"),
-            ])
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["refresh_token"].as_str().unwrap().to_string()
-    }
-
-    async fn refresh(&self, rt: &str) -> (StatusCode, Value) {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "spa"),
-            ("refresh_token", rt),
-        ])
-        .await
-    }
-
-    fn advance(&self, seconds: i64) {
-        self.clock.advance(seconds);
-    }
-}
+mod common;
+use common::Server;
 
 fn description(body: &Value) -> &str {
     body["error_description"].as_str().unwrap_or("")
