@@ -36,6 +36,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 phase "unit tests"
 cargo test --release --workspace --quiet
 
+phase "fuzzing: every parser of outside input, a few seconds each (scripts/fuzz.sh)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-3}" scripts/fuzz.sh
+
 phase "build the release binary"
 cargo build --release --quiet
 BIN="$PWD/target/release/latchkey"

@@ -42,6 +42,11 @@ pub enum Rejection {
 /// Exact matching, with Keycloak's one extension: a registered URI ending in `*` matches any
 /// URI starting with what precedes it. Loopback IP redirects may use any port (RFC 8252 §7.3).
 pub fn redirect_uri_matches(registered: &str, requested: &str) -> bool {
+    // Whatever was registered (`*` matches everything), a browser is never sent to a script,
+    // a data URI or a fragment (found by fuzzing: `*` matched `javascript:alert(1)`).
+    if crate::client::browser_uri("redirect_uri", requested).is_err() {
+        return false;
+    }
     if let Some(prefix) = registered.strip_suffix('*') {
         return requested.starts_with(prefix) && !requested.contains('#');
     }
@@ -248,6 +253,26 @@ pub fn verifier_ok(verifier: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::redirect_uri_matches;
+
+    /// Found by fuzzing (fuzz/corpus/redirect_uri/star): a client registered with `*` sent the
+    /// browser anywhere, scripts included.
+    #[test]
+    fn a_wildcard_never_matches_a_script_or_data_uri() {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>x</script>",
+            "vbscript:x",
+            "https://app.example/cb#frag",
+            "https://app.example/ cb",
+        ] {
+            assert!(!redirect_uri_matches("*", bad), "{bad}");
+            assert!(!redirect_uri_matches("https://app.example/*", bad), "{bad}");
+        }
+        assert!(redirect_uri_matches("*", "https://app.example/cb"));
+    }
+
     use super::*;
 
     #[test]

@@ -180,7 +180,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Advance(secs) => s.advance(secs),
             Op::Restart(secs) => {
                 s.restart(secs).await;
-                m.outages.push((now, now + secs));
+                m.outages.push((now - 1, now + secs));
             }
         }
     }

@@ -588,7 +588,7 @@ async fn outages_are_the_gaps_between_signs_of_life(store: Arc<dyn Store>) {
     store.heartbeat(1005).await.unwrap();
     store.heartbeat(1003).await.unwrap(); // a late heartbeat never moves the clock back
     let down = vec![Outage {
-        from: 1005,
+        from: 1004, // a second before the last heartbeat (whole seconds)
         to: 1100,
     }];
     assert_eq!(store.record_start(1100).await.unwrap(), down);
@@ -600,7 +600,7 @@ async fn outages_are_the_gaps_between_signs_of_life(store: Arc<dyn Store>) {
     assert_eq!(
         store.record_start(later).await.unwrap(),
         vec![Outage {
-            from: 1100,
+            from: 1099,
             to: later
         }]
     );

@@ -27,7 +27,9 @@ enum Body {
     Read(Bytes),
 }
 
-enum Parsed {
+/// A body's parameters.
+#[derive(Debug)]
+pub enum Parsed {
     Form(Vec<(String, String)>),
     Json(serde_json::Map<String, Value>),
     Neither,
@@ -133,18 +135,7 @@ impl Req {
                             )
                         }
                     };
-                    let p = if form {
-                        Parsed::Form(
-                            form_urlencoded::parse(&bytes)
-                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                                .collect(),
-                        )
-                    } else {
-                        match serde_json::from_slice::<Value>(&bytes) {
-                            Ok(Value::Object(m)) => Parsed::Json(m),
-                            _ => Parsed::Neither,
-                        }
-                    };
+                    let p = parse_params(form, &bytes);
                     self.body = Some(Body::Read(bytes));
                     p
                 }
@@ -306,5 +297,22 @@ mod tests {
         assert_eq!(p.uri.to_string(), "/x?keep=1");
         set_query(&mut p, &[]);
         assert_eq!(p.uri.to_string(), "/x");
+    }
+}
+
+/// The parameters of a body: a form's pairs, or a JSON object's members (anything else has
+/// none). Where the gateway finds a refresh token or credentials sent in the body.
+pub fn parse_params(form: bool, bytes: &[u8]) -> Parsed {
+    if form {
+        Parsed::Form(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    } else {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(m)) => Parsed::Json(m),
+            _ => Parsed::Neither,
+        }
     }
 }

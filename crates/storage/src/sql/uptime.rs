@@ -16,10 +16,12 @@ pub const OUTAGES: &str = "SELECT started_at, ended_at FROM outages ORDER BY sta
 /// A server starting at `now`: the time since the last sign of life becomes an outage, the
 /// clock moves to `now` (never back), and outages past [`OUTAGE_RETENTION`] go. One
 /// transaction. Servers starting together may each record the same outage; readers merge them.
+/// Times are whole seconds, so the outage starts one second before the last heartbeat: a
+/// rotation in the same second as that heartbeat is not charged for time that was rounding.
 pub fn record_start(now: Timestamp) -> Vec<Statement> {
     vec![
         stmt!(
-            "INSERT INTO outages (started_at, ended_at) SELECT alive_at, $1 FROM server_clock WHERE id = 1 AND alive_at < $1",
+            "INSERT INTO outages (started_at, ended_at) SELECT alive_at - 1, $1 FROM server_clock WHERE id = 1 AND alive_at < $1",
             now
         ),
         heartbeat(now),
