@@ -123,6 +123,15 @@ def test_bearer_verified_locally_and_remembered(gateway, idp):
         assert r.status_code == 401, bad
         assert r.json() == {"message": "Unauthorized"}
         assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    # Two Authorization headers, a good one among them: neither counts (issue 20).
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=10)
+    conn.putrequest("GET", "/api/x")
+    conn.putheader("Authorization", f"Bearer {at}")
+    conn.putheader("Authorization", "Bearer other")
+    conn.endheaders()
+    assert conn.getresponse().status == 401
+    conn.close()
     # No credentials at all: 401 without an error code.
     r = requests.get(g.base + "/api/x", timeout=10)
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Bearer realm="127.0.0.1"'

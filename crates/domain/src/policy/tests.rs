@@ -547,3 +547,78 @@ fn a_deleted_or_disabled_user_or_a_disabled_client_ends_the_grant() {
         RefreshCheck::ClientDisabled
     );
 }
+
+mod properties {
+    //! The decision for any token of a rotated chain, at any time, with any grace period and
+    //! outages: only the current token rotates, only its immediate predecessor inside the
+    //! (outage-paused) grace period replays, and everything else is refused as reuse, the
+    //! refusal naming that check and revoking the login.
+    use super::*;
+    use crate::policy::outage::paused_end;
+    use proptest::prelude::*;
+
+    fn chain(rotations: &[i64]) -> Vec<RefreshRecord> {
+        let mut at = 0;
+        let mut out = Vec::new();
+        for (k, gap) in rotations.iter().enumerate() {
+            at += gap;
+            let mut r = rotated(&format!("t{k}"), at, &format!("t{}", k + 1));
+            r.expires_at = None;
+            out.push(r);
+        }
+        let mut cur = rec(&format!("t{}", rotations.len()), at);
+        cur.expires_at = None;
+        out.push(cur);
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn only_the_current_token_rotates_and_only_its_predecessor_replays(
+            rotations in prop::collection::vec(1i64..30, 0..5),
+            pick in 0usize..6,
+            delay in 0i64..60,
+            grace in 0i64..20,
+            outages in prop::collection::vec((0i64..150, 1i64..40), 0..3),
+        ) {
+            let r = realm(|rep| {
+                rep.attributes.insert("latchkey.refreshTokenGracePeriod".into(), grace.to_string());
+            });
+            let c = client(&[]);
+            let records = chain(&rotations);
+            let i = pick.min(records.len() - 1);
+            let last_rotation = records.iter().filter_map(|t| t.rotated_at).max().unwrap_or(0);
+            let now = last_rotation + delay;
+            let mut outages: Vec<Outage> = outages
+                .iter()
+                .map(|&(from, len)| Outage { from, to: from + len })
+                .filter(|o| o.to <= now)
+                .collect();
+            outages.sort_by_key(|o| o.from);
+            outages.dedup_by(|b, a| b.from < a.to); // keep them disjoint, as the store merges them
+            let current = records.last().unwrap().clone();
+            let presented = records[i].clone();
+            let st = state(presented.clone(), (i + 1 < records.len()).then(|| current.clone()), now - 1, now - 1);
+            let d = decide_after(&r, &c, now, &st, &outages);
+            if i + 1 == records.len() {
+                let rotates = matches!(&d, RefreshDecision::Issue { successor, rotate_presented: true }
+                    if successor.parent_jti.as_deref() == Some(presented.jti.as_str()));
+                prop_assert!(rotates, "{:?}", d);
+            } else if i + 2 == records.len() {
+                let (end, _) = paused_end(presented.rotated_at.unwrap(), grace, &outages);
+                if now < end {
+                    prop_assert_eq!(d, RefreshDecision::Replay { successor: current });
+                } else {
+                    let rej = rejected(d);
+                    prop_assert_eq!(rej.check, RefreshCheck::GracePeriodOver);
+                    prop_assert!(rej.revoke_family.is_some());
+                }
+            } else {
+                let rej = rejected(d);
+                prop_assert_eq!(rej.check, RefreshCheck::NotImmediatePredecessor);
+                prop_assert!(rej.revoke_family.is_some());
+                prop_assert!(rej.reason.contains("not the immediate predecessor"), "{}", rej.reason);
+            }
+        }
+    }
+}

@@ -19,7 +19,7 @@ pub async fn find(p: &Plugin, req: &mut Req) -> Result<Option<String>, BodyFailu
         let found = match place {
             Place::Header => {
                 let auth = req
-                    .header("authorization")
+                    .authorization()
                     .map(str::trim)
                     .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
                     .map(|v| v[7..].trim().to_string())

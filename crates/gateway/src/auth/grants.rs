@@ -97,7 +97,7 @@ pub async fn authenticate(p: &Plugin, req: &mut Req, ctx: &Ctx) -> Result<Found,
 
 /// `Authorization: Basic` credentials, recorded as used.
 fn basic(req: &mut Req) -> Option<(String, String, ())> {
-    let v = req.header("authorization")?.trim();
+    let v = req.authorization()?.trim();
     if v.len() < 6 || !v[..6].eq_ignore_ascii_case("basic ") {
         return None;
     }

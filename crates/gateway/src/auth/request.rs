@@ -66,6 +66,21 @@ impl Req {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The `Authorization` header, when there is exactly one: with two, the gateway and the
+    /// upstream could disagree about who authenticated, so neither counts.
+    pub fn authorization(&self) -> Option<&str> {
+        let mut all = self
+            .parts
+            .headers
+            .get_all(http::header::AUTHORIZATION)
+            .iter();
+        let first = all.next()?;
+        if all.next().is_some() {
+            return None;
+        }
+        first.to_str().ok()
+    }
+
     fn query_pairs(&mut self) -> &Vec<(String, String)> {
         let q = self.parts.uri.query().unwrap_or("");
         self.query.get_or_insert_with(|| {
@@ -268,6 +283,23 @@ pub fn drop_cookie(parts: &mut Parts, name: &str) {
     }
 }
 
+/// The parameters of a body: a form's pairs, or a JSON object's members (anything else has
+/// none). Where the gateway finds a refresh token or credentials sent in the body.
+pub fn parse_params(form: bool, bytes: &[u8]) -> Parsed {
+    if form {
+        Parsed::Form(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    } else {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(m)) => Parsed::Json(m),
+            _ => Parsed::Neither,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,22 +329,5 @@ mod tests {
         assert_eq!(p.uri.to_string(), "/x?keep=1");
         set_query(&mut p, &[]);
         assert_eq!(p.uri.to_string(), "/x");
-    }
-}
-
-/// The parameters of a body: a form's pairs, or a JSON object's members (anything else has
-/// none). Where the gateway finds a refresh token or credentials sent in the body.
-pub fn parse_params(form: bool, bytes: &[u8]) -> Parsed {
-    if form {
-        Parsed::Form(
-            form_urlencoded::parse(bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    } else {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(m)) => Parsed::Json(m),
-            _ => Parsed::Neither,
-        }
     }
 }
