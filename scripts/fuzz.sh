@@ -6,6 +6,7 @@
 #
 #   scripts/fuzz.sh                       # every target, FUZZ_SECONDS (default 5) each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh jws  # a longer run of one target
+#   FUZZ_PROFILE=dev scripts/fuzz.sh      # unoptimised: builds faster, runs slower (the test command)
 #
 # A crash stops the run with the input saved under target/fuzz/artifacts/<target>/; turn it into
 # a regression test and add it to the seed corpus. Prints the executions of each target.
@@ -21,8 +22,9 @@ fi
 # With an explicit --target, RUSTFLAGS reach the fuzzed code but not build scripts and proc
 # macros (which run on the host and must not be instrumented), as cargo-fuzz does it.
 host=$(rustc -vV | sed -n 's/^host: //p')
-cargo build --release --quiet --manifest-path fuzz/Cargo.toml --bins --target "$host"
-bin="$CARGO_TARGET_DIR/$host/release"
+profile=${FUZZ_PROFILE:-release}
+cargo build --profile "$profile" --quiet --manifest-path fuzz/Cargo.toml --bins --target "$host"
+bin="$CARGO_TARGET_DIR/$host/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 total=0

@@ -20,6 +20,7 @@ SHOP = {
         {"clientId": "shop-admin", "publicClient": False, "secret": "shop-admin-secret",
          "serviceAccountsEnabled": True},
         {"clientId": "app", "publicClient": True, "directAccessGrantsEnabled": True},
+        {"clientId": "robot", "publicClient": False, "secret": "robot-secret", "serviceAccountsEnabled": True},
     ],
     "users": [
         {"username": "service-account-shop-admin", "enabled": True, "serviceAccountClientId": "shop-admin",
@@ -28,6 +29,12 @@ SHOP = {
          "credentials": [{"type": "password", "value": "helpdesk-password"}],
          "clientRoles": {"realm-management": ["view-users"]}},
         {"username": "dave", "enabled": True, "credentials": [{"type": "password", "value": "dave-password"}]},
+        {"username": "service-account-robot", "enabled": True, "serviceAccountClientId": "robot",
+         "clientRoles": {"realm-management": ["realm-admin"]}},
+        {"username": "service-account-evil", "enabled": True,
+         "clientRoles": {"realm-management": ["realm-admin"]}},
+        {"username": "clientops", "enabled": True, "credentials": [{"type": "password", "value": "clientops-password"}],
+         "clientRoles": {"realm-management": ["manage-clients"]}},
     ],
 }
 
@@ -196,3 +203,23 @@ def test_two_authorization_headers_are_refused_everywhere(srv):
                                "grant_type=client_credentials")
     assert status == 400 and json.loads(body)["error"] == "invalid_request", body
     assert "more than one Authorization header" in json.loads(body)["error_description"]
+
+
+def test_managing_clients_does_not_borrow_a_service_accounts_admin_roles(srv):
+    """Found in review: a manage-clients caller could set or read the secret of a client whose
+    service account holds realm-admin, then use client_credentials as realm-admin."""
+    t = token(srv, "shop", "app", "clientops", "clientops-password")
+    robot = api(srv, "GET", "/admin/realms/shop/clients?clientId=robot", t).json()[0]["id"]
+    app = api(srv, "GET", "/admin/realms/shop/clients?clientId=app", t).json()[0]["id"]
+    for method, path, body in [("GET", f"/clients/{robot}/client-secret", None),
+                               ("POST", f"/clients/{robot}/client-secret", None),
+                               ("PUT", f"/clients/{robot}", {"secret": "mine-now"})]:
+        assert_error(api(srv, method, "/admin/realms/shop" + path, t, body), 403, "realm-admin")
+    # A new client whose service account would be an existing admin user is refused too.
+    assert_error(api(srv, "POST", "/admin/realms/shop/clients", t,
+                     {"clientId": "evil", "serviceAccountsEnabled": True, "secret": "x"}), 403, "realm-admin")
+    # Nothing changed: robot's own secret still works, the attempted one does not.
+    assert srv.token("shop", grant_type="client_credentials", client_id="robot", client_secret="robot-secret").status_code == 200
+    assert srv.token("shop", grant_type="client_credentials", client_id="robot", client_secret="mine-now").status_code == 401
+    # An ordinary client stays fully manageable.
+    assert api(srv, "PUT", f"/admin/realms/shop/clients/{app}", t, {"description": "ok"}).status_code == 204

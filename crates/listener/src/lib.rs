@@ -1,7 +1,9 @@
 //! The HTTP listener of latchkey's server and gateway: accepts connections up to a limit (the
 //! rest wait in the kernel's backlog), gives each client a bounded time to send its request
-//! headers (a slow client cannot hold a connection forever), serves HTTP/1.1 and HTTP/2, and
-//! on shutdown stops accepting and lets the requests in flight finish for a bounded time.
+//! headers (a slow client cannot hold a connection forever), serves HTTP/1.1, and on shutdown
+//! stops accepting and lets the requests in flight finish for a bounded time. HTTP/2 in the
+//! clear (prior knowledge) is not served: hyper has no idle limit for it, so a silent HTTP/2
+//! connection would hold its slot for ever; it comes with TLS.
 //! Hyper parses HTTP; this only sets its limits and runs the loop.
 
 use hyper::body::Incoming;
@@ -59,7 +61,7 @@ pub async fn serve<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -67,10 +69,6 @@ pub async fn serve<S, B>(
         .max_headers(limits.parser_max_headers)
         .max_buf_size(limits.parser_max_head_bytes)
         .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(limits.parser_max_head_bytes as u32);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {

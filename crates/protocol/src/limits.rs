@@ -208,32 +208,39 @@ impl ProxyTrust {
     }
 }
 
-/// The addresses of every `X-Forwarded-For` field, in order; an unparsable entry ends the
-/// chain there (nothing left of it is believed).
+/// The addresses of every `X-Forwarded-For` field, in order; an entry that does not parse, or a
+/// field that is not readable text, ends the chain there (nothing left of it is believed, and a
+/// client cannot hide the address its proxy appended by spoiling the field).
 fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let items: Vec<&str> = headers
+    let items: Vec<Option<IpAddr>> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .flat_map(|v| match v.to_str() {
+            Ok(v) => v.split(',').map(|s| s.trim().parse().ok()).collect(),
+            Err(_) => vec![None],
+        })
         .collect();
-    parsed_tail(items.iter().map(|s| s.parse().ok()))
+    parsed_tail(items.into_iter())
 }
 
-/// The `for=` addresses of every `Forwarded` field (RFC 7239), in order.
+/// The `for=` addresses of every `Forwarded` field (RFC 7239), in order, read as
+/// [`forwarded_for`] reads its fields.
 fn forwarded(headers: &HeaderMap) -> Vec<IpAddr> {
     let items: Vec<Option<IpAddr>> = headers
         .get_all(header::FORWARDED)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|element| {
-            element
-                .split(';')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                .and_then(|(_, v)| node_ip(v.trim().trim_matches('"')))
+        .flat_map(|v| match v.to_str() {
+            Ok(v) => v
+                .split(',')
+                .map(|element| {
+                    element
+                        .split(';')
+                        .filter_map(|pair| pair.split_once('='))
+                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                        .and_then(|(_, v)| node_ip(v.trim().trim_matches('"')))
+                })
+                .collect(),
+            Err(_) => vec![None],
         })
         .collect();
     parsed_tail(items.into_iter())
@@ -303,6 +310,18 @@ mod tests {
         let bad = h("x-forwarded-for", &["1.2.3.4, nonsense, 10.0.0.7"]);
         assert_eq!(t.client(ip("10.0.0.1"), &bad), ip("10.0.0.7"));
         assert_eq!(t.client(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        // A field the client spoiled with a byte that is not text ends the chain too: the
+        // address its proxy appended in a field of its own is still found.
+        let mut spoiled = HeaderMap::new();
+        spoiled.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
+        spoiled.append("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        assert_eq!(t.client(ip("10.0.0.1"), &spoiled), ip("1.2.3.4"));
+        let mut alone = HeaderMap::new();
+        alone.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"1.2.3.4, \xff").unwrap(),
+        );
+        assert_eq!(t.client(ip("10.0.0.1"), &alone), ip("10.0.0.1"));
     }
 
     #[test]

@@ -592,15 +592,18 @@ async fn outages_are_the_gaps_between_signs_of_life(store: Arc<dyn Store>) {
         to: 1100,
     }];
     assert_eq!(store.record_start(1100).await.unwrap(), down);
-    // A second server starting at the same moment finds the clock current: nothing new.
+    // A second server starting at the same moment finds the clock current: nothing new; nor
+    // does a node restarting while another's heartbeat is fresh.
     assert_eq!(store.record_start(1100).await.unwrap(), down);
+    store.heartbeat(1102).await.unwrap();
+    assert_eq!(store.record_start(1105).await.unwrap(), down);
     assert_eq!(store.outages().await.unwrap(), down);
     // Outages past their retention go at the next start.
     let later = 1100 + crate::sql::uptime::OUTAGE_RETENTION + 10;
     assert_eq!(
         store.record_start(later).await.unwrap(),
         vec![Outage {
-            from: 1099,
+            from: 1104,
             to: later
         }]
     );

@@ -277,7 +277,7 @@ pub fn decide_refresh(req: &RefreshRequest<'_>, state: &RefreshState) -> Refresh
         .as_ref()
         .is_some_and(|c| c.rotated_at.is_none());
     let (grace_end, paused) =
-        super::outage::paused_end(rotated_at, policy.grace_seconds, req.outages);
+        super::outage::paused_end(rotated_at, policy.grace_seconds, req.outages, now);
     let mut rejection = if !predecessor {
         Rejection::new(
             RefreshCheck::NotImmediatePredecessor,

@@ -605,7 +605,7 @@ mod properties {
                     if successor.parent_jti.as_deref() == Some(presented.jti.as_str()));
                 prop_assert!(rotates, "{:?}", d);
             } else if i + 2 == records.len() {
-                let (end, _) = paused_end(presented.rotated_at.unwrap(), grace, &outages);
+                let (end, _) = paused_end(presented.rotated_at.unwrap(), grace, &outages, now);
                 if now < end {
                     prop_assert_eq!(d, RefreshDecision::Replay { successor: current });
                 } else {

@@ -72,6 +72,18 @@ impl Admin {
         }
     }
 
+    /// 403 unless the caller could have given `user` every role it holds: what a caller must
+    /// be able to do to create such a user, or to control the credentials of a client whose
+    /// service account it is (else managing clients would be a way to borrow realm-admin).
+    pub fn require_may_hold(&self, target: &str, user: &User) -> Result<(), AdminError> {
+        let nobody = User {
+            realm_roles: vec![],
+            client_roles: Default::default(),
+            ..user.clone()
+        };
+        self.require_grantable(target, &nobody, user)
+    }
+
     /// Whether realm `target` is listed to the caller.
     pub fn sees(&self, target: &str) -> bool {
         self.caller().sees(target)

@@ -69,6 +69,7 @@ pub async fn create(
     let client =
         latchkey_application::provision::client(&ctx.realm, &rep, vec![], &state.master_key)
             .map_err(AdminError::bad_request)?;
+    service_account_within_reach(&state, &admin, &ctx, &client).await?;
     let id = client.id.clone();
     state.store.create_client(client.clone()).await?;
     if client.service_accounts_enabled {
@@ -124,6 +125,7 @@ pub async fn update(
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let existing = client_of(&ctx, &id)?;
+    service_account_within_reach(&state, &admin, &ctx, &existing).await?;
     let bytes = body(&state, &headers, b).await?;
     let patch: serde_json::Value = parse_json(&bytes)?;
     if !patch.is_object() {
@@ -164,6 +166,7 @@ pub async fn update(
         (true, None, Some(old)) => Some(old.clone()),
         (true, None, None) => Some(seal(&state, &latchkey_crypto::secrets::generate())),
     };
+    service_account_within_reach(&state, &admin, &ctx, &client).await?;
     state.store.update_client(client.clone()).await?;
     if client.service_accounts_enabled {
         ensure_service_account(&state, &ctx, &client).await?;
@@ -179,6 +182,23 @@ pub async fn update(
     )
     .await;
     Ok(no_content())
+}
+
+/// A client's credentials give its service account's roles: whoever sets or reads them must be
+/// able to give those roles (Keycloak's rule for administrative roles), else managing clients
+/// would borrow realm-admin from a client that holds it. Checked against the user that is, or
+/// would become, the client's service account.
+async fn service_account_within_reach(
+    state: &AppState,
+    admin: &Admin,
+    ctx: &RealmContext,
+    client: &latchkey_domain::Client,
+) -> AdminResult<()> {
+    let name = client.service_account_username();
+    match state.store.user_by_username(&ctx.realm.id, &name).await? {
+        Some(account) => admin.require_may_hold(&ctx.realm.name, &account.user),
+        None => Ok(()),
+    }
 }
 
 fn seal(state: &AppState, secret: &str) -> StoredSecret {
@@ -222,6 +242,7 @@ pub async fn get_secret(
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let client = client_of(&ctx, &id)?;
+    service_account_within_reach(&state, &admin, &ctx, &client).await?;
     let Some(secret) = &client.secret else {
         return Err(AdminError::bad_request(format!(
             "client '{}' is public: it has no secret",
@@ -257,6 +278,7 @@ pub async fn regenerate_secret(
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let client = client_of(&ctx, &id)?;
+    service_account_within_reach(&state, &admin, &ctx, &client).await?;
     if !client.is_confidential() {
         return Err(AdminError::bad_request(format!(
             "client '{}' is public: it has no secret",

@@ -108,12 +108,7 @@ pub async fn create(
         latchkey_application::provision::user(&ctx.realm, &rep, &state.passwords, state.now())
             .await
             .map_err(AdminError::bad_request)?;
-    let nobody = User {
-        realm_roles: vec![],
-        client_roles: Default::default(),
-        ..user.user.clone()
-    };
-    admin.require_grantable(&realm, &nobody, &user.user)?;
+    admin.require_may_hold(&realm, &user.user)?;
     let id = user.user.id.clone();
     let name = user.user.username.clone();
     state.store.create_user(user).await?;

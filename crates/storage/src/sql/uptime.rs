@@ -11,6 +11,10 @@ use latchkey_domain::Timestamp;
 /// that was running when it began, so a month covers any grace period a realm would set.
 pub const OUTAGE_RETENTION: i64 = 30 * 24 * 3600;
 
+/// A heartbeat younger than this (seconds) is another running server's: the heartbeat comes
+/// every 2 s, and a second of rounding on each side.
+pub const LIVE_GAP: i64 = 4;
+
 pub const OUTAGES: &str = "SELECT started_at, ended_at FROM outages ORDER BY started_at";
 
 /// A server starting at `now`: the time since the last sign of life becomes an outage, the
@@ -18,11 +22,14 @@ pub const OUTAGES: &str = "SELECT started_at, ended_at FROM outages ORDER BY sta
 /// transaction. Servers starting together may each record the same outage; readers merge them.
 /// Times are whole seconds, so the outage starts one second before the last heartbeat: a
 /// rotation in the same second as that heartbeat is not charged for time that was rounding.
+/// A heartbeat less than [`LIVE_GAP`] old means another server is running: no outage (a node
+/// restarting beside others, even in a loop, pauses nobody's grace period).
 pub fn record_start(now: Timestamp) -> Vec<Statement> {
     vec![
         stmt!(
-            "INSERT INTO outages (started_at, ended_at) SELECT alive_at - 1, $1 FROM server_clock WHERE id = 1 AND alive_at < $1",
-            now
+            "INSERT INTO outages (started_at, ended_at) SELECT alive_at - 1, $1 FROM server_clock WHERE id = 1 AND alive_at < $2",
+            now,
+            now - LIVE_GAP
         ),
         heartbeat(now),
         stmt!(
