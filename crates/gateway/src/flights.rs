@@ -143,14 +143,8 @@ impl ClusterFlight<'_> {
         loop {
             match self.redis.get(&result).await {
                 Ok(Some(stored)) => {
-                    if let Ok(tokens) = serde_json::from_str::<Tokens>(&stored) {
-                        return Ok(Arc::new(tokens));
-                    }
-                    if let Some(reason) = stored.strip_prefix("refused:") {
-                        return Err(Failure::Refused(reason.to_string()));
-                    }
-                    if let Some(reason) = stored.strip_prefix("unverified:") {
-                        return Err(Failure::Unverified(reason.to_string()));
+                    if let Some(outcome) = shared_outcome(&stored) {
+                        return outcome;
                     }
                 }
                 Ok(None) => {}
@@ -163,6 +157,15 @@ impl ClusterFlight<'_> {
             }
             match self.redis.set_nx(&lock, "1", LOCK_LEASE).await {
                 Ok(true) => {
+                    // The node that held the lock leaves its result before letting go: one
+                    // that finished between our read above and our taking the lock is seen here,
+                    // not called again.
+                    if let Ok(Some(stored)) = self.redis.get(&result).await {
+                        if let Some(outcome) = shared_outcome(&stored) {
+                            let _ = self.redis.del(&lock).await;
+                            return outcome;
+                        }
+                    }
                     let Some(c) = call.take() else {
                         return Err(Failure::Refused("the refresh failed unexpectedly".into()));
                     };
@@ -200,6 +203,19 @@ impl ClusterFlight<'_> {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// The outcome another node left in Redis, if `stored` is one.
+fn shared_outcome(stored: &str) -> Option<Outcome> {
+    if let Ok(tokens) = serde_json::from_str::<Tokens>(stored) {
+        return Some(Ok(Arc::new(tokens)));
+    }
+    if let Some(reason) = stored.strip_prefix("refused:") {
+        return Some(Err(Failure::Refused(reason.to_string())));
+    }
+    stored
+        .strip_prefix("unverified:")
+        .map(|reason| Err(Failure::Unverified(reason.to_string())))
 }
 
 #[cfg(test)]
