@@ -5,34 +5,206 @@
 
 use latchkey_crypto::secrets::MasterKey;
 use latchkey_crypto::{HmacKey, SigningKey};
+use latchkey_domain::keycloak::access::KEY_PROVIDER;
+use latchkey_domain::keycloak::{ComponentRepresentation, RealmRepresentation};
 use latchkey_domain::realm::SigningAlg;
 use latchkey_storage::{RealmRepository, StoreError, StoredKey};
 
-/// Generates a fresh key of every algorithm plus the HMAC key for refresh tokens, sealed.
-pub async fn generate(now: i64, master: &MasterKey) -> Result<Vec<StoredKey>, String> {
+/// The `alg` a stored key has when it is published for encryption only.
+pub const ENCRYPTION_ALG: &str = "RSA-OAEP";
+/// The `alg` of the realm's refresh-token key.
+pub const HMAC_ALG: &str = "HS512";
+
+/// The keys Keycloak gives a new realm — RSA signing (RS256), RSA encryption (published
+/// only) and the HMAC key of refresh tokens — plus a signing key for each other algorithm
+/// in `algs` (the realm's or a client's choice).
+pub fn default_algorithms(algs: &[SigningAlg]) -> Vec<String> {
+    let mut out = vec![SigningAlg::RS256.to_string()];
+    for a in algs {
+        if !out.contains(&a.to_string()) {
+            out.push(a.to_string());
+        }
+    }
+    out.push(ENCRYPTION_ALG.into());
+    out.push(HMAC_ALG.into());
+    out
+}
+
+/// Generates a fresh key for each of `algs` (as stored: `RS256`, `ES256`, `EdDSA`,
+/// `RSA-OAEP`, `HS512`), sealed.
+pub async fn generate(
+    algs: Vec<String>,
+    now: i64,
+    master: &MasterKey,
+) -> Result<Vec<StoredKey>, String> {
     let clear = tokio::task::spawn_blocking(move || {
         let mut keys = Vec::new();
-        for alg in SigningAlg::ALL {
-            let (k, der) = SigningKey::generate(alg).map_err(|e| e.to_string())?;
-            keys.push((k.kid.clone(), alg.to_string(), der));
+        for alg in algs {
+            if alg == HMAC_ALG {
+                let (h, secret) = HmacKey::generate();
+                keys.push((h.kid.clone(), alg, secret));
+                continue;
+            }
+            let sign = if alg == ENCRYPTION_ALG {
+                SigningAlg::RS256
+            } else {
+                alg.parse().map_err(|e: String| e)?
+            };
+            let (k, der) = SigningKey::generate(sign).map_err(|e| e.to_string())?;
+            let kid = k.keycloak_kid().unwrap_or(k.kid);
+            keys.push((kid, alg, der));
         }
-        let (h, secret) = HmacKey::generate();
-        keys.push((h.kid.clone(), "HS512".into(), secret));
         Ok::<_, String>(keys)
     })
     .await
     .map_err(|e| e.to_string())??;
     Ok(clear
         .into_iter()
-        .map(|(kid, alg, material)| StoredKey {
-            kid,
-            alg,
-            material: master.encrypt(&material),
-            created_at: now,
-            active: true,
-            sealed: true,
-        })
+        .map(|(kid, alg, material)| sealed(kid, alg, &material, now, true, master))
         .collect())
+}
+
+fn sealed(
+    kid: String,
+    alg: String,
+    material: &[u8],
+    now: i64,
+    active: bool,
+    master: &MasterKey,
+) -> StoredKey {
+    StoredKey {
+        kid,
+        alg,
+        material: master.encrypt(material),
+        created_at: now,
+        active,
+        sealed: true,
+    }
+}
+
+/// The signing algorithms a realm's tokens need: the realm's default and each client's.
+pub fn needed_algorithms(rep: &RealmRepresentation) -> Vec<SigningAlg> {
+    let mut out: Vec<SigningAlg> = Vec::new();
+    let mut add = |v: Option<&str>| {
+        if let Some(a) = v.and_then(|v| v.parse::<SigningAlg>().ok()) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    };
+    add(rep.default_signature_algorithm.as_deref());
+    for c in rep.clients.iter().flatten() {
+        for k in [
+            "access.token.signed.response.alg",
+            "id.token.signed.response.alg",
+            "user.info.response.signature.alg",
+        ] {
+            add(c.attributes.get(k).map(String::as_str));
+        }
+    }
+    out
+}
+
+/// The realm's keys from the key providers of its export (`components`), so that tokens
+/// Keycloak signed keep verifying and the JWKS keeps its `kid`s; a key of each kind the export
+/// lacks is generated. Also returns what was not taken, a line each.
+pub async fn from_components(
+    rep: &RealmRepresentation,
+    now: i64,
+    master: &MasterKey,
+) -> Result<(Vec<StoredKey>, Vec<String>), String> {
+    let mut providers: Vec<&ComponentRepresentation> = rep
+        .components
+        .as_ref()
+        .and_then(|c| c.get(KEY_PROVIDER))
+        .map(|l| l.iter().collect())
+        .unwrap_or_default();
+    // Keycloak signs with the active key of highest priority (ties: the smaller id); stored
+    // keys load oldest first and the last active one of an algorithm signs.
+    let priority = |c: &ComponentRepresentation| -> i64 {
+        c.get("priority").and_then(|p| p.parse().ok()).unwrap_or(0)
+    };
+    providers.sort_by(|a, b| priority(a).cmp(&priority(b)).then_with(|| b.id.cmp(&a.id)));
+    let mut keys = Vec::new();
+    let mut notes = Vec::new();
+    for c in providers {
+        let name = c
+            .name
+            .as_deref()
+            .or(c.provider_id.as_deref())
+            .unwrap_or("?");
+        if c.get("enabled") == Some("false") {
+            continue;
+        }
+        match imported(c) {
+            Ok(Some((kid, alg, material))) => {
+                let active = c.get("active") != Some("false");
+                keys.push(sealed(kid, alg, &material, now, active, master));
+            }
+            Ok(None) => {}
+            Err(why) => notes.push(format!("key provider '{name}': {why}")),
+        }
+    }
+    let mut wanted = default_algorithms(&needed_algorithms(rep));
+    wanted.retain(|alg| !keys.iter().any(|k| &k.alg == alg && k.active));
+    keys.extend(generate(wanted, now, master).await?);
+    Ok((keys, notes))
+}
+
+/// One provider's key as stored (`kid`, `alg`, clear material), `None` for providers that
+/// hold no key latchkey uses, or why it is left out.
+fn imported(c: &ComponentRepresentation) -> Result<Option<(String, String, Vec<u8>)>, String> {
+    let provider = c.provider_id.as_deref().unwrap_or_default();
+    let no_material = || {
+        "holds no key material (a partial export): a new key is generated, and tokens signed \
+         before the move will not verify"
+            .to_string()
+    };
+    let asymmetric = |alg: SigningAlg, field: &str, stored: String| {
+        let text = c.get(field).ok_or_else(no_material)?;
+        let (pkcs8, key) = latchkey_crypto::keycloak_keys::private_key(alg, text, c.get("kid"))
+            .map_err(|e| e.to_string())?;
+        Ok(Some((key.kid, stored, pkcs8)))
+    };
+    match provider {
+        "rsa-generated" | "rsa" | "rsa-enc-generated" | "rsa-enc" => {
+            let enc = provider.contains("enc")
+                || c.get("keyUse")
+                    .is_some_and(|u| u.eq_ignore_ascii_case("enc"));
+            let alg = c
+                .get("algorithm")
+                .unwrap_or(if enc { ENCRYPTION_ALG } else { "RS256" });
+            match (enc, alg) {
+                (false, "RS256") => asymmetric(SigningAlg::RS256, "privateKey", alg.into()),
+                (true, ENCRYPTION_ALG) => asymmetric(SigningAlg::RS256, "privateKey", alg.into()),
+                (_, other) => Err(format!(
+                    "algorithm {other} is not served (RS256 signing, RSA-OAEP encryption)"
+                )),
+            }
+        }
+        "ecdsa-generated" => match c.get("ecdsaEllipticCurveKey").unwrap_or("P-256") {
+            "P-256" => asymmetric(SigningAlg::ES256, "ecdsaPrivateKey", "ES256".into()),
+            other => Err(format!("curve {other} is not served (ES256 on P-256)")),
+        },
+        "eddsa-generated" => match c.get("eddsaEllipticCurveKey").unwrap_or("Ed25519") {
+            "Ed25519" => asymmetric(SigningAlg::EdDSA, "eddsaPrivateKey", "EdDSA".into()),
+            other => Err(format!("curve {other} is not served (Ed25519)")),
+        },
+        "hmac-generated" | "hmac-generated-hs512" => {
+            match c.get("algorithm").unwrap_or("HS256") {
+                HMAC_ALG => {
+                    let secret = c.get("secret").ok_or_else(no_material)?;
+                    let bytes = latchkey_crypto::keycloak_keys::secret(secret)
+                        .ok_or("its secret is not base64url")?;
+                    let kid = c.get("kid").ok_or("it has no kid")?;
+                    Ok(Some((kid.to_string(), HMAC_ALG.into(), bytes)))
+                }
+                _ => Ok(None), // an older HS256 key: refresh tokens use HS512
+            }
+        }
+        "aes-generated" => Ok(None),
+        other => Err(format!("provider type '{other}' is not served")),
+    }
 }
 
 /// A stored key's clear material.

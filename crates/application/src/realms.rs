@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use latchkey_crypto::secrets::MasterKey;
 use latchkey_crypto::{HmacKey, SigningKey};
+use latchkey_domain::model::RealmModel;
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::{Client, Realm};
 use latchkey_storage::{Store, StoreError};
@@ -16,6 +17,8 @@ pub struct RealmKeys {
     pub active: HashMap<SigningAlg, Arc<SigningKey>>,
     /// Every key that may still verify (published in the JWKS).
     pub all: Vec<Arc<SigningKey>>,
+    /// Keys published for encryption only (Keycloak's `rsa-enc` provider); never used.
+    pub encryption: Vec<Arc<SigningKey>>,
     pub hmac_active: Arc<HmacKey>,
     pub hmac_all: Vec<Arc<HmacKey>>,
 }
@@ -36,6 +39,8 @@ pub struct RealmContext {
     /// When this entry was read from the store.
     pub loaded: std::time::Instant,
     pub realm: Realm,
+    /// The realm's roles, groups, client scopes and mappers, compiled.
+    pub model: RealmModel,
     pub keys: RealmKeys,
     pub clients: HashMap<String, Arc<Client>>,
     pub issuer: String,
@@ -121,8 +126,12 @@ impl RealmCache {
             self.clock.now(),
             &self.master,
         )?;
+        let all: Vec<&Client> = clients.values().map(Arc::as_ref).collect();
+        let model = RealmModel::build(&realm.access, &all)
+            .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", realm.name)))?;
         let ctx = Arc::new(RealmContext {
             loaded: std::time::Instant::now(),
+            model,
             realm,
             keys,
             clients,
@@ -162,16 +171,24 @@ fn load_keys(
     let mut active = HashMap::new();
     let mut all = Vec::new();
     let mut hmac_all: Vec<Arc<HmacKey>> = Vec::new();
+    let mut encryption = Vec::new();
     for k in stored {
         let material = crate::keys::open(master, &k)?;
-        if k.alg == "HS512" {
+        if k.alg == crate::keys::HMAC_ALG {
             hmac_all.push(Arc::new(HmacKey::from_secret(k.kid, &material)));
+            continue;
+        }
+        let corrupt = |e: latchkey_crypto::KeyError| StoreError::Corrupt(e.to_string());
+        if k.alg == crate::keys::ENCRYPTION_ALG {
+            let key = SigningKey::from_pkcs8(SigningAlg::RS256, &material).map_err(corrupt)?;
+            encryption.push(Arc::new(key.with_kid(k.kid).for_encryption(&k.alg)));
             continue;
         }
         let alg: SigningAlg = k.alg.parse().map_err(StoreError::Corrupt)?;
         let key = Arc::new(
             SigningKey::from_pkcs8(alg, &material)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(corrupt)?
+                .with_kid(k.kid),
         );
         if k.active {
             // Stored oldest first: the newest active key of each algorithm wins.
@@ -186,6 +203,7 @@ fn load_keys(
     Ok(RealmKeys {
         active,
         all,
+        encryption,
         hmac_active,
         hmac_all,
     })

@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::realms::RealmContext;
 use latchkey_crypto::jws;
 use latchkey_domain::claims::{self, TokenContext};
+use latchkey_domain::model::apply::Notes;
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::{policy, Client, OAuthError, RefreshRecord, User};
@@ -94,6 +95,8 @@ pub struct Grant<'a> {
     /// The refresh token to hand out, if any.
     pub refresh: Option<&'a RefreshRecord>,
     pub now: i64,
+    /// The session notes session-note mappers read.
+    pub notes: Notes<'a>,
 }
 
 fn alg_for(ctx: &RealmContext, client: &Client, attr: &str) -> SigningAlg {
@@ -126,6 +129,7 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
     let tctx = TokenContext {
         issuer: &ctx.issuer,
         realm: &ctx.realm,
+        model: &ctx.model,
         client: g.client,
         user: g.user,
         sid: g.sid,
@@ -133,14 +137,20 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
         now: g.now,
         auth_time: g.auth_time,
         nonce: g.nonce,
+        notes: Notes {
+            auth_time: g.notes.auth_time.or(g.auth_time),
+            service_account: g.notes.service_account || g.user.service_account_client_id.is_some(),
+            ..g.notes
+        },
     };
+    let roles = tctx.subject().token_roles();
     let at_alg = alg_for(ctx, g.client, "access.token.signed.response.alg");
     let at_key = ctx
         .keys
         .signing(at_alg)
         .ok_or_else(|| sign_err(format!("no active {at_alg} key")))?;
     let at_jti = g.ids.new_token_id();
-    let at_claims = claims::access_token(&tctx, &at_jti, exp);
+    let at_claims = claims::access_token(&tctx, &roles, &at_jti, exp);
     let access_token = jws::sign(at_key, "JWT", &at_claims).map_err(sign_err)?;
     let id_token = if g.scopes.openid() {
         let id_alg = alg_for(ctx, g.client, "id.token.signed.response.alg");
@@ -150,7 +160,7 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
             .ok_or_else(|| sign_err(format!("no active {id_alg} key")))?;
         let at_hash = id_key.at_hash(&access_token);
         let id_jti = g.ids.new_token_id();
-        let c = claims::id_token(&tctx, &id_jti, exp, &at_hash);
+        let c = claims::id_token(&tctx, &roles, &id_jti, exp, &at_hash);
         Some(jws::sign(id_key, "JWT", &c).map_err(sign_err)?)
     } else {
         None
@@ -177,7 +187,7 @@ pub fn mint(ctx: &RealmContext, g: &Grant<'_>) -> Result<TokenResponse, Error> {
         id_token,
         not_before_policy: ctx.realm.not_before,
         session_state: g.sid.map(str::to_string),
-        scope: g.scopes.to_scope_string(),
+        scope: tctx.scope_claim(),
     })
 }
 

@@ -154,6 +154,39 @@ impl SigningKey {
             .is_ok()
     }
 
+    /// The key under another `kid` (a stored key keeps the one it was published with).
+    pub fn with_kid(mut self, kid: String) -> SigningKey {
+        if kid == self.kid {
+            return self;
+        }
+        self.jwt_header = crate::jws::header_b64(self.alg.as_str(), "JWT", &kid);
+        if let Some(o) = self.jwk.as_object_mut() {
+            o.insert("kid".into(), json!(kid));
+        }
+        self.kid = kid;
+        self
+    }
+
+    /// The key published for encryption (`use: enc`) under `alg` (Keycloak's `rsa-enc`
+    /// provider publishes one); latchkey never signs with such a key.
+    pub fn for_encryption(mut self, alg: &str) -> SigningKey {
+        if let Some(o) = self.jwk.as_object_mut() {
+            o.insert("alg".into(), json!(alg));
+            o.insert("use".into(), json!("enc"));
+        }
+        self
+    }
+
+    /// Keycloak's `kid`: base64url of the SHA-256 of the public key's SubjectPublicKeyInfo.
+    pub fn keycloak_kid(&self) -> Option<String> {
+        let spki = match &self.inner {
+            Inner::Rsa(kp) => kp.public_key().as_der().ok()?.as_ref().to_vec(),
+            Inner::Ec(kp) => kp.public_key().as_der().ok()?.as_ref().to_vec(),
+            Inner::Ed(kp) => kp.public_key().as_der().ok()?.as_ref().to_vec(),
+        };
+        Some(crate::b64url(crate::sha256(spki)))
+    }
+
     /// The public key as X.509 SubjectPublicKeyInfo DER (Keycloak's realm `public_key`), for RSA.
     pub fn public_key_spki_der(&self) -> Option<Vec<u8>> {
         match &self.inner {

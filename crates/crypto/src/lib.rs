@@ -4,6 +4,7 @@
 
 pub mod jwk;
 pub mod jws;
+pub mod keycloak_keys;
 pub mod keys;
 pub mod password;
 pub mod secrets;

@@ -211,6 +211,7 @@ mod tests {
                 client.to_string(),
                 roles.iter().map(|r| r.to_string()).collect(),
             )]),
+            groups: vec![],
             service_account_client_id: None,
             created_at: 0,
         }

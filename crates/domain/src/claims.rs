@@ -1,14 +1,19 @@
-//! The claims of access, ID and refresh tokens in Keycloak's shape.
+//! The claims of access, ID and refresh tokens in Keycloak's shape. The fixed members are
+//! written here; everything else comes from the protocol mappers in effect (`model::apply`).
 
+use crate::model::apply::{Mapped, Notes, Subject, TokenRoles};
+use crate::model::mappers::Target;
+use crate::model::RealmModel;
 use crate::scope::Scopes;
 use crate::{Client, Realm, RefreshRecord, Timestamp, User};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use serde_json::{Map, Value};
 
 /// What every token of one response shares.
 pub struct TokenContext<'a> {
     pub issuer: &'a str,
     pub realm: &'a Realm,
+    pub model: &'a RealmModel,
     pub client: &'a Client,
     pub user: &'a User,
     /// The session id; absent for a client-credentials grant without a session.
@@ -17,52 +22,62 @@ pub struct TokenContext<'a> {
     pub now: Timestamp,
     pub auth_time: Option<Timestamp>,
     pub nonce: Option<&'a str>,
+    pub notes: Notes<'a>,
 }
 
-/// The profile claims the `profile` and `email` scopes add (OIDC Core §5.4), in Keycloak's
-/// order; the same in access tokens, ID tokens and userinfo.
-#[derive(Debug, Default, Serialize)]
-pub struct ProfileClaims<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_verified: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<&'a str>,
-}
-
-/// The profile claims of `ctx`'s user under `ctx`'s scopes.
-pub fn profile<'a>(ctx: &TokenContext<'a>) -> ProfileClaims<'a> {
-    let u = ctx.user;
-    let (profile, email) = (ctx.scopes.has("profile"), ctx.scopes.has("email"));
-    ProfileClaims {
-        email_verified: email.then_some(u.email_verified),
-        name: if profile { u.full_name() } else { None },
-        preferred_username: profile.then_some(u.username.as_str()),
-        given_name: u.first_name.as_deref().filter(|_| profile),
-        family_name: u.last_name.as_deref().filter(|_| profile),
-        email: u.email.as_deref().filter(|_| email),
+impl<'a> TokenContext<'a> {
+    pub fn subject(&'a self) -> Subject<'a> {
+        Subject {
+            model: self.model,
+            client: self.client,
+            user: self.user,
+            scopes: self.scopes,
+            notes: &self.notes,
+        }
     }
+
+    /// The `scope` claim: `openid`, then each scope in effect that Keycloak lists in tokens.
+    pub fn scope_claim(&self) -> String {
+        scope_claim(self.model, self.scopes)
+    }
+}
+
+/// The `scope` claim of `scopes` in a realm: `openid` first, then every scope in effect whose
+/// `include.in.token.scope` is not false (scopes the realm does not define: all but Keycloak's
+/// hidden built-ins).
+pub fn scope_claim(model: &RealmModel, scopes: &Scopes) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    if scopes.openid() {
+        parts.push("openid");
+    }
+    for s in &scopes.effective {
+        let shown = match model.scopes.get(s) {
+            Some(def) => def.in_token_scope,
+            None => !crate::scope::HIDDEN_SCOPES.contains(&s.as_str()),
+        };
+        if s != "openid" && shown {
+            parts.push(s);
+        }
+    }
+    parts.join(" ")
 }
 
 /// An `aud` claim: one audience is written as a string, several as an array (as Keycloak does).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub enum Audience<'a> {
-    One(&'a str),
-    Many(Vec<&'a str>),
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
-/// `{"roles": [...]}`, the shape of `realm_access` and of each `resource_access` entry.
-#[derive(Debug, Serialize)]
-pub struct Roles<R> {
-    pub roles: R,
+impl Audience {
+    pub fn of(mut list: Vec<String>) -> Option<Audience> {
+        match list.len() {
+            0 => None,
+            1 => list.pop().map(Audience::One),
+            _ => Some(Audience::Many(list)),
+        }
+    }
 }
 
 /// The claims that open every access and ID token: when it expires and was issued, at which
@@ -89,102 +104,41 @@ impl<'a> Issued<'a> {
     }
 }
 
-/// An access token's claims, in Keycloak's shape and order.
+/// An access token's claims, in Keycloak's shape.
 #[derive(Debug, Serialize)]
 pub struct AccessTokenClaims<'a> {
     #[serde(flatten)]
     pub issued: Issued<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Audience<'a>>,
+    pub aud: Option<Audience>,
     pub sub: &'a str,
     pub typ: &'static str,
     pub azp: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<&'a str>,
-    pub acr: &'static str,
-    #[serde(rename = "allowed-origins", skip_serializing_if = "Vec::is_empty")]
-    pub allowed_origins: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub realm_access: Option<Roles<Vec<String>>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub resource_access: BTreeMap<&'a str, Roles<&'a [String]>>,
     pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<&'a str>,
+    /// What the protocol mappers wrote.
     #[serde(flatten)]
-    pub profile: ProfileClaims<'a>,
+    pub mapped: Map<String, Value>,
 }
 
-/// The realm roles of a user: the realm's default role and its composites, plus assigned roles.
-pub fn realm_roles(realm: &Realm, user: &User) -> Vec<String> {
-    let mut roles: Vec<String> = Vec::with_capacity(user.realm_roles.len() + 3);
-    for r in crate::realm::builtin_realm_roles(&realm.name)
-        .into_iter()
-        .chain(user.realm_roles.iter().cloned())
-    {
-        if !roles.contains(&r) {
-            roles.push(r);
-        }
-    }
-    roles
-}
-
-/// The access token's claims.
+/// The access token's claims, for the roles `roles` (computed once per response).
 pub fn access_token<'a>(
-    ctx: &TokenContext<'a>,
+    ctx: &'a TokenContext<'a>,
+    roles: &TokenRoles,
     jti: &'a str,
     exp: Timestamp,
 ) -> AccessTokenClaims<'a> {
-    let roles_scope = ctx.scopes.has("roles");
-    // The clients the user holds roles of are the token's audience (Keycloak's audience
-    // resolution for client roles), and `resource_access` lists those roles.
-    let resource_access: BTreeMap<&str, Roles<&[String]>> = if roles_scope {
-        ctx.user
-            .client_roles
-            .iter()
-            .filter(|(_, r)| !r.is_empty())
-            .map(|(c, r)| {
-                (
-                    c.as_str(),
-                    Roles {
-                        roles: r.as_slice(),
-                    },
-                )
-            })
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
-    let mut audiences: Vec<&str> = resource_access.keys().copied().collect();
-    let aud = match audiences.len() {
-        0 => None,
-        1 => audiences.pop().map(Audience::One),
-        _ => Some(Audience::Many(audiences)),
-    };
+    let Mapped { claims, aud } = ctx.subject().map(roles, Target::Access);
     AccessTokenClaims {
         issued: Issued::new(ctx, jti, exp),
-        aud,
+        aud: Audience::of(aud),
         sub: &ctx.user.id,
         typ: "Bearer",
         azp: &ctx.client.client_id,
         sid: ctx.sid,
-        acr: "1",
-        allowed_origins: if ctx.scopes.has("web-origins") {
-            ctx.client.resolved_web_origins()
-        } else {
-            Vec::new()
-        },
-        realm_access: roles_scope.then(|| Roles {
-            roles: realm_roles(ctx.realm, ctx.user),
-        }),
-        resource_access,
-        scope: ctx.scopes.to_scope_string(),
-        client_id: ctx
-            .user
-            .service_account_client_id
-            .is_some()
-            .then_some(ctx.client.client_id.as_str()),
-        profile: profile(ctx),
+        scope: ctx.scope_claim(),
+        mapped: claims,
     }
 }
 
@@ -193,7 +147,7 @@ pub fn access_token<'a>(
 pub struct IdTokenClaims<'a> {
     #[serde(flatten)]
     pub issued: Issued<'a>,
-    pub aud: &'a str,
+    pub aud: Audience,
     pub sub: &'a str,
     pub typ: &'static str,
     pub azp: &'a str,
@@ -202,30 +156,41 @@ pub struct IdTokenClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<&'a str>,
     pub at_hash: &'a str,
-    pub acr: &'static str,
     #[serde(flatten)]
-    pub profile: ProfileClaims<'a>,
+    pub mapped: Map<String, Value>,
 }
 
-/// The ID token's claims.
+/// The ID token's claims: its audience is the client, and any an audience mapper adds.
 pub fn id_token<'a>(
-    ctx: &TokenContext<'a>,
+    ctx: &'a TokenContext<'a>,
+    roles: &TokenRoles,
     jti: &'a str,
     exp: Timestamp,
     at_hash: &'a str,
 ) -> IdTokenClaims<'a> {
+    let Mapped { claims, aud } = ctx.subject().map(roles, Target::Id);
+    let mut audiences = vec![ctx.client.client_id.clone()];
+    audiences.extend(aud.into_iter().filter(|a| *a != ctx.client.client_id));
     IdTokenClaims {
         issued: Issued::new(ctx, jti, exp),
-        aud: &ctx.client.client_id,
+        aud: Audience::of(audiences).expect("the client is an audience"),
         sub: &ctx.user.id,
         typ: "ID",
         azp: &ctx.client.client_id,
         nonce: ctx.nonce,
         sid: ctx.sid,
         at_hash,
-        acr: "1",
-        profile: profile(ctx),
+        mapped: claims,
     }
+}
+
+/// The UserInfo answer's claims (OIDC Core §5.3): `sub` and what the mappers give UserInfo.
+pub fn userinfo(ctx: &TokenContext<'_>, roles: &TokenRoles) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("sub".into(), Value::String(ctx.user.id.clone()));
+    let Mapped { claims, .. } = ctx.subject().map(roles, Target::UserInfo);
+    out.extend(claims);
+    out
 }
 
 /// A refresh token's claims. Built only from the stored record, so that re-signing the same
@@ -327,134 +292,5 @@ mod tests {
         let b = serde_json::to_value(refresh_token("iss", &off, "u", "web", "s")).unwrap();
         assert_eq!(b["typ"], "Offline");
         assert!(b.get("exp").is_none());
-    }
-
-    fn fixture() -> (Realm, Client, User) {
-        use crate::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
-        let realm = Realm::from_representation(
-            "r".into(),
-            &RealmRepresentation {
-                realm: "Demo".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let client = Client::from_representation(
-            "c".into(),
-            "r".into(),
-            &ClientRepresentation {
-                client_id: "spa".into(),
-                public_client: Some(true),
-                redirect_uris: Some(vec!["https://app.example/cb".into()]),
-                web_origins: Some(vec!["+".into()]),
-                ..Default::default()
-            },
-            vec![],
-        )
-        .unwrap();
-        let user = User::from_representation(
-            "u".into(),
-            "r".into(),
-            &UserRepresentation {
-                username: "alice".into(),
-                email: Some("a@example.com".into()),
-                first_name: Some("Alice".into()),
-                last_name: Some("Liddell".into()),
-                client_roles: Some(BTreeMap::from([
-                    ("api".to_string(), vec!["read".to_string()]),
-                    ("none".to_string(), vec![]),
-                ])),
-                ..Default::default()
-            },
-            0,
-        )
-        .unwrap();
-        (realm, client, user)
-    }
-
-    /// The members of a JSON object in the order they are written.
-    fn keys_in_order(v: &impl Serialize) -> Vec<String> {
-        let text = serde_json::to_string(v).unwrap();
-        let obj =
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).unwrap();
-        let mut keys: Vec<String> = obj.keys().cloned().collect();
-        keys.sort_by_key(|k| text.find(&format!("\"{k}\":")).unwrap());
-        keys
-    }
-
-    /// Keycloak's members, in Keycloak's order, with its one-or-many `aud`.
-    #[test]
-    fn access_and_id_token_claims_have_keycloaks_shape() {
-        let (realm, client, user) = fixture();
-        let scopes = Scopes {
-            effective: ["openid", "profile", "email", "roles", "web-origins"]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        };
-        let ctx = TokenContext {
-            issuer: "https://id.example/realms/demo",
-            realm: &realm,
-            client: &client,
-            user: &user,
-            sid: Some("s1"),
-            scopes: &scopes,
-            now: 100,
-            auth_time: Some(90),
-            nonce: Some("n"),
-        };
-        let at = access_token(&ctx, "j1", 400);
-        assert_eq!(
-            keys_in_order(&at).join(" "),
-            "exp iat auth_time jti iss aud sub typ azp sid acr allowed-origins realm_access resource_access scope email_verified name preferred_username given_name family_name email"
-        );
-        let at = serde_json::to_value(at).unwrap();
-        assert_eq!(at["aud"], "api", "one audience is a string");
-        assert_eq!(
-            at["allowed-origins"],
-            serde_json::json!(["https://app.example"])
-        );
-        assert_eq!(
-            at["realm_access"]["roles"],
-            serde_json::json!(["default-roles-demo", "offline_access", "uma_authorization"])
-        );
-        assert_eq!(
-            at["resource_access"],
-            serde_json::json!({"api": {"roles": ["read"]}}),
-            "clients without roles are left out"
-        );
-        assert_eq!(at["name"], "Alice Liddell");
-        assert_eq!(at["typ"], "Bearer");
-        let id = id_token(&ctx, "j2", 400, "h");
-        assert_eq!(
-            keys_in_order(&id).join(" "),
-            "exp iat auth_time jti iss aud sub typ azp nonce sid at_hash acr email_verified name preferred_username given_name family_name email"
-        );
-        assert_eq!(serde_json::to_value(id).unwrap()["aud"], "spa");
-
-        // Two audiences are an array; a service account's token names its client; without
-        // the profile, email and roles scopes none of their claims appear.
-        let mut sa = user.clone();
-        sa.client_roles.insert("web".into(), vec!["x".into()]);
-        sa.service_account_client_id = Some("spa".into());
-        let bare = Scopes::default();
-        let ctx = TokenContext {
-            user: &sa,
-            scopes: &bare,
-            ..ctx
-        };
-        let at = serde_json::to_value(access_token(&ctx, "j3", 400)).unwrap();
-        assert!(at.get("aud").is_none() && at.get("realm_access").is_none());
-        assert!(at.get("email").is_none() && at.get("preferred_username").is_none());
-        assert_eq!(at["client_id"], "spa");
-        let roles = Scopes {
-            effective: ["roles".to_string()].into(),
-        };
-        let ctx = TokenContext {
-            scopes: &roles,
-            ..ctx
-        };
-        let at = serde_json::to_value(access_token(&ctx, "j4", 400)).unwrap();
-        assert_eq!(at["aud"], serde_json::json!(["api", "web"]));
     }
 }

@@ -43,6 +43,12 @@ pub struct Client {
     pub attributes: BTreeMap<String, String>,
     pub secret: Option<StoredSecret>,
     pub client_roles: Vec<String>,
+    /// Whether tokens may carry every role of the user (else only the client's scope).
+    pub full_scope_allowed: bool,
+    /// The client's own protocol mappers, as represented …
+    pub protocol_mappers: Vec<crate::keycloak::ProtocolMapperRepresentation>,
+    /// … and compiled (those latchkey supports).
+    pub mappers: Vec<crate::model::mappers::Mapper>,
     /// The attributes that rules read, parsed once when the client is loaded.
     pub settings: ClientSettings,
 }
@@ -251,6 +257,17 @@ impl Client {
             attributes: attrs,
             secret: None,
             client_roles,
+            // Keycloak's default: full scope unless the client asks for consent.
+            full_scope_allowed: rep
+                .full_scope_allowed
+                .unwrap_or(!rep.consent_required.unwrap_or(false)),
+            protocol_mappers: rep.protocol_mappers.clone().unwrap_or_default(),
+            mappers: rep
+                .protocol_mappers
+                .iter()
+                .flatten()
+                .filter_map(|m| crate::model::mappers::Mapper::compile(m).ok())
+                .collect(),
         })
     }
 
@@ -270,7 +287,7 @@ impl Client {
             direct_access_grants_enabled: Some(self.direct_access_grants_enabled),
             service_accounts_enabled: Some(self.service_accounts_enabled),
             consent_required: Some(self.consent_required),
-            full_scope_allowed: Some(true),
+            full_scope_allowed: Some(self.full_scope_allowed),
             protocol: Some("openid-connect".into()),
             redirect_uris: Some(self.redirect_uris.clone()),
             web_origins: Some(self.web_origins.clone()),
@@ -278,6 +295,9 @@ impl Client {
             base_url: self.base_url.clone(),
             default_client_scopes: Some(self.default_client_scopes.clone()),
             optional_client_scopes: Some(self.optional_client_scopes.clone()),
+            protocol_mappers: (!self.protocol_mappers.is_empty())
+                .then(|| self.protocol_mappers.clone()),
+            default_roles: None,
             attributes: self.attributes.clone(),
         }
     }

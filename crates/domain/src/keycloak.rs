@@ -5,6 +5,12 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod access;
+pub use access::{
+    ClientScopeRepresentation, ComponentRepresentation, CompositesRepresentation,
+    GroupRepresentation, ProtocolMapperRepresentation, ScopeMappingRepresentation,
+};
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RealmRepresentation {
@@ -49,6 +55,34 @@ pub struct RealmRepresentation {
     pub duplicate_emails_allowed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<RolesRepresentation>,
+    /// The version of Keycloak that wrote the export; older exports are migrated on import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keycloak_version: Option<String>,
+    /// The composite role every new user gets (Keycloak 13 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_role: Option<RoleRepresentation>,
+    /// The roles every new user got before Keycloak 13.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_roles: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupRepresentation>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_scopes: Option<Vec<ClientScopeRepresentation>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_default_client_scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_optional_client_scopes: Option<Vec<String>>,
+    /// Realm roles a client or client scope may carry into tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope_mappings: Option<Vec<ScopeMappingRepresentation>>,
+    /// Client roles (by the clientId that defines them) a client or client scope may carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_scope_mappings: Option<BTreeMap<String, Vec<ScopeMappingRepresentation>>>,
+    /// Components by type; latchkey reads `org.keycloak.keys.KeyProvider` (the realm's keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<BTreeMap<String, Vec<ComponentRepresentation>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<Vec<ClientRepresentation>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,9 +103,34 @@ pub struct RolesRepresentation {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleRepresentation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composite: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub composites: Option<CompositesRepresentation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_role: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "access::multi_valued",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+impl RoleRepresentation {
+    pub fn named(name: &str) -> RoleRepresentation {
+        RoleRepresentation {
+            name: name.to_string(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -118,6 +177,11 @@ pub struct ClientRepresentation {
     pub default_client_scopes: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub optional_client_scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_mappers: Option<Vec<ProtocolMapperRepresentation>>,
+    /// The client roles every new user got before Keycloak 13.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
 }
@@ -142,8 +206,15 @@ pub struct UserRepresentation {
     pub created_timestamp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account_client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "access::multi_valued",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// Group memberships by path (`/parent/child`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Vec<CredentialRepresentation>>,
     #[serde(skip_serializing_if = "Option::is_none")]

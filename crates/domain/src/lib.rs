@@ -10,6 +10,7 @@ pub mod client;
 pub mod error;
 pub mod event;
 pub mod keycloak;
+pub mod model;
 pub mod policy;
 pub mod realm;
 pub mod scope;

@@ -1,6 +1,7 @@
 //! A realm and its token settings, with Keycloak's defaults where the representation is silent.
 
 use crate::keycloak::RealmRepresentation;
+use crate::model::RealmAccess;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -75,7 +76,10 @@ pub struct Realm {
     pub refresh_token_max_reuse: i64,
     pub default_signature_algorithm: SigningAlg,
     pub not_before: i64,
+    /// The names of the realm roles (from `access`).
     pub realm_roles: Vec<String>,
+    /// Roles, groups, client scopes and scope mappings, as represented.
+    pub access: RealmAccess,
     /// Users may sign in with their email address as well as their username (Keycloak's
     /// default); never while `duplicate_emails_allowed`, when an address names no one user.
     pub login_with_email_allowed: bool,
@@ -116,16 +120,8 @@ impl Realm {
                 .map_err(|e| format!("defaultSignatureAlgorithm: {e}"))?,
             _ => SigningAlg::RS256,
         };
-        let mut realm_roles: Vec<String> = rep
-            .roles
-            .as_ref()
-            .map(|r| r.realm.iter().map(|r| r.name.clone()).collect())
-            .unwrap_or_default();
-        for builtin in builtin_realm_roles(&rep.realm) {
-            if !realm_roles.contains(&builtin) {
-                realm_roles.push(builtin);
-            }
-        }
+        let access = RealmAccess::from_representation(rep);
+        let realm_roles = access.realm_role_names();
         Ok(Realm {
             id,
             name: rep.realm.clone(),
@@ -183,6 +179,7 @@ impl Realm {
             default_signature_algorithm: alg,
             not_before: rep.not_before.unwrap_or(0),
             realm_roles,
+            access,
             login_with_email_allowed: rep.login_with_email_allowed.unwrap_or(true),
             duplicate_emails_allowed: rep.duplicate_emails_allowed.unwrap_or(false),
             refresh_token_grace_period: attr("latchkey.refreshTokenGracePeriod")
@@ -195,7 +192,7 @@ impl Realm {
 
     /// The representation stored for this realm (without clients and users).
     pub fn to_representation(&self) -> RealmRepresentation {
-        RealmRepresentation {
+        let mut rep = RealmRepresentation {
             id: Some(self.id.clone()),
             realm: self.name.clone(),
             display_name: self.display_name.clone(),
@@ -216,26 +213,18 @@ impl Realm {
             brute_force_protected: None,
             login_with_email_allowed: Some(self.login_with_email_allowed),
             duplicate_emails_allowed: Some(self.duplicate_emails_allowed),
-            roles: Some(crate::keycloak::RolesRepresentation {
-                realm: self
-                    .realm_roles
-                    .iter()
-                    .map(|n| crate::keycloak::RoleRepresentation {
-                        name: n.clone(),
-                        description: None,
-                    })
-                    .collect(),
-                client: Default::default(),
-            }),
             clients: None,
             users: None,
             attributes: self.attributes.clone(),
-        }
+            ..Default::default()
+        };
+        self.access.write(&mut rep);
+        rep
     }
 
     /// The role every user of the realm has, as Keycloak names it.
     pub fn default_role(&self) -> String {
-        format!("default-roles-{}", self.name.to_lowercase())
+        self.access.default_role.clone()
     }
 
     /// Whether a sign-in name containing `@` is looked up as an email address first.
@@ -246,15 +235,6 @@ impl Realm {
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
     }
-}
-
-/// Realm roles Keycloak creates with every realm.
-pub fn builtin_realm_roles(realm: &str) -> Vec<String> {
-    vec![
-        format!("default-roles-{}", realm.to_lowercase()),
-        "offline_access".to_string(),
-        "uma_authorization".to_string(),
-    ]
 }
 
 /// A realm name fit for a URL path segment: letters, digits, `-`, `_` and `.`, but not dots

@@ -6,7 +6,7 @@ use crate::{Client, OAuthError};
 use std::collections::BTreeSet;
 
 /// Built-in client scopes that never appear in the token's `scope` string.
-pub const HIDDEN_SCOPES: [&str; 4] = ["web-origins", "acr", "roles", "basic"];
+pub const HIDDEN_SCOPES: [&str; 5] = ["web-origins", "acr", "roles", "basic", "service_account"];
 
 /// The scopes in effect for one token.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -38,15 +38,12 @@ impl Scopes {
         }
         parts.join(" ")
     }
-    /// Parses a stored scope string back, adding the client's hidden default scopes.
+    /// Parses a granted scope string back, adding the client's default scopes (which always
+    /// apply, and some of which are never listed).
     pub fn from_granted(scope: &str, client: &Client) -> Scopes {
         let mut effective: BTreeSet<String> =
             scope.split_whitespace().map(str::to_string).collect();
-        for d in &client.default_client_scopes {
-            if HIDDEN_SCOPES.contains(&d.as_str()) {
-                effective.insert(d.clone());
-            }
-        }
+        effective.extend(client.default_client_scopes.iter().cloned());
         Scopes { effective }
     }
 }

@@ -17,6 +17,8 @@ pub struct User {
     pub attributes: BTreeMap<String, Vec<String>>,
     pub realm_roles: Vec<String>,
     pub client_roles: BTreeMap<String, Vec<String>>,
+    /// The groups the user is a member of, by path.
+    pub groups: Vec<String>,
     /// Set for the service-account user of a client (its clientId).
     pub service_account_client_id: Option<String>,
     pub created_at: i64,
@@ -78,6 +80,18 @@ impl User {
             attributes: rep.attributes.clone(),
             realm_roles: rep.realm_roles.clone().unwrap_or_default(),
             client_roles: rep.client_roles.clone().unwrap_or_default(),
+            groups: rep
+                .groups
+                .iter()
+                .flatten()
+                .map(|p| {
+                    if p.starts_with('/') {
+                        p.clone()
+                    } else {
+                        format!("/{p}")
+                    }
+                })
+                .collect(),
             service_account_client_id: rep.service_account_client_id.clone(),
             created_at: rep.created_timestamp.map(|ms| ms / 1000).unwrap_or(now),
         })
@@ -96,6 +110,7 @@ impl User {
             service_account_client_id: self.service_account_client_id.clone(),
             attributes: self.attributes.clone(),
             credentials: None,
+            groups: (!self.groups.is_empty()).then(|| self.groups.clone()),
             realm_roles: Some(self.realm_roles.clone()),
             client_roles: if self.client_roles.is_empty() {
                 None

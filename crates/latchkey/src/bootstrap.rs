@@ -60,10 +60,7 @@ pub async fn ensure_master(p: &Provisioning<'_>) -> Result<(Realm, bool)> {
     if let Some(realm) = p.store.realm_by_name("master").await.map_err(err)? {
         return Ok((realm, false));
     }
-    let role = |n: &str| RoleRepresentation {
-        name: n.into(),
-        description: None,
-    };
+    let role = |n: &str| RoleRepresentation::named(n);
     let rep = RealmRepresentation {
         realm: "master".into(),
         display_name: Some("Keycloak".into()),
@@ -81,8 +78,8 @@ pub async fn ensure_master(p: &Provisioning<'_>) -> Result<(Realm, bool)> {
     )
     .await
     .map_err(|e| anyhow!("creating realm 'master': {e}"))?;
-    let realm = new.realm.clone();
-    match p.store.create_realm(new).await {
+    let realm = new.new.realm.clone();
+    match p.store.create_realm(new.new).await {
         Ok(()) => Ok((realm, true)),
         // Another node of a cluster created it at the same moment.
         Err(latchkey_storage::StoreError::Conflict(_)) => {

@@ -223,7 +223,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .ok_or_else(|| anyhow::anyhow!("realm '{realm}' does not exist"))?;
+            let mut algs: Vec<String> = Vec::new();
+            for k in store
+                .realm_keys(&r.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                if !algs.contains(&k.alg) {
+                    algs.push(k.alg);
+                }
+            }
             let keys = latchkey_application::keys::generate(
+                algs,
                 latchkey_application::SystemClock.now(),
                 &db.master_key()?,
             )

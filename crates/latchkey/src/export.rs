@@ -5,10 +5,9 @@
 use anyhow::{anyhow, Result};
 use latchkey_crypto::secrets::MasterKey;
 use latchkey_domain::keycloak::{
-    CredentialRepresentation, RealmRepresentation, RoleRepresentation, RolesRepresentation,
+    CredentialRepresentation, RealmRepresentation, RoleRepresentation,
 };
 use latchkey_storage::{Store, UserQuery};
-use std::collections::BTreeMap;
 
 pub async fn realm(
     store: &dyn Store,
@@ -22,20 +21,15 @@ pub async fn realm(
         .ok_or_else(|| anyhow!("realm '{name}' does not exist"))?;
     let mut rep = realm.to_representation();
     let clients = store.clients(&realm.id).await.map_err(|e| anyhow!("{e}"))?;
-    let mut client_roles: BTreeMap<String, Vec<RoleRepresentation>> = BTreeMap::new();
+    let mut roles = rep.roles.take().unwrap_or_default();
     let mut client_reps = Vec::new();
     for c in &clients {
-        if !c.client_roles.is_empty() {
-            client_roles.insert(
-                c.client_id.clone(),
-                c.client_roles
-                    .iter()
-                    .map(|r| RoleRepresentation {
-                        name: r.clone(),
-                        description: None,
-                    })
-                    .collect(),
-            );
+        // Roles stored with the client before roles carried composites.
+        let defs = roles.client.entry(c.client_id.clone()).or_default();
+        for r in &c.client_roles {
+            if !defs.iter().any(|d| &d.name == r) {
+                defs.push(RoleRepresentation::named(r));
+            }
         }
         let mut cr = c.to_representation();
         if let (Some(master), Some(secret)) = (master, &c.secret) {
@@ -81,11 +75,8 @@ pub async fn realm(
         }
         user_reps.push(ur);
     }
-    let realm_roles = rep.roles.take().map(|r| r.realm).unwrap_or_default();
-    rep.roles = Some(RolesRepresentation {
-        realm: realm_roles,
-        client: client_roles,
-    });
+    roles.client.retain(|_, defs| !defs.is_empty());
+    rep.roles = Some(roles);
     rep.clients = Some(client_reps);
     rep.users = Some(user_reps);
     Ok(rep)

@@ -3,6 +3,7 @@
 //! malformed file stops the start with a message naming the file and the field.
 
 use anyhow::{anyhow, bail, Context, Result};
+use latchkey_application::provision::Provisioned;
 use latchkey_application::App;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_storage::StoreError;
@@ -56,17 +57,9 @@ pub async fn import(state: &App, path: &Path) -> Result<()> {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         let (rep, ignored) = parse(&file, &text)?;
-        if !ignored.is_empty() {
-            tracing::warn!(
-                file = %file.display(),
-                count = ignored.len(),
-                fields = %ignored.join(", "),
-                "ignoring fields latchkey does not use"
-            );
-        }
-        parsed.push((file, rep));
+        parsed.push((file, rep, ignored));
     }
-    for (file, rep) in parsed {
+    for (file, rep, ignored) in parsed {
         if state
             .store
             .realm_by_name(&rep.realm)
@@ -85,8 +78,10 @@ pub async fn import(state: &App, path: &Path) -> Result<()> {
         )
         .await
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-        let (clients, users) = (new.clients.len(), new.users.len());
-        match state.store.create_realm(new).await {
+        let report = Report::new(&new, &ignored);
+        report.log(&rep.realm);
+        let (clients, users) = (new.new.clients.len(), new.new.users.len());
+        match state.store.create_realm(new.new).await {
             Ok(()) => {
                 tracing::info!(realm = %rep.realm, clients, users, file = %file.display(), "imported realm")
             }
@@ -97,22 +92,121 @@ pub async fn import(state: &App, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What an import changed and left out, for the log and for `import --dry-run`.
+pub struct Report {
+    pub migrated: Vec<String>,
+    pub skipped: Vec<String>,
+}
+
+impl Report {
+    pub fn new(p: &Provisioned, ignored: &[String]) -> Report {
+        let mut skipped = p.skipped.clone();
+        skipped.extend(unserved_fields(ignored));
+        Report {
+            migrated: p.migrated.clone(),
+            skipped,
+        }
+    }
+
+    /// One line for the migrations, one warning line for everything skipped.
+    pub fn log(&self, realm: &str) {
+        if !self.migrated.is_empty() {
+            tracing::info!(realm, "import migrated: {}", self.migrated.join("; "));
+        }
+        if !self.skipped.is_empty() {
+            tracing::warn!(
+                realm,
+                count = self.skipped.len(),
+                "import skipped what latchkey does not serve: {}",
+                self.skipped.join("; ")
+            );
+        }
+    }
+}
+
+/// Fields of the export latchkey does not read, grouped, with why for the ones that matter.
+pub fn unserved_fields(ignored: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut other: Vec<String> = Vec::new();
+    for path in ignored {
+        // `clients[3].authorizationSettings.x` → `clients[].authorizationSettings`.
+        let mut parts = path.split('.');
+        let head = parts.next().unwrap_or_default();
+        let top = head.split('[').next().unwrap_or_default();
+        let field = match parts.next() {
+            Some(f) if head.contains('[') => {
+                format!("{top}[].{}", f.split('[').next().unwrap_or(f))
+            }
+            _ => top.to_string(),
+        };
+        let why = match field.as_str() {
+            "identityProviders" | "identityProviderMappers" => {
+                Some("identity brokering (sign-in through another IdP) is not served")
+            }
+            "authenticationFlows" | "authenticatorConfig" | "browserFlow" | "directGrantFlow"
+            | "registrationFlow" | "resetCredentialsFlow" | "clientAuthenticationFlow"
+            | "dockerAuthenticationFlow" | "firstBrokerLoginFlow" => {
+                Some("authentication flows are not served: sign-in is username (or email) and password")
+            }
+            "requiredActions" => Some("required actions are not served"),
+            "userFederationProviders" | "userFederationMappers" => {
+                Some("user federation (LDAP) is not served: import the users")
+            }
+            "clients[].authorizationSettings" | "clients[].authorizationServicesEnabled" => {
+                Some("authorization services (UMA, policies) are not served")
+            }
+            "clientTemplates" | "clients[].clientTemplate" => {
+                Some("client templates (Keycloak 3) are not served; Keycloak 4 replaced them with client scopes")
+            }
+            _ => None,
+        };
+        match why {
+            Some(w) => {
+                let line = format!("{field}: {w}");
+                if !out.contains(&line) {
+                    out.push(line);
+                }
+            }
+            None => {
+                if !other.contains(&field) {
+                    other.push(field);
+                }
+            }
+        }
+    }
+    if !other.is_empty() {
+        out.push(format!("settings not used: {}", other.join(", ")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn unknown_fields_are_listed() {
+    fn unknown_fields_are_listed_grouped_with_reasons() {
         let (rep, ignored) = parse(
             Path::new("x.json"),
-            r#"{"realm":"a","smtpServer":{},"clients":[{"clientId":"c","protocolMappers":[]}]}"#,
+            r#"{"realm":"a","smtpServer":{},"identityProviders":[{"alias":"g"}],
+                "clients":[{"clientId":"c","authorizationSettings":{"x":1}},
+                           {"clientId":"d","authorizationSettings":{}, "surrogateAuthRequired":false}]}"#,
         )
         .unwrap();
         assert_eq!(rep.realm, "a");
-        assert!(ignored.contains(&"smtpServer".to_string()), "{ignored:?}");
+        let lines = unserved_fields(&ignored);
+        assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(
-            ignored.iter().any(|p| p.contains("protocolMappers")),
-            "{ignored:?}"
+            lines[0].starts_with("identityProviders: identity brokering"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("clients[].authorizationSettings: "),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[2],
+            "settings not used: smtpServer, clients[].surrogateAuthRequired"
         );
     }
 

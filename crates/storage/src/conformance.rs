@@ -111,6 +111,7 @@ fn user(enabled: bool) -> User {
         attributes: Default::default(),
         realm_roles: vec![],
         client_roles: Default::default(),
+        groups: vec![],
         service_account_client_id: None,
         created_at: 0,
     }

@@ -6,7 +6,7 @@ use crate::access::{self, Invalid};
 use crate::app::App;
 use crate::error::Error;
 use crate::realms::RealmContext;
-use latchkey_domain::claims::{ProfileClaims, TokenContext};
+use latchkey_domain::claims::TokenContext;
 use latchkey_domain::realm::SigningAlg;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::OAuthError;
@@ -31,14 +31,6 @@ impl From<OAuthError> for Failure {
     fn from(e: OAuthError) -> Failure {
         Failure::Error(e.into())
     }
-}
-
-/// The profile claims of an access token, minus what only tokens carry.
-#[derive(serde::Serialize)]
-struct Info<'a> {
-    sub: &'a str,
-    #[serde(flatten)]
-    profile: ProfileClaims<'a>,
 }
 
 pub async fn userinfo(app: &App, ctx: &RealmContext, token: &str) -> Result<UserInfo, Failure> {
@@ -71,6 +63,7 @@ pub async fn userinfo(app: &App, ctx: &RealmContext, token: &str) -> Result<User
     let tctx = TokenContext {
         issuer: &ctx.issuer,
         realm: &ctx.realm,
+        model: &ctx.model,
         client,
         user: &user,
         sid: None,
@@ -78,11 +71,10 @@ pub async fn userinfo(app: &App, ctx: &RealmContext, token: &str) -> Result<User
         now: 0,
         auth_time: None,
         nonce: None,
+        notes: Default::default(),
     };
-    let info = Info {
-        sub: &user.id,
-        profile: latchkey_domain::claims::profile(&tctx),
-    };
+    let roles = tctx.subject().token_roles();
+    let info = latchkey_domain::claims::userinfo(&tctx, &roles);
     let signed = client
         .attribute("user.info.response.signature.alg")
         .filter(|a| !a.is_empty() && *a != "unsigned")
@@ -105,7 +97,7 @@ pub async fn userinfo(app: &App, ctx: &RealmContext, token: &str) -> Result<User
         iss: &'a str,
         aud: &'a str,
         #[serde(flatten)]
-        info: Info<'a>,
+        info: serde_json::Map<String, Value>,
     }
     let key = ctx.keys.signing(alg).ok_or_else(|| {
         OAuthError::server_error(format!("realm '{}' has no {alg} key", ctx.realm.name))

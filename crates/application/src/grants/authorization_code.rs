@@ -11,6 +11,7 @@ use crate::params::Params;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
 use latchkey_domain::claims::format_timestamp;
+use latchkey_domain::model::apply::Notes;
 use latchkey_domain::scope::Scopes;
 use latchkey_domain::{authorize, Client, OAuthError, Timestamp};
 use latchkey_storage::{CodeDecision, CodeState};
@@ -69,6 +70,7 @@ pub async fn grant(
             nonce: st.code.nonce.as_deref(),
             refresh: grant.refresh.as_ref(),
             now,
+            notes: Notes::default(),
         },
     )
 }

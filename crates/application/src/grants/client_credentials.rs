@@ -9,6 +9,7 @@ use crate::params::Params;
 use crate::provision;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
+use latchkey_domain::model::apply::Notes;
 use latchkey_domain::{scope, Client, OAuthError};
 
 pub async fn grant(
@@ -16,6 +17,7 @@ pub async fn grant(
     ctx: &RealmContext,
     client: &Client,
     params: &Params,
+    addr: Option<std::net::IpAddr>,
 ) -> Result<TokenResponse> {
     // §4.4: only confidential clients; Keycloak also requires a service account.
     if client.public_client {
@@ -49,6 +51,13 @@ pub async fn grant(
         .into());
     }
     let now = app.now();
+    let address = addr.map(|a| a.to_string());
+    // The notes Keycloak sets on a service account's session (its session-note mappers).
+    let notes = Notes {
+        client_address: address.as_deref(),
+        service_account: true,
+        auth_time: Some(now),
+    };
     let wants_refresh = client.use_refresh_tokens()
         && (client.client_credentials_use_refresh_token() || scopes.offline());
     if !wants_refresh {
@@ -64,6 +73,7 @@ pub async fn grant(
                 nonce: None,
                 refresh: None,
                 now,
+                notes,
             },
         );
     }
@@ -81,6 +91,7 @@ pub async fn grant(
             nonce: None,
             refresh: started.refresh.as_ref(),
             now,
+            notes,
         },
     )
 }

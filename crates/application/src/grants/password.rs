@@ -8,6 +8,7 @@ use crate::params::Params;
 use crate::realms::RealmContext;
 use crate::sign_in::{self, Refusal};
 use crate::tokens::{self, Grant, TokenResponse};
+use latchkey_domain::model::apply::Notes;
 use latchkey_domain::{scope, Client, OAuthError};
 
 pub async fn grant(
@@ -67,6 +68,7 @@ pub async fn grant(
             nonce: None,
             refresh: started.refresh.as_ref(),
             now,
+            notes: Notes::default(),
         },
     )
 }

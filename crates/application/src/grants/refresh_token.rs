@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::params::Params;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
+use latchkey_domain::model::apply::Notes;
 use latchkey_domain::policy::{self, RefreshDecision, RefreshRequest};
 use latchkey_domain::scope::{self, Scopes};
 use latchkey_domain::{Client, OAuthError};
@@ -125,6 +126,7 @@ fn answer(
             nonce: None,
             refresh,
             now,
+            notes: Notes::default(),
         },
     )
 }

@@ -106,6 +106,7 @@ fn user() -> crate::User {
         attributes: Default::default(),
         realm_roles: vec![],
         client_roles: Default::default(),
+        groups: vec![],
         service_account_client_id: None,
         created_at: 0,
     }

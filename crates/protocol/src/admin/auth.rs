@@ -79,6 +79,7 @@ impl Admin {
         let nobody = User {
             realm_roles: vec![],
             client_roles: Default::default(),
+            groups: vec![],
             ..user.clone()
         };
         self.require_grantable(target, &nobody, user)

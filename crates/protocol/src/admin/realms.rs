@@ -65,6 +65,10 @@ pub async fn create(
     )
     .await
     .map_err(AdminError::bad_request)?;
+    for line in new.migrated.iter().chain(&new.skipped) {
+        tracing::info!(realm = %rep.realm, "{line}");
+    }
+    let new = new.new;
     let id = new.realm.id.clone();
     state.store.create_realm(new).await?;
     state.realms.invalidate(&rep.realm);

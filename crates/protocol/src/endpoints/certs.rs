@@ -20,6 +20,7 @@ pub async fn certs(
         .keys
         .all
         .iter()
+        .chain(&ctx.keys.encryption)
         .map(|k| k.public_jwk().clone())
         .collect();
     let mut r = axum::Json(serde_json::json!({ "keys": keys })).into_response();

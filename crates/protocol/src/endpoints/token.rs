@@ -104,7 +104,7 @@ async fn handle(
         }
         GrantType::Password => grants::password::grant(state, &ctx, &client, &params, addr).await?,
         GrantType::ClientCredentials => {
-            grants::client_credentials::grant(state, &ctx, &client, &params).await?
+            grants::client_credentials::grant(state, &ctx, &client, &params, addr).await?
         }
         GrantType::RefreshToken => {
             grants::refresh_token::grant(state, &ctx, &client, &params).await?

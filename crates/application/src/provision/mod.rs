@@ -5,10 +5,12 @@
 use crate::hashing::PasswordPool;
 use latchkey_crypto::secrets::{self, MasterKey};
 use latchkey_domain::client::StoredSecret;
-use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
+use latchkey_domain::keycloak::{ClientRepresentation, UserRepresentation};
 use latchkey_domain::{Client, Realm, User};
-use latchkey_storage::{NewRealm, StoreError, UserRepository, UserWithCredential};
-use std::collections::HashSet;
+use latchkey_storage::{StoreError, UserRepository, UserWithCredential};
+
+mod realm;
+pub use realm::{realm, Provisioned};
 
 /// A new identifier for a stored record: a UUIDv7, whose time-ordered prefix makes every new
 /// row land at the right edge of its index, so a batch of refreshes dirties a handful of pages
@@ -33,6 +35,37 @@ pub fn roles_defined(realm: &Realm, user: &User) -> Result<(), String> {
     }
 }
 
+/// A client without its own lists of client scopes gets the realm's default ones, and a
+/// service-account client the `service_account` scope too (as Keycloak does).
+pub fn with_realm_scopes(realm: &Realm, rep: &ClientRepresentation) -> ClientRepresentation {
+    let mut rep = rep.clone();
+    let a = &realm.access;
+    if rep.default_client_scopes.is_none() {
+        let mut list = a.default_default_client_scopes.clone();
+        let sa = "service_account";
+        if rep.service_accounts_enabled == Some(true)
+            && a.client_scopes.iter().any(|s| s.name == sa)
+            && !list.iter().any(|s| s == sa)
+        {
+            list.push(sa.to_string());
+        }
+        rep.default_client_scopes = Some(list);
+    }
+    if rep.optional_client_scopes.is_none() {
+        rep.optional_client_scopes = Some(a.default_optional_client_scopes.clone());
+    }
+    rep
+}
+
+/// Gives a user the realm's default role, as Keycloak does to every user it creates (but not
+/// to users it imports).
+pub fn grant_default_role(realm: &Realm, user: &mut User) {
+    let role = realm.default_role();
+    if !user.realm_roles.contains(&role) {
+        user.realm_roles.insert(0, role);
+    }
+}
+
 /// How Keycloak's partial export writes every client secret.
 pub const MASKED_SECRET: &str = "**********";
 
@@ -49,6 +82,7 @@ pub fn client(
         .clone()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(new_id);
+    let rep = &with_realm_scopes(realm, rep);
     let mut c = Client::from_representation(id, realm.id.clone(), rep, roles)?;
     if c.is_confidential() {
         // A partial export from Keycloak masks every secret; the mask is nobody's secret.
@@ -120,82 +154,6 @@ pub async fn user(
     })
 }
 
-/// Everything a new realm starts with, from its representation.
-pub async fn realm(
-    rep: &RealmRepresentation,
-    master: &MasterKey,
-    passwords: &PasswordPool,
-    now: i64,
-) -> Result<NewRealm, String> {
-    let id = rep
-        .id
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(new_id);
-    let realm = Realm::from_representation(id, rep)?;
-    let mut clients = Vec::new();
-    let mut seen = HashSet::new();
-    let client_roles = rep
-        .roles
-        .as_ref()
-        .map(|r| r.client.clone())
-        .unwrap_or_default();
-    for (i, c) in rep.clients.iter().flatten().enumerate() {
-        if !seen.insert(c.client_id.clone()) {
-            return Err(format!(
-                "clients[{i}]: clientId '{}' appears twice",
-                c.client_id
-            ));
-        }
-        let roles = client_roles
-            .get(&c.client_id)
-            .map(|r| r.iter().map(|r| r.name.clone()).collect())
-            .unwrap_or_default();
-        clients.push(
-            client(&realm, c, roles, master)
-                .map_err(|e| format!("clients[{i}] ('{}'): {e}", c.client_id))?,
-        );
-    }
-    if !seen.contains("admin-cli") {
-        clients.push(client(
-            &realm,
-            &Client::admin_cli_representation(),
-            vec![],
-            master,
-        )?);
-    }
-    let mut users = Vec::new();
-    let mut names = HashSet::new();
-    for (i, u) in rep.users.iter().flatten().enumerate() {
-        let built = user(&realm, u, passwords, now)
-            .await
-            .map_err(|e| format!("users[{i}] ('{}'): {e}", u.username))?;
-        if !names.insert(built.user.username.clone()) {
-            return Err(format!(
-                "users[{i}]: username '{}' appears twice",
-                built.user.username
-            ));
-        }
-        users.push(built);
-    }
-    for c in clients.iter().filter(|c| c.service_accounts_enabled) {
-        let has = users.iter().any(|u| {
-            u.user.service_account_client_id.as_deref() == Some(c.client_id.as_str())
-                || u.user.username == c.service_account_username()
-        });
-        if !has {
-            users.push(service_account_user(&realm, c, now));
-        }
-    }
-    let keys = crate::keys::generate(now, master).await?;
-    Ok(NewRealm {
-        realm,
-        keys,
-        clients,
-        users,
-    })
-}
-
 /// The `service-account-<clientId>` user Keycloak creates with a service-account client.
 pub fn service_account_user(realm: &Realm, c: &Client, now: i64) -> UserWithCredential {
     let rep = UserRepresentation {
@@ -204,8 +162,9 @@ pub fn service_account_user(realm: &Realm, c: &Client, now: i64) -> UserWithCred
         service_account_client_id: Some(c.client_id.clone()),
         ..Default::default()
     };
-    let user = User::from_representation(new_id(), realm.id.clone(), &rep, now)
+    let mut user = User::from_representation(new_id(), realm.id.clone(), &rep, now)
         .expect("valid service account user");
+    grant_default_role(realm, &mut user);
     UserWithCredential {
         user,
         password_hash: None,

@@ -1,0 +1,234 @@
+//! The realm model Keycloak's tokens come from: roles and composites, the default role,
+//! groups, client scopes with their protocol mappers, scope mappings. [`RealmAccess`] is its
+//! representation, stored with the realm; [`RealmModel`] is it compiled, once per load.
+
+pub mod apply;
+pub mod builtin;
+pub mod claim;
+pub mod groups;
+pub mod mappers;
+pub mod migrate;
+pub mod roles;
+
+use crate::keycloak::{
+    ClientScopeRepresentation, GroupRepresentation, RealmRepresentation, RoleRepresentation,
+    RolesRepresentation, ScopeMappingRepresentation,
+};
+use crate::Client;
+use groups::Groups;
+use mappers::Mapper;
+use roles::{RoleGraph, RoleId};
+use std::collections::{BTreeMap, HashMap};
+
+/// The representation of a realm's roles, groups and client scopes, as stored and exported.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RealmAccess {
+    pub roles: RolesRepresentation,
+    pub default_role: String,
+    pub groups: Vec<GroupRepresentation>,
+    pub default_groups: Vec<String>,
+    pub client_scopes: Vec<ClientScopeRepresentation>,
+    pub default_default_client_scopes: Vec<String>,
+    pub default_optional_client_scopes: Vec<String>,
+    pub scope_mappings: Vec<ScopeMappingRepresentation>,
+    pub client_scope_mappings: BTreeMap<String, Vec<ScopeMappingRepresentation>>,
+}
+
+impl RealmAccess {
+    /// From a realm representation, completed with what Keycloak creates with every realm
+    /// when the representation does not say: the built-in roles, the default role, the roles
+    /// of `account`, `realm-management` and `broker`, the built-in client scopes.
+    pub fn from_representation(rep: &RealmRepresentation) -> RealmAccess {
+        let mut roles = rep.roles.clone().unwrap_or_default();
+        let default_role = rep
+            .default_role
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| builtin::default_role_name(&rep.realm));
+        let has = |roles: &RolesRepresentation, n: &str| roles.realm.iter().any(|r| r.name == n);
+        for n in [builtin::OFFLINE_ACCESS, builtin::UMA_AUTHORIZATION] {
+            if !has(&roles, n) {
+                roles.realm.push(RoleRepresentation::named(n));
+            }
+        }
+        if !has(&roles, &default_role) {
+            let mut d = builtin::default_role(&rep.realm);
+            d.name = default_role.clone();
+            roles.realm.push(d);
+        }
+        for (client, defs) in builtin::client_roles(&rep.realm) {
+            roles.client.entry(client).or_insert(defs);
+        }
+        let builtins = builtin::scopes();
+        let (client_scopes, dd, dopt, mut scope_mappings) = match &rep.client_scopes {
+            Some(s) => (
+                s.clone(),
+                rep.default_default_client_scopes
+                    .clone()
+                    .unwrap_or_default(),
+                rep.default_optional_client_scopes
+                    .clone()
+                    .unwrap_or_default(),
+                rep.scope_mappings.clone().unwrap_or_default(),
+            ),
+            None => (
+                builtins.client_scopes.clone(),
+                builtins.default_default_client_scopes.clone(),
+                builtins.default_optional_client_scopes.clone(),
+                rep.scope_mappings
+                    .clone()
+                    .unwrap_or_else(builtin::scope_mappings),
+            ),
+        };
+        if rep.client_scopes.is_none() && rep.scope_mappings.is_some() {
+            scope_mappings.extend(builtin::scope_mappings());
+        }
+        RealmAccess {
+            roles,
+            default_role,
+            groups: rep.groups.clone().unwrap_or_default(),
+            default_groups: rep.default_groups.clone().unwrap_or_default(),
+            client_scopes,
+            default_default_client_scopes: dd,
+            default_optional_client_scopes: dopt,
+            scope_mappings,
+            client_scope_mappings: rep.client_scope_mappings.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Writes these parts into a realm representation.
+    pub fn write(&self, rep: &mut RealmRepresentation) {
+        rep.roles = Some(self.roles.clone());
+        rep.default_role = Some(RoleRepresentation {
+            name: self.default_role.clone(),
+            composite: Some(true),
+            client_role: Some(false),
+            ..Default::default()
+        });
+        rep.groups = Some(self.groups.clone());
+        rep.default_groups = (!self.default_groups.is_empty()).then(|| self.default_groups.clone());
+        rep.client_scopes = Some(self.client_scopes.clone());
+        rep.default_default_client_scopes = Some(self.default_default_client_scopes.clone());
+        rep.default_optional_client_scopes = Some(self.default_optional_client_scopes.clone());
+        rep.scope_mappings = Some(self.scope_mappings.clone());
+        rep.client_scope_mappings =
+            (!self.client_scope_mappings.is_empty()).then(|| self.client_scope_mappings.clone());
+    }
+
+    pub fn realm_role_names(&self) -> Vec<String> {
+        self.roles.realm.iter().map(|r| r.name.clone()).collect()
+    }
+}
+
+/// A client scope, its mappers compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientScope {
+    pub name: String,
+    pub in_token_scope: bool,
+    pub mappers: Vec<Mapper>,
+}
+
+/// Who may carry roles into a token under a client whose scope is not full.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Holder {
+    Client(String),
+    Scope(String),
+}
+
+/// A realm's [`RealmAccess`] compiled for issuing tokens.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RealmModel {
+    pub roles: RoleGraph,
+    pub groups: Groups,
+    pub scopes: HashMap<String, ClientScope>,
+    pub default_role: Option<RoleId>,
+    scope_mappings: HashMap<Holder, Vec<RoleId>>,
+}
+
+impl RealmModel {
+    /// Compiles the model. Client roles of `clients` missing from the representation (stored
+    /// before roles carried composites) are added as plain roles.
+    pub fn build(access: &RealmAccess, clients: &[&Client]) -> Result<RealmModel, String> {
+        let mut client_roles = access.roles.client.clone();
+        for c in clients {
+            let defs = client_roles.entry(c.client_id.clone()).or_default();
+            for r in &c.client_roles {
+                if !defs.iter().any(|d| &d.name == r) {
+                    defs.push(RoleRepresentation::named(r));
+                }
+            }
+        }
+        let roles = RoleGraph::build(&access.roles.realm, &client_roles)?;
+        let groups = Groups::build(&access.groups, &roles)?;
+        let mut scopes = HashMap::new();
+        for s in access.client_scopes.iter().filter(|s| s.is_oidc()) {
+            let mappers = s
+                .protocol_mappers
+                .iter()
+                .flatten()
+                .filter_map(|m| Mapper::compile(m).ok())
+                .collect();
+            scopes.insert(
+                s.name.clone(),
+                ClientScope {
+                    name: s.name.clone(),
+                    in_token_scope: s.include_in_token_scope(),
+                    mappers,
+                },
+            );
+        }
+        let mut scope_mappings: HashMap<Holder, Vec<RoleId>> = HashMap::new();
+        let mut add = |m: &ScopeMappingRepresentation, owner: Option<&str>| {
+            let holder = match m.holder() {
+                Some(crate::keycloak::access::ScopeHolder::Client(c)) => Holder::Client(c.into()),
+                Some(crate::keycloak::access::ScopeHolder::Scope(s)) => Holder::Scope(s.into()),
+                None => return,
+            };
+            let ids = m.roles.iter().filter_map(|r| match owner {
+                None => roles.realm_role(r),
+                Some(c) => roles.client_role(c, r),
+            });
+            scope_mappings.entry(holder).or_default().extend(ids);
+        };
+        for m in &access.scope_mappings {
+            add(m, None);
+        }
+        for (owner, list) in &access.client_scope_mappings {
+            for m in list {
+                add(m, Some(owner));
+            }
+        }
+        Ok(RealmModel {
+            default_role: roles.realm_role(&access.default_role),
+            roles,
+            groups,
+            scopes,
+            scope_mappings,
+        })
+    }
+
+    /// The roles a client may carry into tokens when its scope is not full: its own roles and
+    /// the scope mappings of the client and of the client scopes in effect, expanded.
+    pub fn scope_of<'a>(
+        &self,
+        client: &Client,
+        scopes: impl Iterator<Item = &'a str>,
+    ) -> Vec<RoleId> {
+        let own = self
+            .roles
+            .client_roles(&client.client_id)
+            .filter_map(|n| self.roles.client_role(&client.client_id, n));
+        let mut direct: Vec<RoleId> = own.collect();
+        let mut holders = vec![Holder::Client(client.client_id.clone())];
+        holders.extend(scopes.map(|s| Holder::Scope(s.to_string())));
+        for h in holders {
+            if let Some(ids) = self.scope_mappings.get(&h) {
+                direct.extend_from_slice(ids);
+            }
+        }
+        self.roles.expand(direct)
+    }
+}
+
+#[cfg(test)]
+mod tests;
