@@ -289,7 +289,9 @@ def test_offline_max_lifespan_when_limited(start):
 
 
 def test_refresh_scope_narrows_the_access_and_id_tokens(start):
-    s = start(realm("scope"))
+    rep = realm("scope")
+    rep["users"][0]["realmRoles"] = ["default-roles-scope"]
+    s = start(rep)
     t = login(s, scope="openid phone")
     assert t["scope"] == "openid email phone profile"
     r = refresh(s, t["refresh_token"], scope="openid")

@@ -15,19 +15,15 @@ pub const ENCRYPTION_ALG: &str = "RSA-OAEP";
 /// The `alg` of the realm's refresh-token key.
 pub const HMAC_ALG: &str = "HS512";
 
-/// The keys Keycloak gives a new realm — RSA signing (RS256), RSA encryption (published
-/// only) and the HMAC key of refresh tokens — plus a signing key for each other algorithm
-/// in `algs` (the realm's or a client's choice).
-pub fn default_algorithms(algs: &[SigningAlg]) -> Vec<String> {
-    let mut out = vec![SigningAlg::RS256.to_string()];
-    for a in algs {
-        if !out.contains(&a.to_string()) {
-            out.push(a.to_string());
-        }
-    }
-    out.push(ENCRYPTION_ALG.into());
-    out.push(HMAC_ALG.into());
-    out
+/// The keys Keycloak gives a new realm: RSA signing (RS256), RSA encryption (published only)
+/// and the HMAC key of refresh tokens. A key for another algorithm is made when a realm or
+/// client first asks for it (the realm cache).
+pub fn default_algorithms() -> Vec<String> {
+    vec![
+        SigningAlg::RS256.to_string(),
+        ENCRYPTION_ALG.into(),
+        HMAC_ALG.into(),
+    ]
 }
 
 /// Generates a fresh key for each of `algs` (as stored: `RS256`, `ES256`, `EdDSA`,
@@ -82,29 +78,6 @@ fn sealed(
     }
 }
 
-/// The signing algorithms a realm's tokens need: the realm's default and each client's.
-pub fn needed_algorithms(rep: &RealmRepresentation) -> Vec<SigningAlg> {
-    let mut out: Vec<SigningAlg> = Vec::new();
-    let mut add = |v: Option<&str>| {
-        if let Some(a) = v.and_then(|v| v.parse::<SigningAlg>().ok()) {
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        }
-    };
-    add(rep.default_signature_algorithm.as_deref());
-    for c in rep.clients.iter().flatten() {
-        for k in [
-            "access.token.signed.response.alg",
-            "id.token.signed.response.alg",
-            "user.info.response.signature.alg",
-        ] {
-            add(c.attributes.get(k).map(String::as_str));
-        }
-    }
-    out
-}
-
 /// The realm's keys from the key providers of its export (`components`), so that tokens
 /// Keycloak signed keep verifying and the JWKS keeps its `kid`s; a key of each kind the export
 /// lacks is generated. Also returns what was not taken, a line each.
@@ -145,7 +118,7 @@ pub async fn from_components(
             Err(why) => notes.push(format!("key provider '{name}': {why}")),
         }
     }
-    let mut wanted = default_algorithms(&needed_algorithms(rep));
+    let mut wanted = default_algorithms();
     wanted.retain(|alg| !keys.iter().any(|k| &k.alg == alg && k.active));
     keys.extend(generate(wanted, now, master).await?);
     Ok((keys, notes))

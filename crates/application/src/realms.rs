@@ -120,12 +120,24 @@ impl RealmCache {
             .chain([realm.access_token_lifespan])
             .max()
             .unwrap_or(0);
-        let keys = load_keys(
-            self.store.realm_keys(&realm.id).await?,
-            longest + 60,
-            self.clock.now(),
-            &self.master,
-        )?;
+        let mut stored = self.store.realm_keys(&realm.id).await?;
+        // As Keycloak does, a signing algorithm the realm or a client asks for and no key
+        // serves gets a key of its own at first use.
+        let missing: Vec<String> = needed_algorithms(&realm, clients.values())
+            .into_iter()
+            .filter(|alg| !stored.iter().any(|k| k.active && k.alg == *alg))
+            .collect();
+        if !missing.is_empty() {
+            let fresh = crate::keys::generate(missing, self.clock.now(), &self.master)
+                .await
+                .map_err(StoreError::Corrupt)?;
+            for k in fresh {
+                tracing::info!(realm = %realm.name, alg = %k.alg, kid = %k.kid, "generated a signing key the realm's settings ask for");
+                self.store.add_key(&realm.id, k).await?;
+            }
+            stored = self.store.realm_keys(&realm.id).await?;
+        }
+        let keys = load_keys(stored, longest + 60, self.clock.now(), &self.master)?;
         let all: Vec<&Client> = clients.values().map(Arc::as_ref).collect();
         let model = RealmModel::build(&realm.access, &all)
             .map_err(|e| StoreError::Corrupt(format!("realm '{}': {e}", realm.name)))?;
@@ -143,6 +155,28 @@ impl RealmCache {
             .insert(name.to_string(), ctx.clone());
         Ok(Some(ctx))
     }
+}
+
+/// The signing algorithms of a realm's tokens: its default and each client's choices.
+fn needed_algorithms<'a>(
+    realm: &Realm,
+    clients: impl Iterator<Item = &'a Arc<Client>>,
+) -> Vec<String> {
+    let mut out = vec![realm.default_signature_algorithm.to_string()];
+    for c in clients {
+        for key in [
+            "access.token.signed.response.alg",
+            "id.token.signed.response.alg",
+            "user.info.response.signature.alg",
+        ] {
+            if let Some(a) = c.attribute(key).and_then(|a| a.parse::<SigningAlg>().ok()) {
+                if !out.contains(&a.to_string()) {
+                    out.push(a.to_string());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Parses the stored keys. The newest key of each algorithm signs; an older one is kept (for

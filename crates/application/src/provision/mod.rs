@@ -35,13 +35,35 @@ pub fn roles_defined(realm: &Realm, user: &User) -> Result<(), String> {
     }
 }
 
-/// A client without its own lists of client scopes gets the realm's default ones, and a
-/// service-account client the `service_account` scope too (as Keycloak does).
+/// What Keycloak gives a new client its representation leaves out: the realm's default and
+/// optional OpenID Connect client scopes (a service-account client the `service_account` scope
+/// too), and web origins from its `http(s)` redirect URIs.
 pub fn with_realm_scopes(realm: &Realm, rep: &ClientRepresentation) -> ClientRepresentation {
     let mut rep = rep.clone();
     let a = &realm.access;
+    let oidc = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| a.client_scopes.iter().any(|s| &s.name == *n && s.is_oidc()))
+            .cloned()
+            .collect()
+    };
+    if rep.web_origins.is_none() {
+        let mut origins: Vec<String> = Vec::new();
+        for uri in rep.redirect_uris.iter().flatten() {
+            let http = uri.starts_with("http://") || uri.starts_with("https://");
+            if let Some(o) = latchkey_domain::client::origin_of(uri).filter(|_| http) {
+                if !origins.contains(&o) {
+                    origins.push(o);
+                }
+            }
+        }
+        if !origins.is_empty() {
+            rep.web_origins = Some(origins);
+        }
+    }
     if rep.default_client_scopes.is_none() {
-        let mut list = a.default_default_client_scopes.clone();
+        let mut list = oidc(&a.default_default_client_scopes);
         let sa = "service_account";
         if rep.service_accounts_enabled == Some(true)
             && a.client_scopes.iter().any(|s| s.name == sa)
@@ -52,7 +74,7 @@ pub fn with_realm_scopes(realm: &Realm, rep: &ClientRepresentation) -> ClientRep
         rep.default_client_scopes = Some(list);
     }
     if rep.optional_client_scopes.is_none() {
-        rep.optional_client_scopes = Some(a.default_optional_client_scopes.clone());
+        rep.optional_client_scopes = Some(oidc(&a.default_optional_client_scopes));
     }
     rep
 }

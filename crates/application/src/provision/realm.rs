@@ -5,7 +5,7 @@
 use super::{client, new_id, service_account_user, user, MASKED_SECRET};
 use crate::hashing::PasswordPool;
 use latchkey_crypto::secrets::MasterKey;
-use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation};
+use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation, UserRepresentation};
 use latchkey_domain::model::{builtin, mappers::Mapper, migrate, RealmModel};
 use latchkey_domain::{Client, Realm};
 use latchkey_storage::NewRealm;
@@ -84,7 +84,17 @@ pub async fn realm(
     RealmModel::build(&realm.access, &refs)?;
     let mut users = Vec::new();
     let mut names = HashSet::new();
+    let from_keycloak = migrate::version(&rep).is_some();
     for (i, u) in rep.users.iter().flatten().enumerate() {
+        // Keycloak imports a user whose `enabled` is absent as disabled; a realm file written
+        // by hand (no `keycloakVersion`) keeps latchkey's default, enabled.
+        let u = &match (from_keycloak, u.enabled) {
+            (true, None) => UserRepresentation {
+                enabled: Some(false),
+                ..u.clone()
+            },
+            _ => u.clone(),
+        };
         let mut built = user(&realm, u, passwords, now)
             .await
             .map_err(|e| format!("users[{i}] ('{}'): {e}", u.username))?;
@@ -145,9 +155,9 @@ fn client_roles(realm: &Realm, client_id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The clients Keycloak creates with every realm and whose roles tokens carry: `account`,
-/// `broker` and, outside `master`, `realm-management`. Latchkey serves no account console;
-/// these hold roles (and are audiences) only.
+/// The clients Keycloak creates with every realm: `admin-cli`, and those whose roles tokens
+/// carry: `account`, `broker` and, outside `master`, `realm-management`. Latchkey serves no
+/// account console; these hold roles (and are audiences) only.
 fn builtin_clients(realm: &Realm) -> Vec<ClientRepresentation> {
     let holder = |id: &str, name: &str, bearer: bool| ClientRepresentation {
         client_id: id.into(),
@@ -160,6 +170,7 @@ fn builtin_clients(realm: &Realm) -> Vec<ClientRepresentation> {
         ..Default::default()
     };
     let mut out = vec![
+        Client::admin_cli_representation(),
         holder(builtin::ACCOUNT, "${client_account}", false),
         holder(builtin::BROKER, "${client_broker}", true),
     ];
@@ -196,7 +207,9 @@ fn report_client(c: &ClientRepresentation, skipped: &mut Vec<String>) {
 /// What a realm export may hold that latchkey does not serve.
 fn report_realm(rep: &RealmRepresentation, skipped: &mut Vec<String>) {
     for (kind, list) in rep.components.iter().flatten() {
-        if kind == latchkey_domain::keycloak::access::KEY_PROVIDER {
+        if kind == latchkey_domain::keycloak::access::KEY_PROVIDER
+            || kind == latchkey_domain::model::USER_PROFILE
+        {
             continue;
         }
         let what = match kind.as_str() {
@@ -206,7 +219,6 @@ fn report_realm(rep: &RealmRepresentation, skipped: &mut Vec<String>) {
             "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy" => {
                 "client registration policies (dynamic registration is not served)"
             }
-            "org.keycloak.userprofile.UserProfileProvider" => "the declarative user profile",
             _ => "not served",
         };
         for c in list {

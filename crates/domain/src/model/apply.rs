@@ -324,6 +324,7 @@ impl<'a> Subject<'a> {
         let mut vals: Vec<&'a str> = u
             .attributes
             .get(name)
+            .filter(|_| self.model.attributes.visible(name))
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default();
         if !vals.is_empty() && !aggregate {

@@ -2,9 +2,10 @@
 //! that Keycloak's later versions added to every realm (client scopes, the default role), so
 //! its tokens carry what the current Keycloak would give.
 
-use super::builtin;
+use super::{builtin, USER_PROFILE, USER_PROFILE_CONFIG};
 use crate::keycloak::{
-    ClientRepresentation, CompositesRepresentation, RealmRepresentation, RoleRepresentation,
+    ClientRepresentation, ComponentRepresentation, CompositesRepresentation, RealmRepresentation,
+    RoleRepresentation,
 };
 
 /// `major.minor.patch` of a `keycloakVersion` such as `4.8.3.Final` or `26.1.0`.
@@ -54,9 +55,43 @@ pub fn import(rep: &mut RealmRepresentation) -> Vec<String> {
             }
         }
     }
+    user_profile(rep, &mut notes);
     default_role(rep, &mut notes);
     missing_roles(rep, &mut notes);
     notes
+}
+
+/// Keycloak 24 made the declarative user profile permanent: a realm exported by an older
+/// version keeps every attribute visible (its migration sets `unmanagedAttributePolicy`
+/// ENABLED); one exported by 24 or later without a profile has Keycloak's default profile, which
+/// hides attributes it does not declare.
+fn user_profile(rep: &mut RealmRepresentation, notes: &mut Vec<String>) {
+    let Some(v) = version(rep) else { return };
+    let comps = rep.components.get_or_insert_with(Default::default);
+    if comps.get(USER_PROFILE).is_some_and(|l| !l.is_empty()) {
+        return;
+    }
+    let (config, note) = if v < (24, 0, 0) {
+        (
+            r#"{"unmanagedAttributePolicy":"ENABLED"}"#,
+            "user attributes stay visible to protocol mappers (unmanagedAttributePolicy ENABLED, as Keycloak 24's migration sets)",
+        )
+    } else {
+        (
+            "{}",
+            "no user profile in the export: Keycloak's default profile applies, and protocol mappers see only username, email, firstName and lastName",
+        )
+    };
+    comps.insert(
+        USER_PROFILE.to_string(),
+        vec![ComponentRepresentation {
+            name: Some("Declarative User Profile".into()),
+            provider_id: Some("declarative-user-profile".into()),
+            config: [(USER_PROFILE_CONFIG.to_string(), vec![config.to_string()])].into(),
+            ..Default::default()
+        }],
+    );
+    notes.push(note.to_string());
 }
 
 fn add_scope(rep: &mut RealmRepresentation, name: &str, attach: Attach, notes: &mut Vec<String>) {
@@ -260,7 +295,9 @@ mod tests {
     #[test]
     fn a_current_export_is_left_alone() {
         let text = r#"{"realm":"new","keycloakVersion":"26.1.0","clientScopes":[],
-                       "defaultRole":{"name":"default-roles-new"}}"#;
+                       "defaultRole":{"name":"default-roles-new"},
+                       "components":{"org.keycloak.userprofile.UserProfileProvider":[
+                         {"providerId":"declarative-user-profile","config":{"kc.user.profile.config":["{}"]}}]}}"#;
         let mut r = rep(text);
         assert!(import(&mut r).is_empty());
         assert_eq!(r, rep(text).tap_roles());

@@ -11,8 +11,8 @@ pub mod migrate;
 pub mod roles;
 
 use crate::keycloak::{
-    ClientScopeRepresentation, GroupRepresentation, RealmRepresentation, RoleRepresentation,
-    RolesRepresentation, ScopeMappingRepresentation,
+    ClientScopeRepresentation, ComponentRepresentation, GroupRepresentation, RealmRepresentation,
+    RoleRepresentation, RolesRepresentation, ScopeMappingRepresentation,
 };
 use crate::Client;
 use groups::Groups;
@@ -32,6 +32,66 @@ pub struct RealmAccess {
     pub default_optional_client_scopes: Vec<String>,
     pub scope_mappings: Vec<ScopeMappingRepresentation>,
     pub client_scope_mappings: BTreeMap<String, Vec<ScopeMappingRepresentation>>,
+    /// The declarative user profile (Keycloak 24 and later), when the realm has one.
+    pub user_profile: Option<ComponentRepresentation>,
+}
+
+/// The component type of the declarative user profile.
+pub const USER_PROFILE: &str = "org.keycloak.userprofile.UserProfileProvider";
+/// Its configuration key (a JSON document).
+pub const USER_PROFILE_CONFIG: &str = "kc.user.profile.config";
+
+/// Which user attributes protocol mappers see, from the user profile: since Keycloak 24 an
+/// attribute the profile does not declare ("unmanaged") is invisible unless the profile's
+/// `unmanagedAttributePolicy` is set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum AttributeAccess {
+    /// No user profile: every attribute (latchkey's default for a realm not from Keycloak 24+).
+    #[default]
+    All,
+    /// Only these (the profile's declared attributes).
+    Declared(Vec<String>),
+}
+
+impl AttributeAccess {
+    pub fn of(profile: Option<&ComponentRepresentation>) -> AttributeAccess {
+        let Some(c) = profile else {
+            return AttributeAccess::All;
+        };
+        let config: serde_json::Value = c
+            .get(USER_PROFILE_CONFIG)
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        if config
+            .get("unmanagedAttributePolicy")
+            .and_then(|p| p.as_str())
+            .is_some_and(|p| !p.is_empty())
+        {
+            return AttributeAccess::All;
+        }
+        let mut names: Vec<String> = ["username", "email", "firstName", "lastName"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for a in config
+            .get("attributes")
+            .and_then(|a| a.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = a.get("name").and_then(|n| n.as_str()) {
+                names.push(n.to_string());
+            }
+        }
+        AttributeAccess::Declared(names)
+    }
+
+    pub fn visible(&self, name: &str) -> bool {
+        match self {
+            AttributeAccess::All => true,
+            AttributeAccess::Declared(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 impl RealmAccess {
@@ -93,6 +153,12 @@ impl RealmAccess {
             default_optional_client_scopes: dopt,
             scope_mappings,
             client_scope_mappings: rep.client_scope_mappings.clone().unwrap_or_default(),
+            user_profile: rep
+                .components
+                .as_ref()
+                .and_then(|c| c.get(USER_PROFILE))
+                .and_then(|l| l.first())
+                .cloned(),
         }
     }
 
@@ -113,6 +179,11 @@ impl RealmAccess {
         rep.scope_mappings = Some(self.scope_mappings.clone());
         rep.client_scope_mappings =
             (!self.client_scope_mappings.is_empty()).then(|| self.client_scope_mappings.clone());
+        if let Some(p) = &self.user_profile {
+            rep.components
+                .get_or_insert_with(Default::default)
+                .insert(USER_PROFILE.to_string(), vec![p.clone()]);
+        }
     }
 
     pub fn realm_role_names(&self) -> Vec<String> {
@@ -142,6 +213,7 @@ pub struct RealmModel {
     pub groups: Groups,
     pub scopes: HashMap<String, ClientScope>,
     pub default_role: Option<RoleId>,
+    pub attributes: AttributeAccess,
     scope_mappings: HashMap<Holder, Vec<RoleId>>,
 }
 
@@ -199,6 +271,7 @@ impl RealmModel {
             }
         }
         Ok(RealmModel {
+            attributes: AttributeAccess::of(access.user_profile.as_ref()),
             default_role: roles.realm_role(&access.default_role),
             roles,
             groups,

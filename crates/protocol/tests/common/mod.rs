@@ -52,7 +52,7 @@ impl Server {
         let realm = latchkey_application::provision::realm(&rep, &master, &passwords, START)
             .await
             .unwrap();
-        store.create_realm(realm).await.unwrap();
+        store.create_realm(realm.new).await.unwrap();
         let ids = Arc::new(SequentialIds::default());
         let router = Self::router(&store, &master, &clock, &ids, passwords).await;
         Server {
