@@ -15,6 +15,7 @@ pub mod issued;
 pub mod keys;
 pub mod params;
 pub mod provision;
+pub mod realm_model;
 pub mod realms;
 pub mod sign_in;
 pub mod throttle;

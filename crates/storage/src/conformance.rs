@@ -610,6 +610,27 @@ async fn outages_are_the_gaps_between_signs_of_life(store: Arc<dyn Store>) {
     );
 }
 
+async fn a_realm_is_replaced_only_from_what_is_stored(store: Arc<dyn Store>) {
+    let realm = realm("10");
+    with_login(&*store, &realm).await;
+    let stored = store.realm_by_id(&realm.id).await.unwrap().unwrap();
+    let mut a = stored.clone();
+    a.access.default_groups.push("/a".into());
+    let mut b = stored.clone();
+    b.access.default_groups.push("/b".into());
+    assert!(store.replace_realm(&stored, a.clone()).await.unwrap());
+    assert!(
+        !store.replace_realm(&stored, b).await.unwrap(),
+        "a change from a stale copy is refused"
+    );
+    let now = store.realm_by_id(&realm.id).await.unwrap().unwrap();
+    assert_eq!(now.access.default_groups, ["/a"]);
+    assert!(
+        store.replace_realm(&now, now.clone()).await.unwrap(),
+        "what was read is what is stored, byte for byte"
+    );
+}
+
 /// Each test, once per backend.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
@@ -641,4 +662,5 @@ on_both_stores!(
     sessions_that_idled_out_or_ran_out_are_purged_page_by_page,
     a_clear_key_is_sealed_once,
     outages_are_the_gaps_between_signs_of_life,
+    a_realm_is_replaced_only_from_what_is_stored,
 );

@@ -189,6 +189,8 @@ pub trait RealmRepository: Send + Sync + 'static {
     async fn clients(&self, realm_id: &str) -> Result<Vec<Client>>;
     async fn client_by_client_id(&self, realm_id: &str, client_id: &str) -> Result<Option<Client>>;
     async fn update_realm(&self, realm: Realm) -> Result<()>;
+    /// Writes `after` only if the stored realm is still `before`; `false` when it changed.
+    async fn replace_realm(&self, before: &Realm, after: Realm) -> Result<bool>;
     /// Deletes a realm and everything in it. Returns false when it did not exist.
     async fn delete_realm(&self, realm_id: &str) -> Result<bool>;
     async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>>;

@@ -63,6 +63,27 @@ impl TokenRoles {
     }
 }
 
+/// The roles of `user` directly, through its groups and their parents, and composites.
+pub fn user_roles(model: &RealmModel, u: &User) -> Vec<RoleId> {
+    let g = &model.roles;
+    let mut direct: Vec<RoleId> = u
+        .realm_roles
+        .iter()
+        .filter_map(|r| g.realm_role(r))
+        .collect();
+    for (c, names) in &u.client_roles {
+        direct.extend(names.iter().filter_map(|n| g.client_role(c, n)));
+    }
+    for path in &u.groups {
+        if let Some(group) = model.groups.by_path(path) {
+            for gr in model.groups.lineage(group) {
+                direct.extend_from_slice(&gr.roles);
+            }
+        }
+    }
+    g.expand(direct)
+}
+
 /// A role as Keycloak's role mappers name it: `clientId.role` split at the last dot, else a
 /// realm role.
 pub fn parse_role(s: &str) -> (Option<&str>, &str) {
@@ -113,24 +134,7 @@ impl<'a> Subject<'a> {
 
     /// The roles of the user directly, through groups and their parents, and composites.
     pub fn user_roles(&self) -> Vec<RoleId> {
-        let g = &self.model.roles;
-        let u = self.user;
-        let mut direct: Vec<RoleId> = u
-            .realm_roles
-            .iter()
-            .filter_map(|r| g.realm_role(r))
-            .collect();
-        for (c, names) in &u.client_roles {
-            direct.extend(names.iter().filter_map(|n| g.client_role(c, n)));
-        }
-        for path in &u.groups {
-            if let Some(group) = self.model.groups.by_path(path) {
-                for gr in self.model.groups.lineage(group) {
-                    direct.extend_from_slice(&gr.roles);
-                }
-            }
-        }
-        g.expand(direct)
+        user_roles(self.model, self.user)
     }
 
     /// The roles the token carries: the user's, within the client's scope unless it is full,

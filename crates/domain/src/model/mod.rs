@@ -191,6 +191,15 @@ impl RealmAccess {
     }
 }
 
+/// The roles a client stored before roles were kept with the realm (its clientId has no
+/// entry under `roles.client`; once it has one, that entry is the authority).
+pub fn legacy_roles(c: &Client) -> Vec<RoleRepresentation> {
+    c.client_roles
+        .iter()
+        .map(|r| RoleRepresentation::named(r))
+        .collect()
+}
+
 /// A client scope, its mappers compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientScope {
@@ -218,17 +227,14 @@ pub struct RealmModel {
 }
 
 impl RealmModel {
-    /// Compiles the model. Client roles of `clients` missing from the representation (stored
-    /// before roles carried composites) are added as plain roles.
+    /// Compiles the model. The roles of a client the representation has no entry for (stored
+    /// before roles were kept with the realm) are its stored role names.
     pub fn build(access: &RealmAccess, clients: &[&Client]) -> Result<RealmModel, String> {
         let mut client_roles = access.roles.client.clone();
         for c in clients {
-            let defs = client_roles.entry(c.client_id.clone()).or_default();
-            for r in &c.client_roles {
-                if !defs.iter().any(|d| &d.name == r) {
-                    defs.push(RoleRepresentation::named(r));
-                }
-            }
+            client_roles
+                .entry(c.client_id.clone())
+                .or_insert_with(|| legacy_roles(c));
         }
         let roles = RoleGraph::build(&access.roles.realm, &client_roles)?;
         let groups = Groups::build(&access.groups, &roles)?;

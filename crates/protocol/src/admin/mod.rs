@@ -5,10 +5,17 @@
 
 pub mod auth;
 pub mod clients;
+pub mod groups;
+pub mod keys;
+pub mod model;
+pub mod model_routes;
 pub mod openapi;
 pub mod paths;
 pub mod realms;
+pub mod role_mappings;
+pub mod roles;
 pub mod routes;
+pub mod scopes;
 pub mod sessions;
 pub mod shared;
 pub mod users;

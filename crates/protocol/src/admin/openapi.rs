@@ -3,7 +3,8 @@
 
 use super::routes::Op;
 use latchkey_domain::keycloak::{
-    ClientRepresentation, CredentialRepresentation, RealmRepresentation, UserRepresentation,
+    ClientRepresentation, ClientScopeRepresentation, CredentialRepresentation, GroupRepresentation,
+    ProtocolMapperRepresentation, RealmRepresentation, RoleRepresentation, UserRepresentation,
 };
 use serde_json::{json, Map, Value};
 
@@ -29,6 +30,25 @@ pub fn document(ops: &[Op], server: &str) -> Value {
     schema_of::<UserRepresentation>("User", &mut schemas);
     schema_of::<CredentialRepresentation>("Credential", &mut schemas);
     let list = |item: &str| json!({"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}});
+    schema_of::<RoleRepresentation>("Role", &mut schemas);
+    schema_of::<GroupRepresentation>("Group", &mut schemas);
+    schema_of::<ClientScopeRepresentation>("ClientScope", &mut schemas);
+    schema_of::<ProtocolMapperRepresentation>("ProtocolMapper", &mut schemas);
+    for item in ["Role", "Group", "ClientScope", "ProtocolMapper"] {
+        schemas.insert(format!("{item}List"), list(item));
+    }
+    schemas.insert(
+        "RoleMappings".into(),
+        json!({"type": "object", "properties": {
+        "realmMappings": list("Role"),
+        "clientMappings": {"type": "object", "additionalProperties": {"type": "object"}}}}),
+    );
+    schemas.insert(
+        "Keys".into(),
+        json!({"type": "object", "properties": {
+        "active": {"type": "object", "additionalProperties": {"type": "string"}},
+        "keys": {"type": "array", "items": {"type": "object"}}}}),
+    );
     schemas.insert("RealmList".into(), list("Realm"));
     schemas.insert("ClientList".into(), list("Client"));
     schemas.insert("UserList".into(), list("User"));

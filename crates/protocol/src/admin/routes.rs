@@ -27,6 +27,11 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// `f(self)`, to chain a table of routes kept in another file.
+    pub fn pipe(self, f: impl FnOnce(Builder) -> Builder) -> Builder {
+        f(self)
+    }
+
     pub fn add<H, T>(mut self, op: Op, handler: H) -> Self
     where
         H: Handler<T, Arc<AppState>>,
@@ -44,7 +49,7 @@ impl Builder {
     }
 }
 
-fn op(
+pub fn op(
     method: &'static str,
     path: &'static str,
     summary: &'static str,
@@ -405,4 +410,5 @@ pub fn build() -> Builder {
         ),
         sessions::brute_force_reset_all,
     )
+    .pipe(super::model_routes::add)
 }

@@ -104,10 +104,12 @@ pub async fn create(
         return Err(AdminError::conflict("User exists with same username"));
     }
     email_free(&state, &ctx, rep.email.as_deref(), None).await?;
-    let user =
+    let mut user =
         latchkey_application::provision::user(&ctx.realm, &rep, &state.passwords, state.now())
             .await
             .map_err(AdminError::bad_request)?;
+    // As Keycloak does for every user it creates (not for those it imports).
+    latchkey_application::provision::grant_default_role(&ctx.realm, &mut user.user);
     admin.require_may_hold(&realm, &user.user)?;
     let id = user.user.id.clone();
     let name = user.user.username.clone();

@@ -52,6 +52,14 @@ impl crate::RealmRepository for PgStore {
         self.notify("*").await;
         Ok(())
     }
+    async fn replace_realm(&self, before: &Realm, after: Realm) -> Result<bool> {
+        let stmt = sqlc::replace_realm(before, &after);
+        let n = exec::execute(&self.client().await?, &stmt).await?;
+        if n == 1 {
+            self.notify("*").await;
+        }
+        Ok(n == 1)
+    }
     async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
         let n = exec::execute(&self.client().await?, &sqlc::delete_realm(realm_id)).await?;
         self.notify("*").await;

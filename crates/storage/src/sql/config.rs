@@ -45,6 +45,8 @@ pub const USER_BY_ID: &str =
 const INSERT_REALM: &str =
     "INSERT INTO realms (id, name, representation, created_at) VALUES ($1, $2, $3, $4)";
 const UPDATE_REALM: &str = "UPDATE realms SET name = $1, representation = $2 WHERE id = $3";
+const REPLACE_REALM: &str =
+    "UPDATE realms SET name = $1, representation = $2 WHERE id = $3 AND representation = $4";
 const DELETE_REALM: &str = "DELETE FROM realms WHERE id = $1";
 const INSERT_KEY: &str = "INSERT INTO realm_keys (kid, realm_id, alg, material, created_at, active, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const SEAL_KEY: &str = "UPDATE realm_keys SET material = $1, sealed = $2 WHERE kid = $3 AND realm_id = $4 AND sealed = $5";
@@ -72,6 +74,7 @@ pub const ALL: &[&str] = &[
     USER_BY_ID,
     INSERT_REALM,
     UPDATE_REALM,
+    REPLACE_REALM,
     DELETE_REALM,
     INSERT_KEY,
     INSERT_CLIENT,
@@ -182,6 +185,18 @@ pub fn insert_realm(new: &NewRealm, now: i64) -> Vec<Statement> {
 pub fn update_realm(r: &Realm) -> Statement {
     stmt!(UPDATE_REALM, &r.name, json(&r.to_representation()), &r.id)
         .naming(format!("realm '{}'", r.name))
+}
+
+/// `after` in place of `before`, only if the stored realm is still `before` (a change made
+/// meanwhile by another request or node makes it update nothing).
+pub fn replace_realm(before: &Realm, after: &Realm) -> Statement {
+    stmt!(
+        REPLACE_REALM,
+        &after.name,
+        json(&after.to_representation()),
+        &after.id,
+        json(&before.to_representation())
+    )
 }
 
 pub fn delete_realm(id: &str) -> Statement {

@@ -249,6 +249,15 @@ impl crate::RealmRepository for SqliteStore {
     async fn update_realm(&self, realm: latchkey_domain::Realm) -> Result<()> {
         self.write(move |tx| config::update_realm(tx, &realm)).await
     }
+    async fn replace_realm(
+        &self,
+        before: &latchkey_domain::Realm,
+        after: latchkey_domain::Realm,
+    ) -> Result<bool> {
+        let stmt = crate::sql::config::replace_realm(before, &after);
+        self.write(move |tx| Ok(exec::execute(tx, &stmt)? == 1))
+            .await
+    }
     async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
         let id = realm_id.to_string();
         let r = self

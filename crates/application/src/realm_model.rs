@@ -1,0 +1,62 @@
+//! Changing a realm's roles, groups and client scopes: read, change, check that the model
+//! still compiles (no undefined composite, no cycle), and write only if nobody changed the
+//! realm meanwhile — else read again. Every change is one compare-and-swap of the realm.
+
+use latchkey_domain::model::{RealmAccess, RealmModel};
+use latchkey_domain::Client;
+use latchkey_storage::{Store, StoreError};
+
+/// Why a change was not made.
+#[derive(Debug)]
+pub enum ChangeError {
+    /// The thing named does not exist (404).
+    NotFound(String),
+    /// The change is not valid (400).
+    Invalid(String),
+    /// It exists already (409).
+    Conflict(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(e: StoreError) -> Self {
+        ChangeError::Store(e)
+    }
+}
+
+/// How often a change is tried again when other changes keep landing first.
+const ATTEMPTS: usize = 16;
+
+/// Applies `change` to the realm's model and stores it. `change` may run more than once.
+pub async fn change<T>(
+    store: &dyn Store,
+    realm_id: &str,
+    mut change: impl FnMut(&mut RealmAccess, &[Client]) -> Result<T, ChangeError>,
+) -> Result<T, ChangeError> {
+    for _ in 0..ATTEMPTS {
+        let before = store
+            .realm_by_id(realm_id)
+            .await?
+            .ok_or_else(|| ChangeError::NotFound("realm not found".into()))?;
+        let clients = store.clients(realm_id).await?;
+        let mut after = before.clone();
+        for c in &clients {
+            after
+                .access
+                .roles
+                .client
+                .entry(c.client_id.clone())
+                .or_insert_with(|| latchkey_domain::model::legacy_roles(c));
+        }
+        let out = change(&mut after.access, &clients)?;
+        after.realm_roles = after.access.realm_role_names();
+        let refs: Vec<&Client> = clients.iter().collect();
+        RealmModel::build(&after.access, &refs).map_err(ChangeError::Invalid)?;
+        if store.replace_realm(&before, after).await? {
+            return Ok(out);
+        }
+    }
+    Err(ChangeError::Conflict(
+        "the realm kept changing under this request; try again".into(),
+    ))
+}

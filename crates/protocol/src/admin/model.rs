@@ -1,0 +1,206 @@
+//! What the admin resources of the realm model (roles, groups, client scopes, mappers) share:
+//! path segments, one change of the realm's model, and role references.
+
+use super::auth::Admin;
+use super::shared::{audit, find};
+use super::{AdminError, AdminResult};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use latchkey_application::realm_model::{self, ChangeError};
+use latchkey_application::realms::RealmContext;
+use latchkey_domain::admin_access::Permission;
+use latchkey_domain::keycloak::RoleRepresentation;
+use latchkey_domain::model::RealmAccess;
+use latchkey_domain::{AdminOperation, Client};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The path's parameters, in order (`{realm}` first).
+pub struct Segs(pub Vec<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segs {
+    type Rejection = AdminError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(pairs) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AdminError::not_found("the path contains a segment that is not valid"))?;
+        Ok(Segs(pairs.into_iter().map(|(_, v)| v).collect()))
+    }
+}
+
+impl Segs {
+    pub fn get(&self, i: usize) -> &str {
+        self.0.get(i).map(String::as_str).unwrap_or_default()
+    }
+}
+
+impl From<ChangeError> for AdminError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound(m) => AdminError::not_found(m),
+            ChangeError::Invalid(m) => AdminError::bad_request(m),
+            ChangeError::Conflict(m) => AdminError::conflict(m),
+            ChangeError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The realm of a request, for a caller allowed `need`.
+pub async fn realm(
+    state: &AppState,
+    admin: &Admin,
+    segs: &Segs,
+    need: Permission,
+) -> AdminResult<Arc<RealmContext>> {
+    find(state, admin, segs.get(0), need).await
+}
+
+/// Changes the realm's model in one compare-and-swap, records the audit event and drops the
+/// cached realm.
+#[allow(clippy::too_many_arguments)]
+pub async fn change<T>(
+    state: &AppState,
+    admin: &Admin,
+    ctx: &RealmContext,
+    op: AdminOperation,
+    resource: &str,
+    what: &str,
+    f: impl FnMut(&mut RealmAccess, &[Client]) -> Result<T, ChangeError>,
+) -> AdminResult<T> {
+    let out = realm_model::change(state.store.as_ref(), &ctx.realm.id, f).await?;
+    state.realms.invalidate(&ctx.realm.name);
+    audit(state, admin, Some(&ctx.realm.id), op, resource, what).await;
+    Ok(out)
+}
+
+/// Whose roles a resource lists: the realm's, or a client's (by clientId).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Container {
+    Realm,
+    Client(String),
+}
+
+impl Container {
+    pub fn roles<'a>(&self, a: &'a RealmAccess) -> &'a [RoleRepresentation] {
+        match self {
+            Container::Realm => &a.roles.realm,
+            Container::Client(c) => a.roles.client.get(c).map(Vec::as_slice).unwrap_or(&[]),
+        }
+    }
+
+    pub fn roles_mut<'a>(&self, a: &'a mut RealmAccess) -> &'a mut Vec<RoleRepresentation> {
+        match self {
+            Container::Realm => &mut a.roles.realm,
+            Container::Client(c) => a.roles.client.entry(c.clone()).or_default(),
+        }
+    }
+
+    pub fn describe(&self, role: &str) -> String {
+        match self {
+            Container::Realm => format!("realm role '{role}'"),
+            Container::Client(c) => format!("role '{role}' of client '{c}'"),
+        }
+    }
+}
+
+/// A role as Keycloak's admin API shows it.
+pub fn role_json(ctx: &RealmContext, container: &Container, r: &RoleRepresentation) -> Value {
+    let (container_id, client_role) = match container {
+        Container::Realm => (ctx.realm.id.clone(), false),
+        Container::Client(c) => (
+            ctx.client(c)
+                .map(|c| c.id.clone())
+                .unwrap_or_else(|| c.clone()),
+            true,
+        ),
+    };
+    json!({
+        "id": r.id.clone().unwrap_or_else(|| role_id(container, &r.name)),
+        "name": r.name,
+        "description": r.description,
+        "composite": r.composites.as_ref().is_some_and(|c| !c.is_empty()),
+        "clientRole": client_role,
+        "containerId": container_id,
+        "attributes": r.attributes,
+    })
+}
+
+/// The id of a role stored without one (before roles had ids): stable, derived from its name.
+pub fn role_id(container: &Container, name: &str) -> String {
+    let seed = match container {
+        Container::Realm => format!("realm/{name}"),
+        Container::Client(c) => format!("client/{c}/{name}"),
+    };
+    let h = latchkey_crypto::sha256(seed.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    uuid::Builder::from_sha1_bytes(b).into_uuid().to_string()
+}
+
+/// Which role a reference in a request body names: by `id`, or by `name` with `clientRole`
+/// and `containerId` (the client's UUID) for a client role.
+pub fn resolve_ref(
+    ctx: &RealmContext,
+    access: &RealmAccess,
+    v: &Value,
+) -> Result<(Container, String), String> {
+    if let Some(id) = v
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        if let Some(found) = find_by_id(access, id) {
+            return Ok(found);
+        }
+    }
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("a role is named by 'id' or 'name'")?;
+    let container = if v.get("clientRole").and_then(Value::as_bool) == Some(true) {
+        let cid = v.get("containerId").and_then(Value::as_str).unwrap_or("");
+        let client = ctx
+            .clients
+            .values()
+            .find(|c| c.id == cid || c.client_id == cid)
+            .ok_or_else(|| format!("client '{cid}' (the role's containerId) not found"))?;
+        Container::Client(client.client_id.clone())
+    } else {
+        Container::Realm
+    };
+    if !container.roles(access).iter().any(|r| r.name == name) {
+        return Err(format!("{} not found", container.describe(name)));
+    }
+    Ok((container, name.to_string()))
+}
+
+/// A role by its id, among the realm's and every client's.
+pub fn find_by_id(access: &RealmAccess, id: &str) -> Option<(Container, String)> {
+    let by = |c: Container, list: &[RoleRepresentation]| {
+        list.iter()
+            .find(|r| r.id.as_deref() == Some(id) || role_id(&c, &r.name) == id)
+            .map(|r| (c.clone(), r.name.clone()))
+    };
+    by(Container::Realm, &access.roles.realm).or_else(|| {
+        access
+            .roles
+            .client
+            .iter()
+            .find_map(|(c, list)| by(Container::Client(c.clone()), list))
+    })
+}
+
+/// The references in a request body: a JSON list of role representations.
+pub fn role_list(
+    ctx: &RealmContext,
+    access: &RealmAccess,
+    body: &Value,
+) -> AdminResult<Vec<(Container, String)>> {
+    let list = body
+        .as_array()
+        .ok_or_else(|| AdminError::bad_request("body: expected a list of role representations"))?;
+    list.iter()
+        .map(|v| resolve_ref(ctx, access, v).map_err(AdminError::not_found))
+        .collect()
+}
