@@ -152,7 +152,8 @@ def test_master_tokens_of_any_client_by_their_roles(srv):
                  "credentials": [{"type": "password", "value": f"{name}-password"}]})
         assert r.status_code == 201, r.text
     auditor = master_token(srv, "auditor", "auditor-password")
-    assert api(srv, "GET", "/admin/realms/shop/users", auditor).status_code == 200
+    r = api(srv, "GET", "/admin/realms/shop/users", auditor)
+    assert r.status_code == 200, r.text
     assert_error(api(srv, "GET", "/admin/realms/demo/users", auditor), 403)
     assert_error(api(srv, "POST", "/admin/realms/shop/users", auditor, {"username": "x"}), 403)
     founder = master_token(srv, "founder", "founder-password")

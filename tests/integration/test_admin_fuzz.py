@@ -110,6 +110,7 @@ def real_path(path, params, ids):
     return real
 
 
+@pytest.mark.once_per_suite
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 def test_admin_api_never_answers_5xx(fuzz, mode):
     # schemathesis' own pytest plugin (`schemathesis.pytest.from_fixture`) does not run under

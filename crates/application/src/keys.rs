@@ -80,12 +80,13 @@ fn sealed(
 
 /// The realm's keys from the key providers of its export (`components`), so that tokens
 /// Keycloak signed keep verifying and the JWKS keeps its `kid`s; a key of each kind the export
-/// lacks is generated. Also returns what was not taken, a line each.
+/// lacks is generated. Also returns what was not taken, a line each, and how many of the keys
+/// (the first ones) came from the export.
 pub async fn from_components(
     rep: &RealmRepresentation,
     now: i64,
     master: &MasterKey,
-) -> Result<(Vec<StoredKey>, Vec<String>), String> {
+) -> Result<(Vec<StoredKey>, Vec<String>, usize), String> {
     let mut providers: Vec<&ComponentRepresentation> = rep
         .components
         .as_ref()
@@ -118,10 +119,11 @@ pub async fn from_components(
             Err(why) => notes.push(format!("key provider '{name}': {why}")),
         }
     }
+    let imported = keys.len();
     let mut wanted = default_algorithms();
     wanted.retain(|alg| !keys.iter().any(|k| &k.alg == alg && k.active));
     keys.extend(generate(wanted, now, master).await?);
-    Ok((keys, notes))
+    Ok((keys, notes, imported))
 }
 
 /// One provider's key as stored (`kid`, `alg`, clear material), `None` for providers that

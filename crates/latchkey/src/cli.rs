@@ -103,6 +103,27 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Import Keycloak realm exports into the store (a file, or a folder of `*.json`); with
+    /// `--dry-run`, only say what the import would do and the tokens a user would get.
+    Import {
+        /// The realm export (or a folder of them).
+        path: std::path::PathBuf,
+        /// Change nothing: report what would be imported, migrated and skipped, and a sample
+        /// of the claims a user of the realm would get.
+        #[arg(long)]
+        dry_run: bool,
+        /// The user of the sample tokens (default: the first enabled user).
+        #[arg(long, requires = "dry_run")]
+        user: Option<String>,
+        /// The client of the sample tokens (default: the first that is not built in).
+        #[arg(long, requires = "dry_run")]
+        client: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long, requires = "dry_run")]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Signing keys.
     Keys {
         #[command(subcommand)]
@@ -194,6 +215,28 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Realm { conn, command } => crate::admin_cli::realm(conn, command).await,
         Command::Client { conn, command } => crate::admin_cli::client(conn, command).await,
         Command::User { conn, command } => crate::admin_cli::user(conn, command).await,
+        Command::Import {
+            path,
+            dry_run: true,
+            user,
+            client,
+            json,
+            ..
+        } => crate::import::dry_run(&path, user.as_deref(), client.as_deref(), json).await,
+        Command::Import { path, db, .. } => {
+            let store = db.open().await?;
+            let state = latchkey_application::App::new(
+                store,
+                std::sync::Arc::new(db.master_key()?),
+                latchkey_application::hashing::PasswordPool::new(
+                    2,
+                    latchkey_crypto::password::HashParams::default(),
+                ),
+                String::new(),
+            );
+            crate::import::import(&state, &path).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export {
             realm,
             include_secrets,

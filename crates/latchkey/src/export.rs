@@ -4,10 +4,74 @@
 
 use anyhow::{anyhow, Result};
 use latchkey_crypto::secrets::MasterKey;
+use latchkey_domain::keycloak::access::KEY_PROVIDER;
 use latchkey_domain::keycloak::{
-    CredentialRepresentation, RealmRepresentation, RoleRepresentation,
+    ComponentRepresentation, CredentialRepresentation, RealmRepresentation, RoleRepresentation,
 };
 use latchkey_storage::{Store, UserQuery};
+
+/// The realm's keys as Keycloak's key providers, with their material (PKCS#8, base64) and
+/// `kid`s, so that an import elsewhere signs with the same keys. Later keys get higher
+/// priorities: the import makes the last active key of each algorithm the signing one.
+async fn key_providers(
+    store: &dyn Store,
+    master: &MasterKey,
+    realm_id: &str,
+) -> Result<Vec<ComponentRepresentation>> {
+    use base64::Engine;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let mut out = Vec::new();
+    for (i, k) in store
+        .realm_keys(realm_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .into_iter()
+        .enumerate()
+    {
+        let material = latchkey_application::keys::open(master, &k).map_err(|e| anyhow!("{e}"))?;
+        let (provider, field, extra): (&str, &str, &[(&str, &str)]) = match k.alg.as_str() {
+            "RS256" => ("rsa", "privateKey", &[]),
+            "RSA-OAEP" => ("rsa-enc", "privateKey", &[("keyUse", "enc")]),
+            "ES256" => (
+                "ecdsa-generated",
+                "ecdsaPrivateKey",
+                &[("ecdsaEllipticCurveKey", "P-256")],
+            ),
+            "EdDSA" => (
+                "eddsa-generated",
+                "eddsaPrivateKey",
+                &[("eddsaEllipticCurveKey", "Ed25519")],
+            ),
+            _ => ("hmac-generated-hs512", "secret", &[]),
+        };
+        let value = if provider.starts_with("hmac") {
+            latchkey_crypto::b64url(&material)
+        } else {
+            b64(&material)
+        };
+        let mut config: std::collections::BTreeMap<String, Vec<String>> = [
+            (field, value),
+            ("kid", k.kid.clone()),
+            ("algorithm", k.alg.clone()),
+            ("priority", (100 + i).to_string()),
+            ("active", k.active.to_string()),
+            ("enabled", "true".to_string()),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), vec![b]))
+        .collect();
+        for (a, b) in extra {
+            config.insert(a.to_string(), vec![b.to_string()]);
+        }
+        out.push(ComponentRepresentation {
+            name: Some(format!("{provider}-{}", i + 1)),
+            provider_id: Some(provider.to_string()),
+            config,
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
 
 pub async fn realm(
     store: &dyn Store,
@@ -77,6 +141,12 @@ pub async fn realm(
     }
     roles.client.retain(|_, defs| !defs.is_empty());
     rep.roles = Some(roles);
+    if let Some(master) = master {
+        let keys = key_providers(store, master, &realm.id).await?;
+        rep.components
+            .get_or_insert_with(Default::default)
+            .insert(KEY_PROVIDER.to_string(), keys);
+    }
     rep.clients = Some(client_reps);
     rep.users = Some(user_reps);
     Ok(rep)

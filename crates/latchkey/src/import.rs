@@ -3,7 +3,7 @@
 //! malformed file stops the start with a message naming the file and the field.
 
 use anyhow::{anyhow, bail, Context, Result};
-use latchkey_application::provision::Provisioned;
+use latchkey_application::provision::{report, Provisioned};
 use latchkey_application::App;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_storage::StoreError;
@@ -11,29 +11,10 @@ use std::path::{Path, PathBuf};
 
 /// Parses one realm file, returning the representation and the paths of ignored fields.
 pub fn parse(file: &Path, text: &str) -> Result<(RealmRepresentation, Vec<String>)> {
-    let mut ignored = Vec::new();
-    let mut json = serde_json::Deserializer::from_str(text);
-    let mut record = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
-    let de = serde_ignored::Deserializer::new(&mut json, &mut record);
-    let rep: RealmRepresentation = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "(top level)".to_string()
-        } else {
-            path
-        };
-        anyhow!("{}: field '{}': {}", file.display(), field, e.inner())
-    })?;
-    json.end().map_err(|e| {
-        anyhow!(
-            "{}: trailing characters after the realm: {e}",
-            file.display()
-        )
-    })?;
-    Ok((rep, ignored))
+    report::parse_export(text).map_err(|e| anyhow!("{}: {e}", file.display()))
 }
 
-fn files(path: &Path) -> Result<Vec<PathBuf>> {
+pub fn files(path: &Path) -> Result<Vec<PathBuf>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("--import-realm {}", path.display()))?;
     if meta.is_file() {
@@ -92,7 +73,103 @@ pub async fn import(state: &App, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What an import changed and left out, for the log and for `import --dry-run`.
+/// `latchkey import --dry-run`: the report of each file, as text or JSON.
+pub async fn dry_run(
+    path: &Path,
+    user: Option<&str>,
+    client: Option<&str>,
+    as_json: bool,
+) -> Result<std::process::ExitCode> {
+    use latchkey_application::hashing::PasswordPool;
+    use latchkey_crypto::password::HashParams;
+    let passwords = PasswordPool::new(2, HashParams::default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut reports = Vec::new();
+    for file in files(path)? {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let (rep, ignored) = parse(&file, &text)?;
+        let r = report::dry_run(&rep, &ignored, &passwords, now, user, client)
+            .await
+            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        reports.push(r);
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    for r in &reports {
+        print!("{}", text_report(r));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn text_report(r: &report::DryRun) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let by = r
+        .keycloak_version
+        .as_deref()
+        .map(|v| format!(" (exported by Keycloak {v})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "realm '{}'{by}: nothing was changed (dry run)",
+        r.realm
+    );
+    let _ = writeln!(
+        out,
+        "  would import: {} clients ({}), {} users, {} groups, {} realm roles",
+        r.clients.len(),
+        r.clients.join(", "),
+        r.users,
+        r.groups,
+        r.realm_roles
+    );
+    let _ = writeln!(out, "  client scopes: {}", r.client_scopes.join(", "));
+    let _ = writeln!(out, "  keys: {}", r.keys.join("; "));
+    for (title, lines) in [("migrated", &r.migrated), ("skipped", &r.skipped)] {
+        if lines.is_empty() {
+            let _ = writeln!(out, "  {title}: nothing");
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {}{l}",
+                if i == 0 {
+                    format!("{title}: ")
+                } else {
+                    " ".repeat(title.len() + 2)
+                }
+            );
+        }
+    }
+    match &r.sample {
+        Some(s) => {
+            let pretty = |v: &serde_json::Value| {
+                serde_json::to_string_pretty(v)
+                    .unwrap_or_default()
+                    .replace('\n', "\n    ")
+            };
+            let _ = writeln!(
+                out,
+                "  user '{}' signing in through client '{}' (scope openid) would get\n  access token:\n    {}\n  ID token:\n    {}",
+                s.user,
+                s.client,
+                pretty(&s.access_token),
+                pretty(&s.id_token)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  (no user and client to show sample tokens for)");
+        }
+    }
+    out
+}
+
+/// What an import changed and left out, for the log.
 pub struct Report {
     pub migrated: Vec<String>,
     pub skipped: Vec<String>,
@@ -101,7 +178,7 @@ pub struct Report {
 impl Report {
     pub fn new(p: &Provisioned, ignored: &[String]) -> Report {
         let mut skipped = p.skipped.clone();
-        skipped.extend(unserved_fields(ignored));
+        skipped.extend(report::unserved_fields(ignored));
         Report {
             migrated: p.migrated.clone(),
             skipped,
@@ -124,89 +201,9 @@ impl Report {
     }
 }
 
-/// Fields of the export latchkey does not read, grouped, with why for the ones that matter.
-pub fn unserved_fields(ignored: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut other: Vec<String> = Vec::new();
-    for path in ignored {
-        // `clients.?.3.authorizationSettings.x` (an element of an optional list) →
-        // `clients[].authorizationSettings`.
-        let parts: Vec<&str> = path.split('.').filter(|p| *p != "?").collect();
-        let field = match parts.as_slice() {
-            [top, i, f, ..] if i.parse::<usize>().is_ok() => format!("{top}[].{f}"),
-            [top, ..] => top.to_string(),
-            [] => continue,
-        };
-        let why = match field.as_str() {
-            "identityProviders" | "identityProviderMappers" => {
-                Some("identity brokering (sign-in through another IdP) is not served")
-            }
-            "authenticationFlows" | "authenticatorConfig" | "browserFlow" | "directGrantFlow"
-            | "registrationFlow" | "resetCredentialsFlow" | "clientAuthenticationFlow"
-            | "dockerAuthenticationFlow" | "firstBrokerLoginFlow" => {
-                Some("authentication flows are not served: sign-in is username (or email) and password")
-            }
-            "requiredActions" => Some("required actions are not served"),
-            "userFederationProviders" | "userFederationMappers" => {
-                Some("user federation (LDAP) is not served: import the users")
-            }
-            "clients[].authorizationSettings" | "clients[].authorizationServicesEnabled" => {
-                Some("authorization services (UMA, policies) are not served")
-            }
-            "clientTemplates" | "clients[].clientTemplate" => {
-                Some("client templates (Keycloak 3) are not served; Keycloak 4 replaced them with client scopes")
-            }
-            _ => None,
-        };
-        match why {
-            Some(w) => {
-                let line = format!("{field}: {w}");
-                if !out.contains(&line) {
-                    out.push(line);
-                }
-            }
-            None => {
-                if !other.contains(&field) {
-                    other.push(field);
-                }
-            }
-        }
-    }
-    if !other.is_empty() {
-        out.push(format!("settings not used: {}", other.join(", ")));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unknown_fields_are_listed_grouped_with_reasons() {
-        let (rep, ignored) = parse(
-            Path::new("x.json"),
-            r#"{"realm":"a","smtpServer":{},"identityProviders":[{"alias":"g"}],
-                "clients":[{"clientId":"c","authorizationSettings":{"x":1}},
-                           {"clientId":"d","authorizationSettings":{}, "surrogateAuthRequired":false}]}"#,
-        )
-        .unwrap();
-        assert_eq!(rep.realm, "a");
-        let lines = unserved_fields(&ignored);
-        assert_eq!(lines.len(), 3, "{lines:?} from {ignored:?}");
-        assert!(
-            lines[0].starts_with("identityProviders: identity brokering"),
-            "{lines:?}"
-        );
-        assert!(
-            lines[1].starts_with("clients[].authorizationSettings: "),
-            "{lines:?}"
-        );
-        assert_eq!(
-            lines[2],
-            "settings not used: smtpServer, clients[].surrogateAuthRequired"
-        );
-    }
 
     #[test]
     fn type_errors_name_file_and_field() {

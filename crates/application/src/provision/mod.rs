@@ -10,6 +10,7 @@ use latchkey_domain::{Client, Realm, User};
 use latchkey_storage::{StoreError, UserRepository, UserWithCredential};
 
 mod realm;
+pub mod report;
 pub use realm::{realm, Provisioned};
 
 /// A new identifier for a stored record: a UUIDv7, whose time-ordered prefix makes every new
@@ -107,15 +108,9 @@ pub fn client(
     let rep = &with_realm_scopes(realm, rep);
     let mut c = Client::from_representation(id, realm.id.clone(), rep, roles)?;
     if c.is_confidential() {
-        // A partial export from Keycloak masks every secret; the mask is nobody's secret.
+        // A partial export from Keycloak masks every secret; the mask is nobody's secret (the
+        // import's report says so).
         let masked = rep.secret.as_deref() == Some(MASKED_SECRET);
-        if masked {
-            tracing::warn!(
-                realm = %realm.name,
-                client = %c.client_id,
-                "the client's secret is masked in this export ({MASKED_SECRET}): it was given a random secret nobody knows; set its real secret through the admin API or regenerate it"
-            );
-        }
         let secret = rep
             .secret
             .clone()

@@ -18,6 +18,8 @@ pub struct Provisioned {
     pub migrated: Vec<String>,
     /// What latchkey does not serve and left out, with why.
     pub skipped: Vec<String>,
+    /// How many of `new.keys` (the first ones) came from the export's key providers.
+    pub imported_keys: usize,
 }
 
 /// Everything a new realm starts with, from its representation.
@@ -130,7 +132,7 @@ pub async fn realm(
         }
     }
     report_realm(&rep, &mut skipped);
-    let (keys, key_notes) = crate::keys::from_components(&rep, now, master).await?;
+    let (keys, key_notes, imported_keys) = crate::keys::from_components(&rep, now, master).await?;
     skipped.extend(key_notes);
     Ok(Provisioned {
         new: NewRealm {
@@ -141,6 +143,7 @@ pub async fn realm(
         },
         migrated,
         skipped,
+        imported_keys,
     })
 }
 

@@ -98,10 +98,16 @@ impl RoleGraph {
             let c = comps[*next];
             *next += 1;
             if path.contains(&c) {
+                let cycle: Vec<String> = path
+                    .iter()
+                    .skip_while(|p| **p != c)
+                    .chain([&c])
+                    .map(|p| self.describe(*p))
+                    .collect();
                 return Err(format!(
-                    "{}: its composites lead back to {} (a cycle of composite roles)",
+                    "{}: composite roles may not form a cycle: {}",
                     reps[start.0 as usize].1,
-                    self.describe(c)
+                    cycle.join(" → ")
                 ));
             }
             if !out.contains(&c) {
@@ -268,7 +274,10 @@ mod tests {
     fn cycles_and_missing_composites_are_refused_by_name() {
         let realm = vec![role("a", &["b"], &[]), role("b", &["a"], &[])];
         let e = RoleGraph::build(&realm, &BTreeMap::new()).unwrap_err();
-        assert!(e.contains("cycle") && e.contains("'a'"), "{e}");
+        assert!(
+            e.contains("cycle: realm role 'a' → realm role 'b' → realm role 'a'"),
+            "{e}"
+        );
         let realm = vec![role("a", &["ghost"], &[])];
         let e = RoleGraph::build(&realm, &BTreeMap::new()).unwrap_err();
         assert!(e.contains("realm role 'ghost'"), "{e}");

@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub struct Admin {
     /// The realm that issued the token.
     pub realm: String,
+    /// The caller, holding directly every role it holds through composites and groups.
     pub user: User,
 }
 
@@ -145,6 +146,8 @@ impl FromRequestParts<Arc<AppState>> for Admin {
                 "the user of this token no longer exists or is disabled".to_string(),
             ));
         };
+        // Roles held through groups and composites count, as in Keycloak.
+        let user = super::model::effective(&ctx, &user);
         Ok(Admin { realm, user })
     }
 }

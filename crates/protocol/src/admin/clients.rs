@@ -168,6 +168,15 @@ pub async fn update(
     };
     service_account_within_reach(&state, &admin, &ctx, &client).await?;
     state.store.update_client(client.clone()).await?;
+    if client.client_id != existing.client_id {
+        super::role_mappings::retarget_client(
+            &state,
+            &ctx,
+            &existing.client_id,
+            Some(&client.client_id),
+        )
+        .await?;
+    }
     if client.service_accounts_enabled {
         ensure_service_account(&state, &ctx, &client).await?;
     }
@@ -196,7 +205,10 @@ async fn service_account_within_reach(
 ) -> AdminResult<()> {
     let name = client.service_account_username();
     match state.store.user_by_username(&ctx.realm.id, &name).await? {
-        Some(account) => admin.require_may_hold(&ctx.realm.name, &account.user),
+        Some(account) => admin.require_may_hold(
+            &ctx.realm.name,
+            &super::model::effective(ctx, &account.user),
+        ),
         None => Ok(()),
     }
 }
@@ -216,6 +228,7 @@ pub async fn delete(
     let ctx = find(&state, &admin, &realm, Permission::ManageClients).await?;
     let client = client_of(&ctx, &id)?;
     state.store.delete_client(&ctx.realm.id, &id).await?;
+    super::role_mappings::retarget_client(&state, &ctx, &client.client_id, None).await?;
     state.realms.invalidate(&realm);
     audit(
         &state,

@@ -3,7 +3,7 @@
 //! rewrites its members.
 
 use super::auth::Admin;
-use super::model::{change, realm, Segs};
+use super::model::{all_users, change, realm, Segs};
 use super::shared::{audit, body, representation, user_of};
 use super::{created, no_content, AdminError, AdminResult};
 use crate::state::AppState;
@@ -15,7 +15,6 @@ use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::GroupRepresentation;
 use latchkey_domain::AdminOperation;
-use latchkey_storage::UserQuery;
 use serde_json::{json, Value};
 
 /// A group's id: its own, or (stored without one) derived from its path.
@@ -97,14 +96,19 @@ fn lookup(ctx: &RealmContext, id: &str) -> AdminResult<(GroupRepresentation, Str
 
 pub async fn list(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
     let ctx = realm(state, &admin, &segs, Permission::ViewUsers).await?;
-    let out: Vec<Value> = ctx
-        .realm
-        .access
-        .groups
-        .iter()
+    let top = segs.page(ctx.realm.access.groups.iter().collect(), |g| &g.name)?;
+    let out: Vec<Value> = top
+        .into_iter()
         .map(|g| group_json(g, &format!("/{}", g.name), true))
         .collect();
     Ok(axum::Json(out).into_response())
+}
+
+/// `GET /groups/count`: `{"count": n}` of the top-level groups (matching `search`).
+pub async fn count(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
+    let ctx = realm(state, &admin, &segs, Permission::ViewUsers).await?;
+    let top = segs.page(ctx.realm.access.groups.iter().collect(), |g| &g.name)?;
+    Ok(axum::Json(json!({"count": top.len()})).into_response())
 }
 
 pub async fn get(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
@@ -134,9 +138,9 @@ pub async fn by_path(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<
 pub async fn children(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
     let ctx = realm(state, &admin, &segs, Permission::ViewUsers).await?;
     let (g, path) = lookup(&ctx, segs.get(1))?;
-    let out: Vec<Value> = g
-        .sub_groups
-        .iter()
+    let out: Vec<Value> = segs
+        .page(g.sub_groups.iter().collect(), |s| &s.name)?
+        .into_iter()
         .map(|s| group_json(s, &format!("{path}/{}", s.name), true))
         .collect();
     Ok(axum::Json(out).into_response())
@@ -300,25 +304,17 @@ async fn move_members(
     Ok(())
 }
 
-async fn all_users(
-    state: &AppState,
-    ctx: &RealmContext,
-) -> AdminResult<Vec<latchkey_domain::User>> {
-    let q = UserQuery {
-        max: i64::MAX / 2,
-        service_accounts: true,
-        ..Default::default()
-    };
-    Ok(state.store.users(&ctx.realm.id, q).await?)
-}
-
 pub async fn members(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
     let ctx = realm(state, &admin, &segs, Permission::ViewUsers).await?;
     let (_, path) = lookup(&ctx, segs.get(1))?;
-    let out: Vec<Value> = all_users(state, &ctx)
+    let users: Vec<latchkey_domain::User> = all_users(state, &ctx)
         .await?
-        .iter()
+        .into_iter()
         .filter(|u| u.groups.contains(&path))
+        .collect();
+    let out: Vec<Value> = segs
+        .page(users, |u| &u.username)?
+        .iter()
         .map(representation)
         .collect();
     Ok(axum::Json(out).into_response())
@@ -348,6 +344,7 @@ pub async fn of_user(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<
             out.push(group_json(g, path, false));
         }
     }
+    let out = segs.page(out, |g| g["name"].as_str().unwrap_or_default())?;
     Ok(axum::Json(out).into_response())
 }
 
@@ -362,6 +359,17 @@ pub async fn membership(
     let mut u = user_of(state, &ctx, segs.get(1)).await?;
     let (_, path) = lookup(&ctx, segs.get(2))?;
     let had = u.groups.contains(&path);
+    if join && !had {
+        // The member gets the group's roles and its parents': only a caller who could give
+        // them may add members.
+        let mut after = u.clone();
+        after.groups.push(path.clone());
+        admin.require_grantable(
+            &ctx.realm.name,
+            &super::model::effective(&ctx, &u),
+            &super::model::effective(&ctx, &after),
+        )?;
+    }
     if join && !had {
         u.groups.push(path);
     } else if !join {

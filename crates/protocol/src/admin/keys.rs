@@ -18,6 +18,15 @@ pub async fn list(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Res
         active.insert(alg.to_string(), json!(key.kid));
     }
     active.insert("HS512".into(), json!(k.hmac_active.kid));
+    if let Some(enc) = k.encryption.last() {
+        active.insert(
+            enc.public_jwk()["alg"]
+                .as_str()
+                .unwrap_or("RSA-OAEP")
+                .to_string(),
+            json!(enc.kid),
+        );
+    }
     let b64 = |d: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(d);
     let mut keys: Vec<Value> = Vec::new();
     for key in &k.all {

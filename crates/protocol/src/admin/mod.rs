@@ -15,6 +15,7 @@ pub mod realms;
 pub mod role_mappings;
 pub mod roles;
 pub mod routes;
+pub mod scope_mappings;
 pub mod scopes;
 pub mod sessions;
 pub mod shared;

@@ -11,13 +11,14 @@ use latchkey_application::realm_model::{self, ChangeError};
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::RoleRepresentation;
+use latchkey_domain::model::apply::user_roles;
 use latchkey_domain::model::RealmAccess;
-use latchkey_domain::{AdminOperation, Client};
+use latchkey_domain::{AdminOperation, Client, User};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// The path's parameters, in order (`{realm}` first).
-pub struct Segs(pub Vec<String>);
+/// The path's parameters, in order (`{realm}` first), and the query's.
+pub struct Segs(pub Vec<String>, pub Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Segs {
     type Rejection = AdminError;
@@ -25,13 +26,54 @@ impl<S: Send + Sync> FromRequestParts<S> for Segs {
         let Path(pairs) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| AdminError::not_found("the path contains a segment that is not valid"))?;
-        Ok(Segs(pairs.into_iter().map(|(_, v)| v).collect()))
+        let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .unwrap_or_default();
+        Ok(Segs(pairs.into_iter().map(|(_, v)| v).collect(), query))
     }
 }
 
 impl Segs {
     pub fn get(&self, i: usize) -> &str {
         self.0.get(i).map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.1
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `first`/`max` page of `items` (Keycloak's paging; `max` -1 or absent: all), after
+    /// keeping those whose name contains `search` (case-insensitive) when given.
+    pub fn page<T>(&self, items: Vec<T>, name: impl Fn(&T) -> &str) -> AdminResult<Vec<T>> {
+        let number = |k: &str| -> AdminResult<Option<i64>> {
+            self.query(k)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<i64>().map_err(|_| {
+                        AdminError::bad_request(format!("query '{k}': '{v}' is not a number"))
+                    })
+                })
+                .transpose()
+        };
+        let first = number("first")?.unwrap_or(0).max(0) as usize;
+        let max = number("max")?.filter(|m| *m >= 0).map(|m| m as usize);
+        let search = self
+            .query("search")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim_matches('*').to_lowercase());
+        Ok(items
+            .into_iter()
+            .filter(|i| {
+                search
+                    .as_ref()
+                    .is_none_or(|s| name(i).to_lowercase().contains(s))
+            })
+            .skip(first)
+            .take(max.unwrap_or(usize::MAX))
+            .collect())
     }
 }
 
@@ -191,6 +233,55 @@ pub fn find_by_id(access: &RealmAccess, id: &str) -> Option<(Container, String)>
     })
 }
 
+/// `u` holding, directly, every role it holds through composites, groups and their parents —
+/// what admin rights and the granting rule are judged on.
+pub fn effective(ctx: &RealmContext, u: &User) -> User {
+    // Direct mappings count whether or not the realm defines the role (roles of master's
+    // `<realm>-realm` clients are matched by name); expansion adds what composites and groups
+    // give.
+    let mut out = User {
+        groups: Vec::new(),
+        ..u.clone()
+    };
+    add_expanded(ctx, &mut out, user_roles(&ctx.model, u));
+    out
+}
+
+/// A user holding exactly what `refs` give, composites expanded: what a caller grants when it
+/// maps these roles to a group, adds them to a composite, or adds a member to a group.
+pub fn grants(ctx: &RealmContext, caller: &User, refs: &[(Container, String)]) -> User {
+    let g = &ctx.model.roles;
+    let ids = refs.iter().filter_map(|(c, n)| match c {
+        Container::Realm => g.realm_role(n),
+        Container::Client(id) => g.client_role(id, n),
+    });
+    let mut out = User {
+        realm_roles: Vec::new(),
+        client_roles: Default::default(),
+        groups: Vec::new(),
+        ..caller.clone()
+    };
+    add_expanded(ctx, &mut out, g.expand(ids));
+    out
+}
+
+fn add_expanded(
+    ctx: &RealmContext,
+    out: &mut User,
+    ids: Vec<latchkey_domain::model::roles::RoleId>,
+) {
+    for id in ids {
+        let r = ctx.model.roles.role(id);
+        let list = match &r.client {
+            None => &mut out.realm_roles,
+            Some(c) => out.client_roles.entry(c.clone()).or_default(),
+        };
+        if !list.contains(&r.name) {
+            list.push(r.name.clone());
+        }
+    }
+}
+
 /// The references in a request body: a JSON list of role representations.
 pub fn role_list(
     ctx: &RealmContext,
@@ -203,4 +294,37 @@ pub fn role_list(
     list.iter()
         .map(|v| resolve_ref(ctx, access, v).map_err(AdminError::not_found))
         .collect()
+}
+
+/// The roles a mapping request's body names, all of container `c` (the realm's roles, or one
+/// client's): a JSON list of role representations.
+pub fn refs_of(
+    ctx: &RealmContext,
+    bytes: &[u8],
+    c: &Container,
+) -> AdminResult<Vec<(Container, String)>> {
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| AdminError::bad_request(format!("body: {e}")))?;
+    let refs = role_list(ctx, &ctx.realm.access, &v)?;
+    if let Some((other, n)) = refs.iter().find(|(rc, _)| rc != c) {
+        return Err(AdminError::bad_request(format!(
+            "{} is not one of the {} this mapping holds",
+            other.describe(n),
+            match c {
+                Container::Realm => "realm's roles".to_string(),
+                Container::Client(id) => format!("roles of client '{id}'"),
+            }
+        )));
+    }
+    Ok(refs)
+}
+
+/// Every user of the realm, service accounts included.
+pub async fn all_users(state: &AppState, ctx: &RealmContext) -> AdminResult<Vec<User>> {
+    let q = latchkey_storage::UserQuery {
+        max: i64::MAX / 2,
+        service_accounts: true,
+        ..Default::default()
+    };
+    Ok(state.store.users(&ctx.realm.id, q).await?)
 }

@@ -6,7 +6,7 @@ use super::model::Segs;
 use super::role_mappings::Holder;
 use super::routes::{op, Builder};
 use super::scopes::Owner;
-use super::{groups, keys, role_mappings as rm, roles, scopes};
+use super::{groups, keys, role_mappings as rm, roles, scope_mappings as sm, scopes};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -47,6 +47,14 @@ pub fn add(b: Builder) -> Builder {
     .add(op("DELETE", p("/roles/{role}/composites"), "Remove composites of a realm role", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| roles::set_composites(&s, a, p, false, false, hd, b)))
     .add(op("GET", p("/roles/{role}/composites/realm"), "A realm role's realm composites", None, (200, Some("RoleList")), none), h!(|s, a, p| roles::composites(&s, a, p, false, Some(true))))
     .add(op("GET", p("/roles/{role}/composites/clients/{client}"), "A realm role's composites of a client", None, (200, Some("RoleList")), none), h!(|s, a, p| roles::composites(&s, a, p, false, Some(false))))
+    .add(op("GET", p("/roles/{role}/users"), "Users holding a realm role", None, (200, Some("UserList")), none), h!(|s, a, p| roles::users(&s, a, p, false)))
+    // Roles by id.
+    .add(op("GET", p("/roles-by-id/{id}"), "Get a role by id", None, (200, Some("Role")), none), h!(|s, a, p| async { let (q, c) = roles::by_id(&s, &a, &p).await?; roles::get(&s, a, q, c).await }))
+    .add(op("PUT", p("/roles-by-id/{id}"), "Update a role by id", Some("Role"), (204, None), none), h!(|s, a, p, hd, b| async { let (q, c) = roles::by_id(&s, &a, &p).await?; roles::update(&s, a, q, c, hd, b).await }))
+    .add(op("DELETE", p("/roles-by-id/{id}"), "Delete a role by id", None, (204, None), none), h!(|s, a, p| async { let (q, c) = roles::by_id(&s, &a, &p).await?; roles::delete(&s, a, q, c).await }))
+    .add(op("GET", p("/roles-by-id/{id}/composites"), "A role's composites, by id", None, (200, Some("RoleList")), none), h!(|s, a, p| async { let (q, c) = roles::by_id(&s, &a, &p).await?; roles::composites(&s, a, q, c, None).await }))
+    .add(op("POST", p("/roles-by-id/{id}/composites"), "Add composites to a role, by id", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| async { let (q, c) = roles::by_id(&s, &a, &p).await?; roles::set_composites(&s, a, q, c, true, hd, b).await }))
+    .add(op("DELETE", p("/roles-by-id/{id}/composites"), "Remove composites of a role, by id", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| async { let (q, c) = roles::by_id(&s, &a, &p).await?; roles::set_composites(&s, a, q, c, false, hd, b).await }))
     // Client roles.
     .add(op("GET", p("/clients/{id}/roles"), "List a client's roles", None, (200, Some("RoleList")), none), h!(|s, a, p| roles::list(&s, a, p, true)))
     .add(op("POST", p("/clients/{id}/roles"), "Create a client role", Some("Role"), (201, None), none), h!(|s, a, p, hd, b| roles::create(&s, a, p, true, hd, b)))
@@ -56,6 +64,24 @@ pub fn add(b: Builder) -> Builder {
     .add(op("GET", p("/clients/{id}/roles/{role}/composites"), "A client role's composites", None, (200, Some("RoleList")), none), h!(|s, a, p| roles::composites(&s, a, p, true, None)))
     .add(op("POST", p("/clients/{id}/roles/{role}/composites"), "Add composites to a client role", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| roles::set_composites(&s, a, p, true, true, hd, b)))
     .add(op("DELETE", p("/clients/{id}/roles/{role}/composites"), "Remove composites of a client role", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| roles::set_composites(&s, a, p, true, false, hd, b)))
+    .add(op("GET", p("/clients/{id}/roles/{role}/composites/realm"), "A client role's realm composites", None, (200, Some("RoleList")), none), h!(|s, a, p| roles::composites(&s, a, p, true, Some(true))))
+    .add(op("GET", p("/clients/{id}/roles/{role}/composites/clients/{client}"), "A client role's composites of a client", None, (200, Some("RoleList")), none), h!(|s, a, p| roles::composites(&s, a, p, true, Some(false))))
+    .add(op("GET", p("/clients/{id}/roles/{role}/users"), "Users holding a client role", None, (200, Some("UserList")), none), h!(|s, a, p| roles::users(&s, a, p, true)))
+    // Scope mappings of clients and client scopes.
+    .add(op("GET", p("/clients/{id}/scope-mappings"), "A client's scope mappings", None, (200, Some("RoleMappings")), none), h!(|s, a, p| sm::all(&s, a, p, false)))
+    .add(op("GET", p("/clients/{id}/scope-mappings/realm"), "A client's realm scope mappings", None, (200, Some("RoleList")), none), h!(|s, a, p| sm::list(&s, a, p, false, false)))
+    .add(op("POST", p("/clients/{id}/scope-mappings/realm"), "Add realm roles to a client's scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, false, false, true, hd, b)))
+    .add(op("DELETE", p("/clients/{id}/scope-mappings/realm"), "Remove realm roles from a client's scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, false, false, false, hd, b)))
+    .add(op("GET", p("/clients/{id}/scope-mappings/clients/{client}"), "A client's scope mappings of a client's roles", None, (200, Some("RoleList")), none), h!(|s, a, p| sm::list(&s, a, p, false, true)))
+    .add(op("POST", p("/clients/{id}/scope-mappings/clients/{client}"), "Add client roles to a client's scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, false, true, true, hd, b)))
+    .add(op("DELETE", p("/clients/{id}/scope-mappings/clients/{client}"), "Remove client roles from a client's scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, false, true, false, hd, b)))
+    .add(op("GET", p("/client-scopes/{id}/scope-mappings"), "A client scope's scope mappings", None, (200, Some("RoleMappings")), none), h!(|s, a, p| sm::all(&s, a, p, true)))
+    .add(op("GET", p("/client-scopes/{id}/scope-mappings/realm"), "A client scope's realm scope mappings", None, (200, Some("RoleList")), none), h!(|s, a, p| sm::list(&s, a, p, true, false)))
+    .add(op("POST", p("/client-scopes/{id}/scope-mappings/realm"), "Add realm roles to a client scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, true, false, true, hd, b)))
+    .add(op("DELETE", p("/client-scopes/{id}/scope-mappings/realm"), "Remove realm roles from a client scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, true, false, false, hd, b)))
+    .add(op("GET", p("/client-scopes/{id}/scope-mappings/clients/{client}"), "A client scope's mappings of a client's roles", None, (200, Some("RoleList")), none), h!(|s, a, p| sm::list(&s, a, p, true, true)))
+    .add(op("POST", p("/client-scopes/{id}/scope-mappings/clients/{client}"), "Add client roles to a client scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, true, true, true, hd, b)))
+    .add(op("DELETE", p("/client-scopes/{id}/scope-mappings/clients/{client}"), "Remove client roles from a client scope", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| sm::set(&s, a, p, true, true, false, hd, b)))
     // Users' role mappings.
     .add(op("GET", p("/users/{id}/role-mappings"), "A user's role mappings", None, (200, Some("RoleMappings")), none), h!(|s, a, p| rm::all(&s, a, p, Holder::User)))
     .add(op("GET", p("/users/{id}/role-mappings/realm"), "A user's realm roles", None, (200, Some("RoleList")), none), h!(|s, a, p| rm::list(&s, a, p, Holder::User, None, "direct")))
@@ -71,6 +97,7 @@ pub fn add(b: Builder) -> Builder {
     // Groups.
     .add(op("GET", p("/groups"), "List groups", None, (200, Some("GroupList")), none), h!(|s, a, p| groups::list(&s, a, p)))
     .add(op("POST", p("/groups"), "Create a top-level group", Some("Group"), (201, None), none), h!(|s, a, p, hd, b| groups::create(&s, a, p, false, hd, b)))
+    .add(op("GET", p("/groups/count"), "Count top-level groups", None, (200, Some("GroupCount")), none), h!(|s, a, p| groups::count(&s, a, p)))
     .add(op("GET", p("/groups/{id}"), "Get a group", None, (200, Some("Group")), none), h!(|s, a, p| groups::get(&s, a, p)))
     .add(op("PUT", p("/groups/{id}"), "Update a group (name, attributes)", Some("Group"), (204, None), none), h!(|s, a, p, hd, b| groups::update(&s, a, p, hd, b)))
     .add(op("DELETE", p("/groups/{id}"), "Delete a group and its sub-groups", None, (204, None), none), h!(|s, a, p| groups::delete(&s, a, p)))
@@ -85,6 +112,8 @@ pub fn add(b: Builder) -> Builder {
     .add(op("GET", p("/groups/{id}/role-mappings/clients/{client}"), "A group's roles of a client", None, (200, Some("RoleList")), none), h!(|s, a, p| rm::list(&s, a, p, Holder::Group, Some(2), "direct")))
     .add(op("POST", p("/groups/{id}/role-mappings/clients/{client}"), "Give a group client roles", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| rm::set(&s, a, p, Holder::Group, Some(2), true, hd, b)))
     .add(op("DELETE", p("/groups/{id}/role-mappings/clients/{client}"), "Take client roles from a group", Some("RoleList"), (204, None), none), h!(|s, a, p, hd, b| rm::set(&s, a, p, Holder::Group, Some(2), false, hd, b)))
+    .add(op("GET", p("/groups/{id}/role-mappings/clients/{client}/composite"), "A group's effective roles of a client", None, (200, Some("RoleList")), none), h!(|s, a, p| rm::list(&s, a, p, Holder::Group, Some(2), "composite")))
+    .add(op("GET", p("/groups/{id}/role-mappings/realm/composite"), "A group's effective realm roles", None, (200, Some("RoleList")), none), h!(|s, a, p| rm::list(&s, a, p, Holder::Group, None, "composite")))
     .add(op("GET", p("/users/{id}/groups"), "A user's groups", None, (200, Some("GroupList")), none), h!(|s, a, p| groups::of_user(&s, a, p)))
     .add(op("PUT", p("/users/{id}/groups/{group}"), "Add a user to a group", None, (204, None), none), h!(|s, a, p| groups::membership(&s, a, p, true)))
     .add(op("DELETE", p("/users/{id}/groups/{group}"), "Remove a user from a group", None, (204, None), none), h!(|s, a, p| groups::membership(&s, a, p, false)))

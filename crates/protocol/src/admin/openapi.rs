@@ -53,6 +53,10 @@ pub fn document(ops: &[Op], server: &str) -> Value {
     schemas.insert("ClientList".into(), list("Client"));
     schemas.insert("UserList".into(), list("User"));
     schemas.insert("Count".into(), json!({"type": "integer"}));
+    schemas.insert(
+        "GroupCount".into(),
+        json!({"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}),
+    );
     schemas.insert("Session".into(), json!({"type": "object", "properties": {
         "id": {"type": "string"}, "username": {"type": "string"}, "userId": {"type": "string"},
         "start": {"type": "integer"}, "lastAccess": {"type": "integer"}, "offline": {"type": "boolean"},

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_application::provision::report;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::RealmRepresentation;
 use latchkey_domain::AdminOperation;
@@ -43,12 +44,19 @@ pub async fn list(State(state): State<Arc<AppState>>, admin: Admin) -> AdminResu
 pub async fn create(
     State(state): State<Arc<AppState>>,
     admin: Admin,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     b: Body,
 ) -> AdminResult<Response> {
     admin.require_create_realm()?;
     let bytes = body(&state, &headers, b).await?;
     let rep: RealmRepresentation = parse_json(&bytes)?;
+    if query
+        .as_deref()
+        .is_some_and(|q| q.split('&').any(|p| p == "dryRun=true"))
+    {
+        return dry_run(&state, &bytes).await;
+    }
     if state.store.realm_by_name(&rep.realm).await?.is_some() {
         // Keycloak's exact body: python-keycloak's create_realm(skip_exists=True) matches on it.
         tracing::info!(realm = %rep.realm, "realm create refused: it already exists");
@@ -85,6 +93,18 @@ pub async fn create(
         "{}/admin/realms/{}",
         state.public_url, rep.realm
     )))
+}
+
+/// `POST /admin/realms?dryRun=true` (latchkey's): what importing this representation would do,
+/// and sample tokens, without creating anything.
+async fn dry_run(state: &AppState, bytes: &[u8]) -> AdminResult<Response> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| AdminError::bad_request("body: not UTF-8"))?;
+    let (rep, ignored) = report::parse_export(text).map_err(AdminError::bad_request)?;
+    let r = report::dry_run(&rep, &ignored, &state.passwords, state.now(), None, None)
+        .await
+        .map_err(AdminError::bad_request)?;
+    Ok(axum::Json(r).into_response())
 }
 
 pub async fn get(

@@ -3,7 +3,9 @@
 
 use super::auth::Admin;
 use super::groups::{find_group, find_group_mut};
-use super::model::{change, realm, role_json, role_list, Container, Segs};
+use super::model::{
+    all_users, change, effective, grants, realm, refs_of, role_json, Container, Segs,
+};
 use super::shared::{audit, body, client_of, user_of};
 use super::{no_content, AdminError, AdminResult};
 use crate::state::AppState;
@@ -13,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::realm_model::ChangeError;
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
+use latchkey_domain::keycloak::ScopeMappingRepresentation;
 use latchkey_domain::model::apply::user_roles;
 use latchkey_domain::{AdminOperation, User};
-use latchkey_storage::UserQuery;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -172,20 +174,7 @@ pub async fn set(
     let ctx = realm(state, &admin, &segs, need(holder, true)).await?;
     let c = container(&ctx, &segs, client)?;
     let bytes = body(state, &headers, b).await?;
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| AdminError::bad_request(format!("body: {e}")))?;
-    let refs = role_list(&ctx, &ctx.realm.access, &v)?;
-    if let Some((other, n)) = refs.iter().find(|(rc, _)| *rc != c) {
-        return Err(AdminError::bad_request(format!(
-            "{} is not a role of this mapping's {}",
-            other.describe(n),
-            if c == Container::Realm {
-                "realm"
-            } else {
-                "client"
-            }
-        )));
-    }
+    let refs = refs_of(&ctx, &bytes, &c)?;
     let apply = |realm_roles: &mut Vec<String>, clients: &mut BTreeMap<String, Vec<String>>| {
         let list = match &c {
             Container::Realm => realm_roles,
@@ -205,7 +194,11 @@ pub async fn set(
             let before = user_of(state, &ctx, segs.get(1)).await?;
             let mut after = before.clone();
             apply(&mut after.realm_roles, &mut after.client_roles);
-            admin.require_grantable(&ctx.realm.name, &before, &after)?;
+            admin.require_grantable(
+                &ctx.realm.name,
+                &effective(&ctx, &before),
+                &effective(&ctx, &after),
+            )?;
             state.store.update_user(after).await?;
             audit(
                 state,
@@ -218,6 +211,10 @@ pub async fn set(
             .await;
         }
         Holder::Group => {
+            if add {
+                // Every member gets these roles: only a caller who could give them may.
+                admin.require_may_hold(&ctx.realm.name, &grants(&ctx, &admin.user, &refs))?;
+            }
             let id = segs.get(1).to_string();
             change(
                 state,
@@ -247,12 +244,7 @@ pub async fn forget_in_users(
     c: &Container,
     name: &str,
 ) -> AdminResult<()> {
-    let q = UserQuery {
-        max: i64::MAX / 2,
-        service_accounts: true,
-        ..Default::default()
-    };
-    for mut u in state.store.users(&ctx.realm.id, q).await? {
+    for mut u in all_users(state, ctx).await? {
         let before = (
             u.realm_roles.len(),
             u.client_roles.values().map(Vec::len).sum::<usize>(),
@@ -271,6 +263,70 @@ pub async fn forget_in_users(
             u.client_roles.values().map(Vec::len).sum::<usize>(),
         );
         if before != after {
+            state.store.update_user(u).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A client's roles follow the client: renamed with its clientId (`Some(new)`) or gone with
+/// it (`None`) — from the realm's roles, composites, groups, scope mappings and every user.
+pub async fn retarget_client(
+    state: &AppState,
+    ctx: &RealmContext,
+    old: &str,
+    new: Option<&str>,
+) -> AdminResult<()> {
+    fn rekey<V>(map: &mut BTreeMap<String, V>, old: &str, new: Option<&str>) {
+        if let Some(v) = map.remove(old) {
+            if let Some(n) = new {
+                map.insert(n.to_string(), v);
+            }
+        }
+    }
+    fn groups(
+        list: &mut [latchkey_domain::keycloak::GroupRepresentation],
+        old: &str,
+        new: Option<&str>,
+    ) {
+        for g in list {
+            rekey(&mut g.client_roles, old, new);
+            groups(&mut g.sub_groups, old, new);
+        }
+    }
+    // Part of the client's own change (audited there), not a change of its own.
+    latchkey_application::realm_model::change(state.store.as_ref(), &ctx.realm.id, |a, _| {
+        rekey(&mut a.roles.client, old, new);
+        let all = a
+            .roles
+            .realm
+            .iter_mut()
+            .chain(a.roles.client.values_mut().flatten());
+        for r in all {
+            if let Some(c) = r.composites.as_mut() {
+                rekey(&mut c.client, old, new);
+            }
+        }
+        groups(&mut a.groups, old, new);
+        rekey(&mut a.client_scope_mappings, old, new);
+        let follow = |list: &mut Vec<ScopeMappingRepresentation>| {
+            list.retain_mut(|m| match (m.client.as_deref(), new) {
+                (Some(c), Some(n)) if c == old => {
+                    m.client = Some(n.to_string());
+                    true
+                }
+                (Some(c), None) => c != old,
+                _ => true,
+            })
+        };
+        follow(&mut a.scope_mappings);
+        a.client_scope_mappings.values_mut().for_each(follow);
+        Ok(())
+    })
+    .await?;
+    for mut u in all_users(state, ctx).await? {
+        if u.client_roles.contains_key(old) {
+            rekey(&mut u.client_roles, old, new);
             state.store.update_user(u).await?;
         }
     }

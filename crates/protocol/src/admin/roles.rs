@@ -70,13 +70,15 @@ pub async fn list(
     client: bool,
 ) -> AdminResult<Response> {
     let a = at(state, &admin, &segs, client, false).await?;
-    let roles: Vec<Value> = a
-        .container
-        .roles(&a.ctx.realm.access)
-        .iter()
+    let roles = segs.page(
+        a.container.roles(&a.ctx.realm.access).iter().collect(),
+        |r| &r.name,
+    )?;
+    let out: Vec<Value> = roles
+        .into_iter()
         .map(|r| role_json(&a.ctx, &a.container, r))
         .collect();
-    Ok(axum::Json(roles).into_response())
+    Ok(axum::Json(out).into_response())
 }
 
 pub async fn get(
@@ -318,6 +320,14 @@ pub async fn set_composites(
     role(&a.ctx.realm.access, &a.container, &name)?;
     let bytes = body(state, &headers, b).await?;
     let refs = role_list(&a.ctx, &a.ctx.realm.access, &json_body(&bytes)?)?;
+    if add {
+        // Whoever holds the role (or gets it later) gets these: only a caller who could give
+        // them may add them.
+        admin.require_may_hold(
+            &a.ctx.realm.name,
+            &model::grants(&a.ctx, &admin.user, &refs),
+        )?;
+    }
     let container = a.container.clone();
     change(
         state,
@@ -354,3 +364,51 @@ pub async fn set_composites(
 }
 
 pub use model::role_id;
+
+/// The path `/roles-by-id/{id}…` names a role by id: the same request on the role's own path
+/// (`Segs` as the realm-role or client-role routes have them) and whether it is a client role.
+pub async fn by_id(state: &AppState, admin: &Admin, segs: &Segs) -> AdminResult<(Segs, bool)> {
+    let ctx = realm(state, admin, segs, Permission::ViewRealm)
+        .await
+        .or(realm(state, admin, segs, Permission::ViewClients).await)?;
+    let (c, name) = model::find_by_id(&ctx.realm.access, segs.get(1))
+        .ok_or_else(|| AdminError::not_found("Could not find role with id"))?;
+    let realm_name = segs.get(0).to_string();
+    Ok(match c {
+        Container::Realm => (Segs(vec![realm_name, name], segs.1.clone()), false),
+        Container::Client(cid) => {
+            let uuid = ctx
+                .client(&cid)
+                .map(|c| c.id.clone())
+                .ok_or_else(|| AdminError::not_found("Could not find role with id"))?;
+            (Segs(vec![realm_name, uuid, name], segs.1.clone()), true)
+        }
+    })
+}
+
+/// `GET …/roles/{role}/users`: the users holding the role directly.
+pub async fn users(
+    state: &AppState,
+    admin: Admin,
+    segs: Segs,
+    client: bool,
+) -> AdminResult<Response> {
+    let a = at(state, &admin, &segs, client, false).await?;
+    admin.require(&a.ctx.realm.name, Permission::ViewUsers)?;
+    let name = segs.get(a.name).to_string();
+    role(&a.ctx.realm.access, &a.container, &name)?;
+    let holders: Vec<latchkey_domain::User> = model::all_users(state, &a.ctx)
+        .await?
+        .into_iter()
+        .filter(|u| match &a.container {
+            Container::Realm => u.realm_roles.contains(&name),
+            Container::Client(c) => u.client_roles.get(c).is_some_and(|l| l.contains(&name)),
+        })
+        .collect();
+    let out: Vec<Value> = segs
+        .page(holders, |u| &u.username)?
+        .iter()
+        .map(super::shared::representation)
+        .collect();
+    Ok(axum::Json(out).into_response())
+}

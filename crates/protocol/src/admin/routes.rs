@@ -87,10 +87,10 @@ pub fn build() -> Builder {
         op(
             "POST",
             "/admin/realms",
-            "Create a realm (the full import representation)",
+            "Create a realm (the full import representation); with dryRun=true, only report what the import would do",
             Some("Realm"),
             (201, None),
-            &[],
+            &["dryRun"],
         ),
         realms::create,
     )

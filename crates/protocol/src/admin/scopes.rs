@@ -88,9 +88,16 @@ pub async fn get(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Resp
     Ok(axum::Json(scope_json(scope_by_id(&ctx.realm.access, segs.get(1))?)).into_response())
 }
 
+/// A mapper latchkey cannot apply is refused as Keycloak refuses an unknown mapper type: 404.
+fn compiled(m: &ProtocolMapperRepresentation) -> AdminResult<()> {
+    Mapper::compile(m)
+        .map(|_| ())
+        .map_err(AdminError::not_found)
+}
+
 fn checked_mappers(list: &mut [ProtocolMapperRepresentation]) -> AdminResult<()> {
     for m in list {
-        Mapper::compile(m).map_err(AdminError::bad_request)?;
+        compiled(m)?;
         m.id.get_or_insert_with(latchkey_application::provision::new_id);
     }
     Ok(())
@@ -179,13 +186,21 @@ pub async fn update(
 pub async fn delete(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
     let ctx = realm(state, &admin, &segs, Permission::ManageClients).await?;
     let name = scope_by_id(&ctx.realm.access, segs.get(1))?.name.clone();
-    if let Some(c) = ctx.clients.values().find(|c| {
+    // As current Keycloak does, the scope is taken off every client that has it.
+    for c in ctx.clients.values().filter(|c| {
         c.default_client_scopes.contains(&name) || c.optional_client_scopes.contains(&name)
     }) {
-        return Err(AdminError::bad_request(format!(
-            "client scope '{name}' is in use by client '{}': remove it from the client first",
-            c.client_id
-        )));
+        let mut rep = c.to_representation();
+        for list in [
+            &mut rep.default_client_scopes,
+            &mut rep.optional_client_scopes,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            list.retain(|s| *s != name);
+        }
+        save_client(state, &admin, &ctx, c, &rep).await?;
     }
     let id = segs.get(1).to_string();
     change(
@@ -422,7 +437,7 @@ pub async fn set_mapper(
         None | Some(true) => {
             let bytes = body(state, &headers, b).await?;
             let mut rep: ProtocolMapperRepresentation = super::parse_json(&bytes)?;
-            Mapper::compile(&rep).map_err(AdminError::bad_request)?;
+            compiled(&rep)?;
             if put.is_none() {
                 if list.iter().any(|m| m.name == rep.name) {
                     return Err(AdminError::conflict(format!(

@@ -110,7 +110,7 @@ pub async fn create(
             .map_err(AdminError::bad_request)?;
     // As Keycloak does for every user it creates (not for those it imports).
     latchkey_application::provision::grant_default_role(&ctx.realm, &mut user.user);
-    admin.require_may_hold(&realm, &user.user)?;
+    admin.require_may_hold(&realm, &super::model::effective(&ctx, &user.user))?;
     let id = user.user.id.clone();
     let name = user.user.username.clone();
     state.store.create_user(user).await?;
@@ -170,7 +170,11 @@ pub async fn update(
     user.created_at = existing.created_at;
     latchkey_application::provision::roles_defined(&ctx.realm, &user)
         .map_err(AdminError::bad_request)?;
-    admin.require_grantable(&realm, &existing, &user)?;
+    admin.require_grantable(
+        &realm,
+        &super::model::effective(&ctx, &existing),
+        &super::model::effective(&ctx, &user),
+    )?;
     if user.username != existing.username
         && state
             .store
