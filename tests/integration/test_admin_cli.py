@@ -91,3 +91,41 @@ def test_export_import_round_trip(fresh_server, tmp_path):
     r = s2.token("demo", auth=("web", "web-secret"), grant_type="password", username="alice", password="alice-password")
     assert r.status_code == 200, r.text
     assert s2.token("demo", auth=("svc", "svc-secret"), grant_type="client_credentials").status_code == 200
+
+
+def test_cli_manages_roles_composites_groups_and_memberships(fresh_server, tmp_path):
+    from conftest import decode_jwt
+    s = fresh_server(env=ADMIN).start()
+    realm = write_realm(tmp_path, {"realm": "shop", "clients": [
+        {"clientId": "web", "secret": "s3cret", "directAccessGrantsEnabled": True},
+        {"clientId": "api", "secret": "api-secret"}]})
+    cli(s, "realm", "create", "--file", str(realm))
+    cli(s, "user", "create", "--realm", "shop", "--username", "erin", "--password", "pw")
+    cli(s, "role", "create", "--realm", "shop", "editor", "--description", "edits")
+    cli(s, "role", "create", "--realm", "shop", "viewer")
+    cli(s, "role", "create", "--realm", "shop", "--client", "api", "write")
+    cli(s, "role", "include", "--realm", "shop", "editor", "viewer")
+    roles = json.loads(cli(s, "role", "list", "--realm", "shop", "--output", "json").stdout)
+    assert {r["name"]: r["composite"] for r in roles if r["name"] in ("editor", "viewer")} == {"editor": True, "viewer": False}
+    cli(s, "role", "grant", "--realm", "shop", "erin", "editor")
+    cli(s, "group", "create", "--realm", "shop", "staff")
+    cli(s, "group", "create", "--realm", "shop", "eng", "--parent", "/staff")
+    cli(s, "group", "grant", "--realm", "shop", "--client", "api", "/staff", "write")
+    cli(s, "group", "join", "--realm", "shop", "erin", "/staff/eng")
+    assert "/staff/eng" in cli(s, "group", "list", "--realm", "shop", "--output", "json").stdout
+
+    def token():
+        r = requests.post(s.oidc("shop") + "/token", data={"grant_type": "password", "username": "erin", "password": "pw"},
+                          auth=("web", "s3cret"), timeout=10)
+        assert r.status_code == 200, r.text
+        return decode_jwt(r.json()["access_token"])
+
+    at = token()
+    assert {"editor", "viewer"} <= set(at["realm_access"]["roles"])
+    assert at["resource_access"]["api"]["roles"] == ["write"], "a parent group's client role"
+    cli(s, "role", "revoke", "--realm", "shop", "erin", "editor")
+    cli(s, "group", "leave", "--realm", "shop", "erin", "/staff/eng")
+    at = token()
+    assert "editor" not in at["realm_access"]["roles"] and "api" not in at.get("resource_access", {})
+    p = cli(s, "role", "grant", "--realm", "shop", "erin", "ghost", check=False)
+    assert p.returncode != 0 and "ghost" in p.stderr

@@ -162,18 +162,18 @@ pub enum UserCmd {
     },
 }
 
-struct Api {
+pub(crate) struct Api {
     client: Client<HttpConnector, Full<Bytes>>,
     base: String,
     token: String,
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 impl Api {
-    async fn connect(c: &Conn) -> Result<Api> {
+    pub(crate) async fn connect(c: &Conn) -> Result<Api> {
         let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         let base = c.server.trim_end_matches('/').to_string();
         let password = c
@@ -216,7 +216,7 @@ impl Api {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -258,12 +258,12 @@ impl Api {
         Ok((status, location, v))
     }
 
-    async fn get(&self, path: &str) -> Result<Value> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
         Ok(self.call(Method::GET, path, None).await?.2)
     }
 
     /// A client's internal id from its clientId or id.
-    async fn client_id(&self, realm: &str, client: &str) -> Result<String> {
+    pub(crate) async fn client_id(&self, realm: &str, client: &str) -> Result<String> {
         let found = self
             .get(&format!(
                 "/admin/realms/{}/clients?clientId={}",
@@ -277,7 +277,7 @@ impl Api {
         Ok(client.to_string())
     }
 
-    async fn user_id(&self, realm: &str, user: &str) -> Result<String> {
+    pub(crate) async fn user_id(&self, realm: &str, user: &str) -> Result<String> {
         let found = self
             .get(&format!(
                 "/admin/realms/{}/users?username={}&exact=true",
@@ -322,7 +322,7 @@ fn cell(key: &str, v: &Value) -> String {
 
 /// A text table of `columns` with a header row (JSON as it came with `--output json`). A
 /// single column prints bare values, for scripts.
-fn print(c: &Conn, v: &Value, columns: &[&str]) {
+pub(crate) fn print(c: &Conn, v: &Value, columns: &[&str]) {
     if c.output == "json" {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
         return;
@@ -351,7 +351,7 @@ fn table(rows: &[&Value], columns: &[&str]) -> String {
     out
 }
 
-fn done(c: &Conn, what: String, location: Option<String>) {
+pub(crate) fn done(c: &Conn, what: String, location: Option<String>) {
     if c.output == "json" {
         println!("{}", json!({"result": what, "location": location}));
     } else {

@@ -90,6 +90,20 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::admin_cli::UserCmd,
     },
+    /// Roles and role mappings through the admin API of a running server.
+    Role {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::model_cli::RoleCmd,
+    },
+    /// Groups and memberships through the admin API of a running server.
+    Group {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::model_cli::GroupCmd,
+    },
     /// Write a realm as Keycloak realm-export JSON (from the store; server running or not).
     Export {
         #[arg(long)]
@@ -215,6 +229,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Realm { conn, command } => crate::admin_cli::realm(conn, command).await,
         Command::Client { conn, command } => crate::admin_cli::client(conn, command).await,
         Command::User { conn, command } => crate::admin_cli::user(conn, command).await,
+        Command::Role { conn, command } => crate::model_cli::role(conn, command).await,
+        Command::Group { conn, command } => crate::model_cli::group(conn, command).await,
         Command::Import {
             path,
             dry_run: true,

@@ -7,6 +7,7 @@ mod explain;
 mod export;
 mod import;
 mod limits;
+mod model_cli;
 mod purge;
 mod serve;
 mod sessions;
