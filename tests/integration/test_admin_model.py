@@ -1466,3 +1466,16 @@ def test_keys_metadata_names_the_keys_tokens_are_signed_with(srv, kc):
     # Another realm has keys of its own.
     kc.change_current_realm("master")
     assert kc.get_keys()["active"]["RS256"] != active["RS256"]
+
+
+def test_key_providers_are_listed_as_components_without_private_material(kc):
+    """python-keycloak's get_components: the realm's keys as Keycloak's key-provider components."""
+    comps = kc.get_components({"type": "org.keycloak.keys.KeyProvider"})
+    providers = {c["providerId"] for c in comps}
+    assert {"rsa-generated", "rsa-enc-generated", "hmac-generated-hs512"} <= providers, providers
+    active = kc.get_keys()["active"]
+    assert {c["config"]["kid"][0] for c in comps} >= set(active.values())
+    for c in comps:
+        assert c["providerType"] == "org.keycloak.keys.KeyProvider"
+        assert not {"privateKey", "secret", "ecdsaPrivateKey", "eddsaPrivateKey"} & set(c["config"]), c
+    assert kc.get_components({"type": "org.keycloak.storage.UserStorageProvider"}) == []

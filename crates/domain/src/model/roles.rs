@@ -206,8 +206,10 @@ mod tests {
     use super::*;
 
     fn role(name: &str, realm: &[&str], client: &[(&str, &str)]) -> RoleRepresentation {
-        let mut c = CompositesRepresentation::default();
-        c.realm = realm.iter().map(|s| s.to_string()).collect();
+        let mut c = CompositesRepresentation {
+            realm: realm.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
         for (cl, r) in client {
             c.client
                 .entry(cl.to_string())

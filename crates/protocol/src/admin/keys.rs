@@ -54,3 +54,53 @@ pub async fn list(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Res
     }
     Ok(axum::Json(json!({"active": active, "keys": keys})).into_response())
 }
+
+/// `GET /components?type=org.keycloak.keys.KeyProvider`: the realm's keys as Keycloak's key
+/// provider components (public metadata only: no private key, no secret). Other component
+/// types: none (latchkey keeps no user federation or policies).
+pub async fn components(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<Response> {
+    let ctx = realm(state, &admin, &segs, Permission::ViewRealm).await?;
+    const KEY_PROVIDER: &str = latchkey_domain::keycloak::access::KEY_PROVIDER;
+    if segs.query("type").is_some_and(|t| t != KEY_PROVIDER) {
+        return Ok(axum::Json(Vec::<Value>::new()).into_response());
+    }
+    let k = &ctx.keys;
+    let mut out = Vec::new();
+    let mut add = |kid: &str, provider: &str, alg: &str, active: bool| {
+        out.push(json!({
+            "id": super::model::role_id(&super::model::Container::Realm, &format!("key:{kid}")),
+            "name": format!("{provider}-{}", &kid[..kid.len().min(8)]),
+            "providerId": provider,
+            "providerType": KEY_PROVIDER,
+            "parentId": ctx.realm.id,
+            "config": {
+                "kid": [kid],
+                "algorithm": [alg],
+                "priority": ["100"],
+                "enabled": ["true"],
+                "active": [active.to_string()],
+            },
+        }));
+    };
+    for key in &k.all {
+        let active = k.active.get(&key.alg).is_some_and(|a| a.kid == key.kid);
+        let provider = match key.alg.as_str() {
+            "ES256" => "ecdsa-generated",
+            "EdDSA" => "eddsa-generated",
+            _ => "rsa-generated",
+        };
+        add(&key.kid, provider, key.alg.as_str(), active);
+    }
+    for key in &k.encryption {
+        add(&key.kid, "rsa-enc-generated", "RSA-OAEP", true);
+    }
+    for h in &k.hmac_all {
+        add(
+            &h.kid,
+            "hmac-generated-hs512",
+            "HS512",
+            h.kid == k.hmac_active.kid,
+        );
+    }
+    Ok(axum::Json(out).into_response())
+}

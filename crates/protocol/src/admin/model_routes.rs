@@ -147,4 +147,5 @@ pub fn add(b: Builder) -> Builder {
     .add(op("DELETE", p("/clients/{id}/optional-client-scopes/{scope}"), "Remove a client's optional scope", None, (204, None), none), h!(|s, a, p| scopes::set_client_scope(&s, a, p, true, false)))
     // Keys.
     .add(op("GET", p("/keys"), "The realm's keys (metadata, public keys)", None, (200, Some("Keys")), none), h!(|s, a, p| keys::list(&s, a, p)))
+    .add(op("GET", p("/components"), "The realm's key providers (?type=org.keycloak.keys.KeyProvider), without private material", None, (200, Some("ComponentList")), &["type"]), h!(|s, a, p| keys::components(&s, a, p)))
 }
