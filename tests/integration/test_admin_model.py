@@ -1479,3 +1479,16 @@ def test_key_providers_are_listed_as_components_without_private_material(kc):
         assert c["providerType"] == "org.keycloak.keys.KeyProvider"
         assert not {"privateKey", "secret", "ecdsaPrivateKey", "eddsaPrivateKey"} & set(c["config"]), c
     assert kc.get_components({"type": "org.keycloak.storage.UserStorageProvider"}) == []
+
+
+def test_a_realm_stored_by_an_earlier_version_takes_model_changes(srv, kc):
+    """A realm whose stored representation predates the realm model (no roles' definitions, no
+    client scopes, another JSON layout) still takes a change: the first one rewrites it."""
+    [(rep,)] = srv.query("SELECT representation FROM realms WHERE name = ?", REALM)
+    old = json.loads(rep)
+    for k in ("clientScopes", "defaultDefaultClientScopes", "defaultOptionalClientScopes", "scopeMappings",
+              "groups", "defaultRole"):
+        old.pop(k, None)
+    srv.execute("UPDATE realms SET representation = ? WHERE name = ?", json.dumps(old, indent=1), REALM)
+    kc.create_realm_role({"name": "legacy-ok"})
+    assert kc.get_realm_role("legacy-ok")["name"] == "legacy-ok"

@@ -55,6 +55,12 @@ pub async fn change<T>(
         if store.replace_realm(&before, after).await? {
             return Ok(out);
         }
+        // A realm stored by an earlier version is written in another form than this version
+        // writes it, so the swap never matches: when what is stored still reads as `before`,
+        // store it in this version's form once, and try again.
+        if store.realm_by_id(realm_id).await?.as_ref() == Some(&before) {
+            store.update_realm(before).await?;
+        }
     }
     Err(ChangeError::Conflict(
         "the realm kept changing under this request; try again".into(),
