@@ -1,4 +1,5 @@
 """Starts the real latchkey binary on a temporary SQLite store and drives it over HTTP."""
+import itertools
 import json
 import os
 import signal
@@ -80,10 +81,39 @@ def pytest_sessionfinish(session, exitstatus):
         drop_databases()
 
 
+def _port_range():
+    """The ports this run hands out: LATCHKEY_TEST_PORTS ("20000-25999") when runs share the
+    machine (the test command runs the two store passes side by side), split between xdist
+    workers; None for any free port the kernel picks."""
+    spec = os.environ.get("LATCHKEY_TEST_PORTS")
+    if not spec:
+        return None
+    lo, hi = (int(x) for x in spec.split("-"))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    size = (hi - lo + 1) // workers
+    return lo + worker * size, lo + (worker + 1) * size
+
+
+_next_port = itertools.count()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    span = _port_range()
+    if span is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    lo, hi = span
+    for _ in range(hi - lo):
+        port = lo + next(_next_port) % (hi - lo)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {lo}-{hi}")
 
 
 class Server:

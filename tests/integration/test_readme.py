@@ -76,6 +76,12 @@ def stop(proc):
 def test_the_run_command_starts_latchkey_with_realm_master(tmp_path):
     lines = [l.strip() for l in section("The two commands").splitlines()]
     run = next(l for l in lines if l.startswith("cargo run"))
+    # The test command builds in its own profile (the release profile without link-time
+    # optimisation, the same code); the run command is run in it rather than building twice.
+    profile = os.environ.get("LATCHKEY_CARGO_PROFILE")
+    if profile:
+        assert " --release " in run, run
+        run = run.replace(" --release ", f" --profile {profile} ")
     port = free_port()
     log = tmp_path / "run.log"
     with open(log, "wb") as out:

@@ -52,6 +52,9 @@ pub fn summary(c: &Config) -> String {
 
 pub async fn run(opts: Options) -> Result<(), String> {
     let config = load(&opts.config).map_err(|e| e.to_string())?;
+    // Both registered before the gateway answers: a signal sent once it is ready is never lost.
+    let stop = latchkey_listener::shutdown_signal();
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let listener = TcpListener::bind(&opts.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
@@ -71,11 +74,11 @@ pub async fn run(opts: Options) -> Result<(), String> {
     warm_up(&gw).await;
     ready.store(true, Ordering::SeqCst);
     tokio::spawn(serve_status(status, ready.clone(), metrics.clone()));
-    tokio::spawn(reload_on_hangup(gw.clone(), opts.config.clone()));
+    tokio::spawn(reload_on_hangup(gw.clone(), opts.config.clone(), hangup));
     tracing::info!(listen = %local, status = %opts.status_listen, "latchkey gateway is ready");
     // The accept loop runs on the runtime's workers like everything else (not on the thread
     // that waits for it), so that on one core nothing hops between threads.
-    let _ = tokio::spawn(serve(listener, gw)).await;
+    let _ = tokio::spawn(serve(listener, gw, stop)).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -90,7 +93,11 @@ async fn warm_up(gw: &Gateway) {
     }
 }
 
-async fn serve(listener: TcpListener, gw: Arc<Gateway>) {
+async fn serve(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let limits = latchkey_listener::Limits {
         header_read_timeout: HEADER_READ_TIMEOUT,
         drain: DRAIN,
@@ -103,28 +110,17 @@ async fn serve(listener: TcpListener, gw: Arc<Gateway>) {
             async move { Ok::<_, std::convert::Infallible>(gw.handle(req, remote).await) }
         })
     };
-    latchkey_listener::serve(listener, limits, service, shutdown()).await;
-}
-
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    latchkey_listener::serve(listener, limits, service, stop).await;
 }
 
 /// SIGHUP: the file is read and checked again; a good one replaces the configuration in force
 /// in one step, a bad one is refused with its reason and the old one stays.
-async fn reload_on_hangup(gw: Arc<Gateway>, path: PathBuf) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+async fn reload_on_hangup(
+    gw: Arc<Gateway>,
+    path: PathBuf,
+    hangup: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let Ok(mut hup) = hangup else {
         tracing::warn!("cannot listen for SIGHUP: reloads are off");
         return;
     };

@@ -21,6 +21,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             .clone()
             .filter(|s| !s.is_empty()),
     )?;
+    let stop = latchkey_listener::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -115,29 +116,11 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             rates.rates.forget_idle();
         }
     });
-    latchkey_listener::serve(listener, args.limits.listener(), service, shutdown_signal()).await;
+    latchkey_listener::serve(listener, args.limits.listener(), service, stop).await;
     // The last sign of life: a planned stop's outage starts now, not at the last heartbeat.
     let _ = state.store.heartbeat(state.now()).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
 #[derive(Args, Debug, Clone)]

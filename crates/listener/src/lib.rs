@@ -120,3 +120,27 @@ pub async fn serve<S, B>(
         );
     }
 }
+
+/// SIGTERM or SIGINT (Ctrl-C), registered when called, not when first awaited: a server calls it
+/// before it binds, so a signal that arrives as soon as it answers is a clean stop and never the
+/// default action that kills the process.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
