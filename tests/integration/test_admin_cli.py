@@ -129,3 +129,65 @@ def test_cli_manages_roles_composites_groups_and_memberships(fresh_server, tmp_p
     assert "editor" not in at["realm_access"]["roles"] and "api" not in at.get("resource_access", {})
     p = cli(s, "role", "grant", "--realm", "shop", "erin", "ghost", check=False)
     assert p.returncode != 0 and "ghost" in p.stderr
+
+
+def test_cli_manages_client_scopes_and_mappers(fresh_server, tmp_path):
+    from conftest import decode_jwt
+    s = fresh_server(env=ADMIN).start()
+    realm = write_realm(tmp_path, {"realm": "shop", "clients": [
+        {"clientId": "web", "secret": "s3cret", "directAccessGrantsEnabled": True}]})
+    cli(s, "realm", "create", "--file", str(realm))
+    cli(s, "user", "create", "--realm", "shop", "--username", "erin", "--password", "pw")
+    cli(s, "scope", "create", "--realm", "shop", "billing", "--description", "the billing API")
+    assert "billing" in cli(s, "scope", "list", "--realm", "shop").stdout
+    cli(s, "mapper", "add", "--realm", "shop", "--scope", "billing", "billing-audience", "--type", "oidc-audience-mapper",
+        "--config", "included.custom.audience=billing-api", "--config", "access.token.claim=true")
+    cli(s, "mapper", "add", "--realm", "shop", "--client", "web", "dept", "--type", "oidc-hardcoded-claim-mapper",
+        "--config", "claim.name=org.dept", "--config", "claim.value=sales", "--config", "jsonType.label=String",
+        "--config", "access.token.claim=true")
+    cli(s, "scope", "attach", "--realm", "shop", "--client", "web", "billing", "--optional")
+    of = json.loads(cli(s, "scope", "of", "--realm", "shop", "web", "--output", "json").stdout)
+    assert {"name": "billing", "type": "optional"} in of and {"name": "profile", "type": "default"} in of
+
+    def token(**extra):
+        r = requests.post(s.oidc("shop") + "/token", data={"grant_type": "password", "username": "erin", "password": "pw", **extra},
+                          auth=("web", "s3cret"), timeout=10)
+        assert r.status_code == 200, r.text
+        return decode_jwt(r.json()["access_token"])
+
+    at = token()
+    assert at["org"] == {"dept": "sales"}, "the client's hardcoded-claim mapper, nested claim name"
+    assert "billing-api" not in at.get("aud", []) and "billing" not in at["scope"].split()
+    at = token(scope="openid billing")
+    aud = at["aud"] if isinstance(at["aud"], list) else [at["aud"]]
+    assert "billing-api" in aud and "billing" in at["scope"].split(), "the optional scope's audience mapper"
+    names = [m["name"] for m in json.loads(cli(s, "mapper", "list", "--realm", "shop", "--scope", "billing", "--output", "json").stdout)]
+    assert names == ["billing-audience"]
+
+    cli(s, "mapper", "delete", "--realm", "shop", "--client", "web", "dept")
+    assert "org" not in token()
+    cli(s, "scope", "detach", "--realm", "shop", "--client", "web", "billing")
+    of = json.loads(cli(s, "scope", "of", "--realm", "shop", "web", "--output", "json").stdout)
+    assert "billing" not in [o["name"] for o in of]
+    p = cli(s, "scope", "detach", "--realm", "shop", "--client", "web", "billing", check=False)
+    assert p.returncode != 0 and "not a default or optional scope of client web" in p.stderr
+    cli(s, "scope", "attach", "--realm", "shop", "billing")
+    defaults = requests.get(s.base + "/admin/realms/shop/default-default-client-scopes",
+                            headers={"Authorization": "Bearer " + admin_token(s)}, timeout=10).json()
+    assert "billing" in [d["name"] for d in defaults], "without --client: the realm's default scopes"
+    cli(s, "scope", "delete", "--realm", "shop", "billing")
+    assert "billing" not in cli(s, "scope", "list", "--realm", "shop").stdout
+    p = cli(s, "scope", "attach", "--realm", "shop", "--client", "web", "ghost", check=False)
+    assert p.returncode != 0 and "no client scope named 'ghost'" in p.stderr
+    p = cli(s, "mapper", "add", "--realm", "shop", "--client", "web", "x", "--type", "oidc-hardcoded-claim-mapper",
+            "--config", "claim.name", check=False)
+    assert p.returncode != 0 and "not KEY=VALUE" in p.stderr
+    p = cli(s, "mapper", "list", "--realm", "shop", check=False)
+    assert p.returncode != 0 and "--scope" in p.stderr, "a mapper's owner is required"
+
+
+def admin_token(s):
+    r = requests.post(s.oidc("master") + "/token", data={"grant_type": "password", "client_id": "admin-cli",
+                      "username": ADMIN["LATCHKEY_ADMIN_USERNAME"], "password": ADMIN["LATCHKEY_ADMIN_PASSWORD"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]

@@ -104,6 +104,20 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::model_cli::GroupCmd,
     },
+    /// Client scopes and the clients that get them, through the admin API of a running server.
+    Scope {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::scope_cli::ScopeCmd,
+    },
+    /// Protocol mappers of client scopes and clients, through the admin API of a running server.
+    Mapper {
+        #[command(flatten)]
+        conn: crate::admin_cli::Conn,
+        #[command(subcommand)]
+        command: crate::scope_cli::MapperCmd,
+    },
     /// Write a realm as Keycloak realm-export JSON (from the store; server running or not).
     Export {
         #[arg(long)]
@@ -231,6 +245,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::User { conn, command } => crate::admin_cli::user(conn, command).await,
         Command::Role { conn, command } => crate::model_cli::role(conn, command).await,
         Command::Group { conn, command } => crate::model_cli::group(conn, command).await,
+        Command::Scope { conn, command } => crate::scope_cli::scope(conn, command).await,
+        Command::Mapper { conn, command } => crate::scope_cli::mapper(conn, command).await,
         Command::Import {
             path,
             dry_run: true,

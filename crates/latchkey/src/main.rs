@@ -9,6 +9,7 @@ mod import;
 mod limits;
 mod model_cli;
 mod purge;
+mod scope_cli;
 mod serve;
 mod sessions;
 mod settings;

@@ -122,7 +122,7 @@ pub fn add(b: Builder) -> Builder {
     .add(op("POST", p("/client-scopes"), "Create a client scope", Some("ClientScope"), (201, None), none), h!(|s, a, p, hd, b| scopes::create(&s, a, p, hd, b)))
     .add(op("GET", p("/client-scopes/{id}"), "Get a client scope", None, (200, Some("ClientScope")), none), h!(|s, a, p| scopes::get(&s, a, p)))
     .add(op("PUT", p("/client-scopes/{id}"), "Update a client scope", Some("ClientScope"), (204, None), none), h!(|s, a, p, hd, b| scopes::update(&s, a, p, hd, b)))
-    .add(op("DELETE", p("/client-scopes/{id}"), "Delete a client scope no client uses", None, (204, None), none), h!(|s, a, p| scopes::delete(&s, a, p)))
+    .add(op("DELETE", p("/client-scopes/{id}"), "Delete a client scope (it is taken off every client)", None, (204, None), none), h!(|s, a, p| scopes::delete(&s, a, p)))
     .add(op("GET", p("/client-scopes/{id}/protocol-mappers/models"), "A client scope's mappers", None, (200, Some("ProtocolMapperList")), none), h!(|s, a, p| scopes::mappers(&s, a, p, Owner::Scope, false)))
     .add(op("POST", p("/client-scopes/{id}/protocol-mappers/models"), "Add a mapper to a client scope", Some("ProtocolMapper"), (201, None), none), h!(|s, a, p, hd, b| scopes::set_mapper(&s, a, p, Owner::Scope, None, hd, b)))
     .add(op("GET", p("/client-scopes/{id}/protocol-mappers/models/{mapper}"), "Get a client scope's mapper", None, (200, Some("ProtocolMapper")), none), h!(|s, a, p| scopes::mappers(&s, a, p, Owner::Scope, true)))
