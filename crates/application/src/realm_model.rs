@@ -40,15 +40,16 @@ pub async fn change<T>(
             .ok_or_else(|| ChangeError::NotFound("realm not found".into()))?;
         let clients = store.clients(realm_id).await?;
         let mut after = before.clone();
+        // The copy to change (`before` keeps its own, for the compare-and-swap).
+        let access = std::sync::Arc::make_mut(&mut after.access);
         for c in &clients {
-            after
-                .access
+            access
                 .roles
                 .client
                 .entry(c.client_id.clone())
                 .or_insert_with(|| latchkey_domain::model::legacy_roles(c));
         }
-        let out = change(&mut after.access, &clients)?;
+        let out = change(access, &clients)?;
         after.realm_roles = after.access.realm_role_names();
         let refs: Vec<&Client> = clients.iter().collect();
         RealmModel::build(&after.access, &refs).map_err(ChangeError::Invalid)?;

@@ -78,8 +78,9 @@ pub struct Realm {
     pub not_before: i64,
     /// The names of the realm roles (from `access`).
     pub realm_roles: Vec<String>,
-    /// Roles, groups, client scopes and scope mappings, as represented.
-    pub access: RealmAccess,
+    /// Roles, groups, client scopes and scope mappings, as represented (shared: a realm is
+    /// cloned into every refresh's decision, and this is most of its size).
+    pub access: std::sync::Arc<RealmAccess>,
     /// Users may sign in with their email address as well as their username (Keycloak's
     /// default); never while `duplicate_emails_allowed`, when an address names no one user.
     pub login_with_email_allowed: bool,
@@ -179,7 +180,7 @@ impl Realm {
             default_signature_algorithm: alg,
             not_before: rep.not_before.unwrap_or(0),
             realm_roles,
-            access,
+            access: access.into(),
             login_with_email_allowed: rep.login_with_email_allowed.unwrap_or(true),
             duplicate_emails_allowed: rep.duplicate_emails_allowed.unwrap_or(false),
             refresh_token_grace_period: attr("latchkey.refreshTokenGracePeriod")

@@ -615,9 +615,13 @@ async fn a_realm_is_replaced_only_from_what_is_stored(store: Arc<dyn Store>) {
     with_login(&*store, &realm).await;
     let stored = store.realm_by_id(&realm.id).await.unwrap().unwrap();
     let mut a = stored.clone();
-    a.access.default_groups.push("/a".into());
+    std::sync::Arc::make_mut(&mut a.access)
+        .default_groups
+        .push("/a".into());
     let mut b = stored.clone();
-    b.access.default_groups.push("/b".into());
+    std::sync::Arc::make_mut(&mut b.access)
+        .default_groups
+        .push("/b".into());
     assert!(store.replace_realm(&stored, a.clone()).await.unwrap());
     assert!(
         !store.replace_realm(&stored, b).await.unwrap(),
