@@ -182,7 +182,7 @@ def test_migrate_sqlite_to_postgres_and_back(tmp_path):
     again = subprocess.run([BIN, "migrate", "--from", sq.db, "--to", target], capture_output=True, text=True, timeout=60, env=env)
     assert again.returncode != 0 and "empty store" in again.stderr
     # The SQLite store's master key file travels as LATCHKEY_MASTER_KEY.
-    key = (tmp_path / "latchkey.master.key").read_bytes()
+    key = (tmp_path / "src.master.key").read_bytes()
     import base64
     master = {"LATCHKEY_MASTER_KEY": base64.b64encode(key).decode()}
     pg = Server(tmp_path, db=target, port=sq.port, env=master).start()

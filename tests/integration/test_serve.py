@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 import requests
 
 from conftest import new_db, BIN, FIXTURES, Server, free_port, write_realm
@@ -34,7 +35,7 @@ def test_environment_configures_serve(tmp_path):
         meta = requests.get(s.realm() + "/.well-known/openid-configuration", timeout=5).json()
         assert meta["issuer"] == "https://id.example.test/realms/demo"
         assert (tmp_path / "env.db").exists()
-        assert (tmp_path / "latchkey.master.key").exists(), "master key file is created beside the store"
+        assert (tmp_path / "env.master.key").exists(), "master key file is created beside the store, named after it"
     finally:
         assert s.stop() == 0
 
@@ -188,3 +189,37 @@ def test_password_hash_memory_is_given_back_after_logins(fresh_server):
     while _rss_kb(s.proc.pid) > base + 8 * 1024 and time.time() < deadline:
         time.sleep(0.1)
     assert _rss_kb(s.proc.pid) <= base + 8 * 1024, (base, _rss_kb(s.proc.pid))
+
+
+@pytest.mark.once_per_suite
+def test_stores_side_by_side_start_together_each_with_its_own_master_key(tmp_path):
+    import threading
+    servers = [Server(tmp_path, db=f"sqlite://{tmp_path}/{name}.db", import_realm=FIXTURES / "demo-realm.json")
+               for name in ("latchkey", "other")]
+    errors = []
+
+    def start(s):
+        try:
+            s.start()
+        except Exception as e:  # reported below, with the server's log
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert not errors, errors
+        keys = [(tmp_path / f"{name}.master.key").read_bytes() for name in ("latchkey", "other")]
+        assert keys[0] != keys[1], "each store has a key of its own"
+        for s in servers:
+            assert s.password_login()["access_token"]
+            assert s.stop() == 0
+        # Restarted, each finds its own key again (its sealed signing keys open).
+        for s in servers:
+            s.start()
+            assert s.password_login()["access_token"]
+    finally:
+        for s in servers:
+            s.stop()

@@ -260,8 +260,8 @@ pub async fn command(cmd: BootstrapAdminCommand) -> Result<ExitCode> {
         } => (db, client_secret_env),
     };
     let secret = secret_from(secret_var)?;
-    let store = db.open().await?;
     let master_key = db.master_key()?;
+    let store = db.open().await?;
     let passwords = PasswordPool::new(1, HashParams::default());
     let p = Provisioning {
         store: store.as_ref(),

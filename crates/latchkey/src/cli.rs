@@ -256,10 +256,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             ..
         } => crate::import::dry_run(&path, user.as_deref(), client.as_deref(), json).await,
         Command::Import { path, db, .. } => {
+            let master = std::sync::Arc::new(db.master_key()?);
             let store = db.open().await?;
             let state = latchkey_application::App::new(
                 store,
-                std::sync::Arc::new(db.master_key()?),
+                master,
                 latchkey_application::hashing::PasswordPool::new(
                     2,
                     latchkey_crypto::password::HashParams::default(),
@@ -275,12 +276,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             file,
             db,
         } => {
-            let store = db.open().await?;
             let master = if include_secrets {
                 Some(db.master_key()?)
             } else {
                 None
             };
+            let store = db.open().await?;
             let rep = crate::export::realm(store.as_ref(), master.as_ref(), &realm).await?;
             let text = serde_json::to_string_pretty(&rep)?;
             match file {
@@ -292,6 +293,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Rotate { realm, db },
         } => {
+            let master = db.master_key()?;
             let store = db.open().await?;
             let r = store
                 .realm_by_name(&realm)
@@ -311,7 +313,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let keys = latchkey_application::keys::generate(
                 algs,
                 latchkey_application::SystemClock.now(),
-                &db.master_key()?,
+                &master,
             )
             .await
             .map_err(|e| anyhow::anyhow!(e))?;

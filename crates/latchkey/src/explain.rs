@@ -33,11 +33,12 @@ pub async fn explain(db: &DbArgs, token: &str) -> Result<ExitCode> {
         .ok_or_else(|| {
             anyhow!("cannot read this token: its issuer '{iss}' is not a latchkey realm URL")
         })?;
+    let master = std::sync::Arc::new(db.master_key()?);
     let store = db.open().await?;
     let cache = RealmCache::new(
         store.clone(),
         std::sync::Arc::new(latchkey_application::SystemClock),
-        std::sync::Arc::new(db.master_key()?),
+        master,
     );
     let Some(ctx) = cache
         .get(&realm_name, || iss.clone())

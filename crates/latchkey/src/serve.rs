@@ -32,8 +32,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| format!("http://{local}"))
         .trim_end_matches('/')
         .to_string();
-    let store = args.db.open().await?;
     let master = Arc::new(args.db.master_key()?);
+    let store = args.db.open().await?;
     let sealed = latchkey_application::keys::seal_at_rest(store.as_ref(), &master)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
