@@ -1,5 +1,6 @@
 """Several latchkey nodes on one PostgreSQL database (issue 6), key rotation, and migrating a
 SQLite store to PostgreSQL. These need PostgreSQL whatever LATCHKEY_TEST_STORE says."""
+import json
 import os
 import subprocess
 import threading
@@ -167,6 +168,17 @@ def test_keys_rotate(cluster):
     assert {old_kid, new_kid} <= kids, "the old key stays published while its tokens live"
     assert requests.get(a.oidc() + "/userinfo", headers={"Authorization": "Bearer " + before["access_token"]}, timeout=10).status_code == 200
     assert refresh_at(b, before["refresh_token"]).status_code == 200, "refresh tokens signed before the rotation still work"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}, **MASTER}
+    listed = subprocess.run([BIN, "keys", "list", "--realm", "demo", "--db", a.db, "--output", "json"], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert listed.returncode == 0, listed.stderr
+    keys = {k["kid"]: k for k in json.loads(listed.stdout)}
+    assert (keys[new_kid]["status"], keys[old_kid]["status"]) == ("signing", "published"), "the old key stays published"
+    assert keys[new_kid]["algorithm"] == "RS256" and keys[new_kid]["sealed"]
+    table = subprocess.run([BIN, "keys", "list", "--realm", "demo", "--db", a.db], capture_output=True, text=True, timeout=60, env=env)
+    assert new_kid in table.stdout and "signing" in table.stdout and "published" in table.stdout
+    missing = subprocess.run([BIN, "keys", "list", "--realm", "nope", "--db", a.db], capture_output=True, text=True, timeout=60, env=env)
+    assert missing.returncode != 0 and "realm 'nope' does not exist" in missing.stderr
 
 
 def test_migrate_sqlite_to_postgres_and_back(tmp_path):

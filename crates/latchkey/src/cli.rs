@@ -5,7 +5,6 @@ use crate::serve::ServeArgs;
 use crate::store::DbArgs;
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use latchkey_application::Clock as _;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -192,6 +191,17 @@ pub enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// A realm's keys, oldest first: kid, algorithm, whether it signs or is only published (for
+    /// the tokens it signed), when it was made, and whether it is sealed under the master key.
+    List {
+        #[arg(long)]
+        realm: String,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        output: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -290,43 +300,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keys {
-            command: KeysCommand::Rotate { realm, db },
-        } => {
-            let master = db.master_key()?;
-            let store = db.open().await?;
-            let r = store
-                .realm_by_name(&realm)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .ok_or_else(|| anyhow::anyhow!("realm '{realm}' does not exist"))?;
-            let mut algs: Vec<String> = Vec::new();
-            for k in store
-                .realm_keys(&r.id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-            {
-                if !algs.contains(&k.alg) {
-                    algs.push(k.alg);
-                }
-            }
-            let keys = latchkey_application::keys::generate(
-                algs,
-                latchkey_application::SystemClock.now(),
-                &master,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
-            for k in keys {
-                println!("new {} key {}", k.alg, k.kid);
-                store
-                    .add_key(&r.id, k)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
-            println!("realm '{realm}' now signs with the new keys (servers on SQLite pick them up within 30 s)");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Keys { command } => crate::keys_cli::run(command).await,
         Command::Migrate { from, to } => {
             let counts = latchkey_storage::migrate::migrate(&from, &to)
                 .await

@@ -6,6 +6,7 @@ mod cli;
 mod explain;
 mod export;
 mod import;
+mod keys_cli;
 mod limits;
 mod model_cli;
 mod purge;
