@@ -148,6 +148,11 @@ async fn lists(api: &Api, realm: &str, client: Option<&str>) -> Result<[String; 
     })
 }
 
+/// "client C" or "realm R": whose lists a scope is attached to, in messages.
+fn owner_name(realm: &str, client: Option<&str>) -> String {
+    client.map_or_else(|| format!("realm {realm}"), |c| format!("client {c}"))
+}
+
 pub async fn scope(c: Conn, cmd: ScopeCmd) -> Result<ExitCode> {
     let api = Api::connect(&c).await?;
     match cmd {
@@ -189,7 +194,7 @@ pub async fn scope(c: Conn, cmd: ScopeCmd) -> Result<ExitCode> {
             api.call(Method::PUT, &format!("{list}/{}", enc(&id)), None)
                 .await?;
             let kind = if optional { "optional" } else { "default" };
-            let whose = client.map_or_else(|| format!("realm {realm}"), |c| format!("client {c}"));
+            let whose = owner_name(&realm, client.as_deref());
             done(&c, format!("{name} is now a {kind} scope of {whose}"), None);
         }
         ScopeCmd::Detach {
@@ -212,7 +217,7 @@ pub async fn scope(c: Conn, cmd: ScopeCmd) -> Result<ExitCode> {
                     found = true;
                 }
             }
-            let whose = client.map_or_else(|| format!("realm {realm}"), |c| format!("client {c}"));
+            let whose = owner_name(&realm, client.as_deref());
             if !found {
                 bail!("{name} is not a default or optional scope of {whose}");
             }
