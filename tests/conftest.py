@@ -122,6 +122,8 @@ class Server:
     def __init__(self, tmp, import_realm=None, env=None, port=None, db=None, args=()):
         self.tmp = Path(tmp)
         self.port = port or free_port()
+        # The management listener (/metrics, /health): a port of its own, never the shared 9000.
+        self.mgmt_port = free_port()
         self.db = db or new_db(self.tmp)
         self.import_realm = import_realm
         self.extra_env = env or {}
@@ -132,6 +134,10 @@ class Server:
     @property
     def base(self):
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def management(self):
+        return f"http://127.0.0.1:{self.mgmt_port}"
 
     def realm(self, name="demo"):
         return f"{self.base}/realms/{name}"
@@ -147,7 +153,7 @@ class Server:
 
     def env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
-        env.update({"LATCHKEY_LOG": "info"})
+        env.update({"LATCHKEY_LOG": "info", "LATCHKEY_MANAGEMENT_LISTEN": f"127.0.0.1:{self.mgmt_port}"})
         if self.db.startswith("postgres"):
             env["LATCHKEY_MASTER_KEY"] = "test-master-key"
         env.update(self.extra_env)

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.once_per_suite
 REALM = {
     "realm": "race",
     "accessTokenLifespan": 2,
+    "eventsEnabled": True,
+    "enabledEventTypes": ["REFRESH_TOKEN_ERROR"],
     "clients": [{"clientId": "gateway", "secret": "gateway-secret", "directAccessGrantsEnabled": True}],
     "users": [{"username": "alice", "credentials": [{"type": "password", "value": "alice-pw"}]}],
 }
@@ -65,7 +67,7 @@ def successors(idp, rt):
 
 
 def reuse_events(idp):
-    return idp.query("SELECT count(*) FROM events WHERE kind = 'REFRESH_TOKEN_REUSE'")[0][0]
+    return idp.query("SELECT count(*) FROM user_events WHERE type = 'REFRESH_TOKEN_ERROR' AND details LIKE '%reuse detected%'")[0][0]
 
 
 def concurrently(urls, rt, n=50):

@@ -140,7 +140,7 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(fresh_server, trust
 def test_proxy_headers_without_trusted_proxies_refuse_to_start(tmp_path):
     import subprocess
     from conftest import BIN
-    out = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--db", f"sqlite://{tmp_path}/x.db",
+    out = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--management-listen", "127.0.0.1:0", "--db", f"sqlite://{tmp_path}/x.db",
                           "--proxy-headers", "forwarded"], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "--proxy-trusted-addresses" in out.stderr, out.stderr
 

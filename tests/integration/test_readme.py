@@ -42,6 +42,9 @@ def clean_env(tmp_path, port):
         LATCHKEY_LISTEN=f"127.0.0.1:{port}",
         LATCHKEY_DB=f"sqlite://{tmp_path}/readme.db",
         LATCHKEY_LOG="info",
+        # The README's server on its default management port would collide with the other
+        # servers of a parallel test run: any free port.
+        LATCHKEY_MANAGEMENT_LISTEN="127.0.0.1:0",
         PATH=f"{Path(BIN).resolve().parent}:{env.get('PATH', '')}",
     )
     return env

@@ -1,6 +1,7 @@
 """Refresh tokens done right (issue 3): rotation with convergent grace, reuse detection,
 atomic check-and-rotate under real concurrency, lifetimes, offline tokens, scope, revocation,
 introspection, logout, and the CLI's sessions and explain."""
+import json
 import subprocess
 import threading
 import time
@@ -14,7 +15,8 @@ USER = {"username": "u", "email": "u@example.com", "firstName": "U", "credential
 
 
 def realm(name, attributes=None, clients=None, **settings):
-    rep = {"realm": name, "users": [dict(USER)], "attributes": attributes or {}, **settings,
+    rep = {"realm": name, "users": [dict(USER)], "attributes": attributes or {},
+           "eventsEnabled": True, "enabledEventTypes": ["REFRESH_TOKEN_ERROR"], **settings,
            "clients": clients or [
                {"clientId": "spa", "publicClient": True, "directAccessGrantsEnabled": True},
                {"clientId": "api", "secret": "api-secret", "directAccessGrantsEnabled": True},
@@ -54,7 +56,8 @@ def userinfo(s, at):
 
 
 def events(s, kind):
-    return s.query("SELECT detail FROM events WHERE kind = ?", kind)
+    """Stored events of a type (the realms here store REFRESH_TOKEN_ERROR: see `realm`)."""
+    return s.query("SELECT details FROM user_events WHERE type = ?", kind)
 
 
 def test_rotation_and_convergent_grace(start):
@@ -77,7 +80,9 @@ def test_rotation_and_convergent_grace(start):
     assert refresh(s, t3["refresh_token"]).status_code == 400
     assert introspect(s, t3["access_token"]) == {"active": False}
     assert userinfo(s, t3["access_token"]).status_code == 401
-    assert len(events(s, "REFRESH_TOKEN_REUSE")) == 1
+    [reuse] = [json.loads(d) for (d,) in events(s, "REFRESH_TOKEN_ERROR")
+               if "reuse detected" in json.loads(d)["reason"]]
+    assert reuse["check"] == "not_immediate_predecessor"
 
 
 def test_a_token_two_rotations_old_is_named_as_such_within_the_grace_period(start):

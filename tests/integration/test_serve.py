@@ -43,6 +43,7 @@ def test_environment_configures_serve(tmp_path):
 def test_default_store_is_created_under_data(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
+    env["LATCHKEY_MANAGEMENT_LISTEN"] = "127.0.0.1:0"
     proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -130,18 +131,18 @@ def test_import_folder_of_realms(fresh_server, tmp_path):
 def test_malformed_realm_stops_start_naming_file_and_field(tmp_path):
     bad = tmp_path / "broken.json"
     bad.write_text(json.dumps({"realm": "x", "clients": [{"clientId": "c", "publicClient": "yes"}]}))
-    proc = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--db", f"sqlite://{tmp_path}/x.db",
+    proc = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--management-listen", "127.0.0.1:0", "--db", f"sqlite://{tmp_path}/x.db",
                            "--import-realm", str(bad)], capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert "broken.json" in proc.stderr and "clients[0].publicClient" in proc.stderr, proc.stderr
 
     bad.write_text('{"realm": "x", ')
-    proc = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--db", f"sqlite://{tmp_path}/x.db",
+    proc = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--management-listen", "127.0.0.1:0", "--db", f"sqlite://{tmp_path}/x.db",
                            "--import-realm", str(bad)], capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0 and "broken.json" in proc.stderr, proc.stderr
 
     bad.write_text(json.dumps({"realm": "x", "accessTokenLifespan": -1}))
-    proc = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--db", f"sqlite://{tmp_path}/x.db",
+    proc = subprocess.run([BIN, "serve", "--listen", f"127.0.0.1:{free_port()}", "--management-listen", "127.0.0.1:0", "--db", f"sqlite://{tmp_path}/x.db",
                            "--import-realm", str(bad)], capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0 and "accessTokenLifespan" in proc.stderr, proc.stderr
 

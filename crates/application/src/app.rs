@@ -21,6 +21,7 @@ pub struct App {
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// When no server of the store ran, read at start: a grace period does not run then.
     outages: RwLock<Arc<[Outage]>>,
 }
@@ -57,8 +58,15 @@ impl App {
             public_url,
             clock,
             ids: Arc::new(UuidIds),
+            metrics: Default::default(),
             outages: RwLock::new(Arc::from([])),
         }
+    }
+
+    /// The same application counting in `metrics` (registered where they are served).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> App {
+        self.metrics = metrics;
+        self
     }
 
     /// The same application drawing its identifiers from `ids`.

@@ -5,6 +5,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// Seconds since the Unix epoch, as every stored and signed time is.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
+    /// Milliseconds since the Unix epoch, as events are timed.
+    fn now_ms(&self) -> i64 {
+        self.now() * 1000
+    }
 }
 
 /// The system's clock.
@@ -16,6 +20,12 @@ impl Clock for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::{OnceCell, Semaphore};
 #[derive(Clone)]
 pub struct PasswordPool {
     permits: Arc<Semaphore>,
+    size: usize,
     pub params: HashParams,
     dummy: Arc<OnceCell<String>>,
     /// Hashes waiting for a permit.
@@ -25,6 +26,7 @@ impl PasswordPool {
     pub fn new(permits: usize, params: HashParams) -> PasswordPool {
         PasswordPool {
             permits: Arc::new(Semaphore::new(permits.max(1))),
+            size: permits.max(1),
             params,
             dummy: Arc::new(OnceCell::new()),
             waiting: Default::default(),
@@ -70,6 +72,16 @@ impl PasswordPool {
             std::mem::take(&mut *spare)
         };
         drop((idle, scratch));
+    }
+
+    /// Hashes waiting for a permit.
+    pub fn queued(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// Hashes being computed.
+    pub fn busy(&self) -> usize {
+        self.size.saturating_sub(self.permits.available_permits())
     }
 
     /// Working memory held for waiting hashes (for tests).

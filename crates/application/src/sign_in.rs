@@ -4,6 +4,7 @@
 use crate::app::App;
 use crate::throttle::Settings;
 use latchkey_crypto::password::Verification;
+use latchkey_domain::event::types::error as errors;
 use latchkey_domain::{Realm, User};
 use latchkey_storage::{Result, StoreError, UserRepository, UserWithCredential};
 use std::net::IpAddr;
@@ -39,8 +40,13 @@ pub enum Refusal {
     /// The brute-force throttle holds this account or address; the message says until when.
     Locked(String),
     /// Unknown user, no password, the wrong one, or the right one for a disabled account:
-    /// never said which (the log says, for the administrator).
-    BadCredentials,
+    /// never said which to the client; `why` is Keycloak's event error for the administrator
+    /// (`user_not_found`, `invalid_user_credentials`, `user_disabled`), `user_id` whom it
+    /// was about when known.
+    BadCredentials {
+        why: &'static str,
+        user_id: Option<String>,
+    },
     Store(StoreError),
 }
 
@@ -64,18 +70,37 @@ pub async fn check(
     if let Err(locked) = app.throttle.check(&settings, &realm.name, &account, addr) {
         return Err(Refusal::Locked(locked.message()));
     }
+    let user_id = found.as_ref().map(|u| u.user.id.clone());
+    let bad = |why| Refusal::BadCredentials {
+        why,
+        user_id: user_id.clone(),
+    };
     if login.is_empty() || password.is_empty() {
-        return Err(Refusal::BadCredentials);
+        return Err(bad(errors::INVALID_USER_CREDENTIALS));
     }
     let verdict = match found.as_ref().and_then(|u| u.password_hash.clone()) {
-        Some(hash) => app
-            .passwords
-            .verify(password.to_string(), hash)
-            .await
-            .unwrap_or_else(|e| {
+        Some(hash) => {
+            let (algorithm, strength) = hash_labels(&hash);
+            let verdict = app.passwords.verify(password.to_string(), hash).await;
+            let outcome = match &verdict {
+                Ok(Verification::Match { .. }) => "valid",
+                Ok(Verification::Mismatch) => "invalid",
+                Err(_) => "error",
+            };
+            app.metrics
+                .password_validations
+                .get_or_create(&crate::metrics::PasswordLabels {
+                    realm: realm.name.clone(),
+                    algorithm,
+                    hashing_strength: strength,
+                    outcome: outcome.into(),
+                })
+                .inc();
+            verdict.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "stored password hash unreadable");
                 Verification::Mismatch
-            }),
+            })
+        }
         None => {
             app.passwords.verify_dummy(password.to_string()).await;
             Verification::Mismatch
@@ -83,7 +108,11 @@ pub async fn check(
     };
     let (Some(found), Verification::Match { needs_rehash }) = (found, verdict) else {
         app.throttle.failure(&settings, &realm.name, &account, addr);
-        return Err(Refusal::BadCredentials);
+        return Err(bad(if user_id.is_some() {
+            errors::INVALID_USER_CREDENTIALS
+        } else {
+            errors::USER_NOT_FOUND
+        }));
     };
     app.throttle.success(&realm.name, &account);
     if needs_rehash {
@@ -93,9 +122,35 @@ pub async fn check(
         // Answered as a wrong password: a different answer would tell a guesser the password
         // was right.
         tracing::info!(realm = %realm.name, user = %found.user.username, "sign-in refused: the account is disabled");
-        return Err(Refusal::BadCredentials);
+        return Err(bad(errors::USER_DISABLED));
     }
     Ok(found.user)
+}
+
+/// Keycloak's labels of a stored hash: its algorithm and strength (`argon2` and
+/// `Argon2id-1.3[m=19456,t=2,p=1]`, or `pbkdf2-sha256` and its iterations).
+fn hash_labels(hash: &str) -> (String, String) {
+    if let Some(rest) = hash.strip_prefix("$kc-pbkdf2-") {
+        let mut it = rest.split('$');
+        let alg = it.next().unwrap_or("");
+        return (format!("pbkdf2-{alg}"), it.next().unwrap_or("").to_string());
+    }
+    let mut it = hash.trim_start_matches('$').split('$');
+    let (kind, version, params) = (
+        it.next().unwrap_or(""),
+        it.next().unwrap_or(""),
+        it.next().unwrap_or(""),
+    );
+    if !kind.starts_with("argon2") {
+        return ("unknown".into(), String::new());
+    }
+    let version = match version {
+        "v=19" => "1.3",
+        "v=16" => "1.0",
+        _ => "",
+    };
+    let variant = format!("Argon2{}", &kind["argon2".len()..]);
+    ("argon2".into(), format!("{variant}-{version}[{params}]"))
 }
 
 /// Re-hashes an imported or outdated hash to our parameters after a successful sign-in; a
@@ -108,5 +163,20 @@ async fn rehash(app: &App, user_id: &str, password: String) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not re-hash password"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashes_are_labelled_as_keycloak_labels_them() {
+        assert_eq!(
+            super::hash_labels("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+            ("argon2".into(), "Argon2id-1.3[m=19456,t=2,p=1]".into())
+        );
+        assert_eq!(
+            super::hash_labels("$kc-pbkdf2-sha512$210000$c2FsdA==$aGFzaA=="),
+            ("pbkdf2-sha512".into(), "210000".into())
+        );
     }
 }

@@ -71,6 +71,11 @@ pub struct OAuthError {
     pub description: String,
     /// Overrides the code's default status (e.g. invalid_client without credentials → 400).
     pub status: Option<u16>,
+    /// The name of the check that failed (`grace_period_over`, …), for events and logs.
+    pub check: Option<&'static str>,
+    /// Keycloak's error string for the event this error is recorded by
+    /// (`invalid_user_credentials`, …); the OAuth code's own when absent.
+    pub event_error: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -79,7 +84,23 @@ impl OAuthError {
             code,
             description: description.into(),
             status: None,
+            check: None,
+            event_error: None,
         }
+    }
+    /// Names the check that failed.
+    pub fn check(mut self, check: &'static str) -> Self {
+        self.check = Some(check);
+        self
+    }
+    /// Gives the Keycloak error string of this error's event.
+    pub fn event_error(mut self, error: &'static str) -> Self {
+        self.event_error = Some(error);
+        self
+    }
+    /// Keycloak's error string for this error's event.
+    pub fn event_error_str(&self) -> &'static str {
+        self.event_error.unwrap_or_else(|| self.code.as_str())
     }
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);

@@ -50,6 +50,18 @@ pub struct RealmRepresentation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brute_force_protected: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_expiration: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_listeners: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled_event_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_events_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_events_details_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_with_email_allowed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_emails_allowed: Option<bool>,

@@ -19,7 +19,7 @@ pub mod user;
 
 pub use client::Client;
 pub use error::{sanitize, ErrorCode, OAuthError};
-pub use event::{AdminOperation, Event, EventKind};
+pub use event::{AdminEvent, AuthDetails, Event, EventsConfig, UserEvent};
 pub use realm::Realm;
 pub use session::{AuthCode, ClientSession, RefreshRecord, Session};
 pub use user::User;

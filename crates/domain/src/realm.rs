@@ -90,6 +90,8 @@ pub struct Realm {
     pub refresh_token_grace_period: Option<i64>,
     /// `latchkey.refreshTokenReuseDetection`, parsed when the realm is loaded.
     pub refresh_token_reuse_detection: Option<bool>,
+    /// Which events are stored, and for how long.
+    pub events: crate::EventsConfig,
 }
 
 impl Realm {
@@ -187,6 +189,17 @@ impl Realm {
                 .and_then(|v| v.parse().ok()),
             refresh_token_reuse_detection: attr("latchkey.refreshTokenReuseDetection")
                 .map(|v| v != "false"),
+            events: crate::EventsConfig {
+                events_enabled: rep.events_enabled.unwrap_or(false),
+                events_expiration: non_negative("eventsExpiration", rep.events_expiration, 0)?,
+                events_listeners: rep
+                    .events_listeners
+                    .clone()
+                    .unwrap_or_else(|| vec!["jboss-logging".into()]),
+                enabled_event_types: rep.enabled_event_types.clone().unwrap_or_default(),
+                admin_events_enabled: rep.admin_events_enabled.unwrap_or(false),
+                admin_events_details_enabled: rep.admin_events_details_enabled.unwrap_or(false),
+            },
             attributes: rep.attributes.clone(),
         })
     }
@@ -216,6 +229,12 @@ impl Realm {
             duplicate_emails_allowed: Some(self.duplicate_emails_allowed),
             clients: None,
             users: None,
+            events_enabled: Some(self.events.events_enabled),
+            events_expiration: Some(self.events.events_expiration),
+            events_listeners: Some(self.events.events_listeners.clone()),
+            enabled_event_types: Some(self.events.enabled_event_types.clone()),
+            admin_events_enabled: Some(self.events.admin_events_enabled),
+            admin_events_details_enabled: Some(self.events.admin_events_details_enabled),
             attributes: self.attributes.clone(),
             ..Default::default()
         };
@@ -235,6 +254,14 @@ impl Realm {
 
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
+    }
+
+    /// Seconds an admin event is kept (the attribute `adminEventsExpiration`, as in Keycloak);
+    /// `None` keeps them forever.
+    pub fn admin_events_expiration(&self) -> Option<i64> {
+        self.attribute("adminEventsExpiration")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|s| *s > 0)
     }
 }
 

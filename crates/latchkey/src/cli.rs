@@ -23,6 +23,17 @@ pub struct Cli {
         value_name = "FILTER"
     )]
     pub log: String,
+    /// How log lines are written to standard error: `text` for people, `json` (one object per
+    /// line) for log collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_LOG_FORMAT",
+        default_value = "text",
+        value_parser = ["text", "json"],
+        value_name = "FORMAT"
+    )]
+    pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -151,6 +162,11 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Stored user and admin events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Signing keys.
     Keys {
         #[command(subcommand)]
@@ -198,6 +214,31 @@ pub enum KeysCommand {
         realm: String,
         /// text or json.
         #[arg(long, default_value = "text")]
+        output: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Print a realm's last events, oldest first, then follow new ones as they are recorded
+    /// (user events unless `--admin`). Events are stored only where the realm enables them
+    /// (`eventsEnabled`, `adminEventsEnabled`).
+    Tail {
+        #[arg(long)]
+        realm: String,
+        /// Admin events instead of user events.
+        #[arg(long)]
+        admin: bool,
+        /// How many of the last events to print first.
+        #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=10_000))]
+        lines: i64,
+        /// Print the last events and stop.
+        #[arg(long)]
+        no_follow: bool,
+        /// text or json (one Keycloak event representation per line).
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
         output: String,
         #[command(flatten)]
         db: DbArgs,
@@ -301,6 +342,27 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command } => crate::keys_cli::run(command).await,
+        Command::Events {
+            command:
+                EventsCommand::Tail {
+                    realm,
+                    admin,
+                    lines,
+                    no_follow,
+                    output,
+                    db,
+                },
+        } => {
+            crate::events_cli::tail(crate::events_cli::Tail {
+                realm,
+                admin,
+                lines,
+                json: output == "json",
+                follow: !no_follow,
+                db,
+            })
+            .await
+        }
         Command::Migrate { from, to } => {
             let counts = latchkey_storage::migrate::migrate(&from, &to)
                 .await

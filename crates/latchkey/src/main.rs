@@ -3,6 +3,7 @@
 mod admin_cli;
 mod bootstrap;
 mod cli;
+mod events_cli;
 mod explain;
 mod export;
 mod import;
@@ -91,11 +92,19 @@ fn main() -> std::process::ExitCode {
             );
             tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")
         });
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        log.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     // The gateway on a single core runs everything on one thread: a multi-threaded runtime
     // with its one worker costs it a fifth of its requests (wakeups and handoffs between the
     // worker and the thread waiting for it; 22k vs 27k requests/s, docs/performance.md).

@@ -28,7 +28,11 @@ pub fn spawn(store: Arc<dyn Store>, every: Duration) {
             tick.tick().await;
             // Side by side, each pausing between its steps: a backlog of expired records
             // (after downtime, say) does not hold back the sessions' sweep.
-            tokio::join!(sweep(store.as_ref()), sweep_sessions(store.as_ref()));
+            tokio::join!(
+                sweep(store.as_ref()),
+                sweep_sessions(store.as_ref()),
+                sweep_events(store.as_ref())
+            );
         }
     });
 }
@@ -83,6 +87,43 @@ pub async fn sweep_sessions(store: &dyn Store) -> u64 {
         );
     }
     total
+}
+
+/// One sweep of the events past their realm's expiration (`eventsExpiration` for user
+/// events, the attribute `adminEventsExpiration` for admin events, in seconds, as Keycloak
+/// keeps them). Returns the events removed.
+pub async fn sweep_events(store: &dyn Store) -> u64 {
+    let mut total = 0;
+    if let Err(e) = sweep_events_into(store, &mut total).await {
+        tracing::warn!(error = %e, "purging expired events failed; will retry at the next sweep");
+    }
+    if total > 0 {
+        tracing::info!(events = total, "purged expired events");
+    }
+    total
+}
+
+async fn sweep_events_into(store: &dyn Store, total: &mut u64) -> latchkey_storage::Result<()> {
+    for name in store.realm_names().await? {
+        let Some(realm) = store.realm_by_name(&name).await? else {
+            continue;
+        };
+        let user = Some(realm.events.events_expiration).filter(|s| *s > 0);
+        for (admin, keep) in [(false, user), (true, realm.admin_events_expiration())] {
+            let Some(keep) = keep else { continue };
+            let now = latchkey_application::SystemClock.now_ms();
+            let before = now.saturating_sub(keep.saturating_mul(1000));
+            loop {
+                let n = store.expire_events(&realm.id, admin, before, BATCH).await?;
+                *total += n;
+                if n < BATCH as u64 {
+                    break;
+                }
+                tokio::time::sleep(PAUSE).await;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The moment before which a limit of `seconds` (plus the retention) has passed.

@@ -26,6 +26,15 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
+    let management = tokio::net::TcpListener::bind(&args.management_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for /metrics and /health (--management-listen)",
+                args.management_listen
+            )
+        })?;
+    let management_addr = management.local_addr()?;
     let public_url = args
         .public_url
         .clone()
@@ -91,7 +100,36 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     state.set_ready();
 
     let app = latchkey_protocol::router(state.clone());
-    tracing::info!(listen = %local, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
+    let mgmt = latchkey_protocol::management::router(state.clone());
+    // One stop for both listeners.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stopping.send(true);
+    });
+    let stop_when = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mgmt_stop = stop_when(stopped.clone());
+    tokio::spawn(latchkey_listener::serve(
+        management,
+        latchkey_listener::Limits {
+            max_connections: 64,
+            ..Default::default()
+        },
+        move |_| {
+            let mgmt = mgmt.clone();
+            hyper::service::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
+                let mut mgmt = mgmt.clone();
+                async move {
+                    use tower::Service;
+                    mgmt.call(req.map(axum::body::Body::new)).await
+                }
+            })
+        },
+        mgmt_stop,
+    ));
+    tracing::info!(listen = %local, management = %management_addr, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
     // Each request learns its peer's address (the brute-force throttle and the rate limits
     // count per address).
     let service = move |peer: std::net::SocketAddr| {
@@ -116,7 +154,13 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             rates.rates.forget_idle();
         }
     });
-    latchkey_listener::serve(listener, args.limits.listener(), service, stop).await;
+    latchkey_listener::serve(
+        listener,
+        args.limits.listener(),
+        service,
+        stop_when(stopped),
+    )
+    .await;
     // The last sign of life: a planned stop's outage starts now, not at the last heartbeat.
     let _ = state.store.heartbeat(state.now()).await;
     tracing::info!("stopped");
@@ -147,6 +191,16 @@ pub struct ServeArgs {
     /// How many password hashes may run at once (default: the number of CPUs).
     #[arg(long, env = "LATCHKEY_HASH_WORKERS", value_name = "N")]
     pub hash_workers: Option<usize>,
+    /// Address of the management listener (host:port): `/metrics` (Prometheus) and
+    /// `/health/*`, apart from the public port, as Keycloak's management port 9000. Port 0
+    /// picks a free port (the log says which).
+    #[arg(
+        long,
+        env = "LATCHKEY_MANAGEMENT_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9000"
+    )]
+    pub management_listen: String,
     /// Seconds between sweeps that delete expired refresh-token records, long-ended sessions,
     /// sessions that idled out or reached their maximum lifespan, expired revocations and
     /// codes (in small batches); 0 turns the sweep off.

@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Result};
 use latchkey_application::Clock as _;
 use latchkey_domain::claims::format_timestamp as ts;
 use latchkey_domain::policy;
-use latchkey_domain::{Event, EventKind};
+use latchkey_domain::{AdminEvent, Event};
 use latchkey_storage::{SessionInfo, Store};
 use serde_json::json;
 use std::process::ExitCode;
@@ -170,22 +170,36 @@ pub async fn revoke(
         _ => bail!("say which sessions: a SESSION_ID, --user NAME, or --all"),
     };
     let now = latchkey_application::SystemClock.now();
+    let admin_events = store
+        .realm_by_id(&realm_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .is_some_and(|r| r.events.admin_events_enabled);
     // Every session is ended before anything is printed: a reader that stops reading early
     // (`| head`) must not leave sessions alive.
     let mut report = String::new();
     for s in &targets {
-        let event = Event::new(
-            EventKind::SessionRevoked,
-            &realm_id,
-            now,
-            json!({"sid": s.session.id, "username": s.username, "offline": s.session.offline}),
-        );
+        // Keycloak's admin event of ending a session; made from the command line, it has no
+        // caller's token to name.
+        let event = admin_events.then(|| {
+            Event::Admin(AdminEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                time: latchkey_application::SystemClock.now_ms(),
+                realm_id: realm_id.clone(),
+                auth_details: Default::default(),
+                operation_type: "DELETE".into(),
+                resource_type: "USER_SESSION".into(),
+                resource_path: format!("sessions/{}", s.session.id),
+                representation: None,
+                error: None,
+            })
+        });
         store
             .end_session(
                 &s.session.id,
                 now,
                 "revoked by an administrator (latchkey sessions revoke)",
-                Some(event),
+                event,
             )
             .await
             .map_err(|e| anyhow!("{e}"))?;

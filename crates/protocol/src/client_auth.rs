@@ -124,6 +124,8 @@ pub fn presented(
     }
 }
 
+use latchkey_domain::event::types::error as errors;
+
 /// Authenticates the client the request names. Fails with `invalid_client` naming the check.
 pub fn authenticate(
     ctx: &RealmContext,
@@ -138,8 +140,8 @@ pub fn authenticate(
         .with_status(400)
         .into());
     };
-    let fail = |msg: String| {
-        let e = ApiError::from(OAuthError::invalid_client(msg));
+    let fail = |msg: String, why: &'static str| {
+        let e = ApiError::from(OAuthError::invalid_client(msg).event_error(why));
         if p.method == Method::Basic {
             e.challenge(basic_challenge(realm))
         } else {
@@ -147,23 +149,29 @@ pub fn authenticate(
         }
     };
     let Some(client) = ctx.client(&p.client_id) else {
-        return Err(fail(format!(
-            "client '{}' is not registered in realm '{realm}'",
-            crate::error::sanitize(&p.client_id)
-        )));
+        return Err(fail(
+            format!(
+                "client '{}' is not registered in realm '{realm}'",
+                crate::error::sanitize(&p.client_id)
+            ),
+            errors::CLIENT_NOT_FOUND,
+        ));
     };
     if !client.enabled {
-        return Err(fail(format!(
-            "client '{}' is disabled in realm '{realm}'",
-            client.client_id
-        )));
+        return Err(fail(
+            format!(
+                "client '{}' is disabled in realm '{realm}'",
+                client.client_id
+            ),
+            errors::CLIENT_DISABLED,
+        ));
     }
     if client.is_confidential() {
         let Some(secret) = p.secret.as_deref() else {
             return Err(fail(format!(
                 "client '{}' is confidential: authenticate with its secret (HTTP Basic or client_secret)",
                 client.client_id
-            )));
+            ), errors::INVALID_CLIENT_CREDENTIALS));
         };
         let ok = client
             .secret
@@ -173,7 +181,7 @@ pub fn authenticate(
             return Err(fail(format!(
                 "client secret for '{}' does not match: check the secret (the admin console or `GET .../client-secret` shows the current one)",
                 client.client_id
-            )));
+            ), errors::INVALID_CLIENT_CREDENTIALS));
         }
     }
     if client.bearer_only {
@@ -181,6 +189,7 @@ pub fn authenticate(
             "client '{}' is bearer-only: it cannot obtain tokens",
             client.client_id
         ))
+        .event_error(errors::INVALID_CLIENT)
         .into());
     }
     Ok(client.clone())

@@ -51,6 +51,7 @@ pub fn no_store(resp: &mut Response) {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        crate::telemetry::note_error(self.error.code.as_str(), self.error.check);
         let status = StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let body = serde_json::json!({
             "error": self.error.code.as_str(),

@@ -8,11 +8,14 @@ pub mod cookies;
 pub mod cors;
 pub mod endpoints;
 pub mod error;
+pub mod events;
 pub mod form;
 pub mod limits;
+pub mod management;
 pub mod pages;
 pub mod router;
 pub mod state;
+pub mod telemetry;
 
 pub use router::router;
 pub use state::{AppState, Config};

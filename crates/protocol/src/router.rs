@@ -61,13 +61,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         &admin.ops,
         &state.public_url,
     ));
-    let admin_router = admin.router.route(
-        "/admin/openapi.json",
-        get(move || {
-            let doc = doc.clone();
-            async move { axum::Json((*doc).clone()) }
-        }),
-    );
+    // Every change through the admin API is recorded by its admin event.
+    let admin_router = admin
+        .router
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::admin::events::record,
+        ))
+        .route(
+            "/admin/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        );
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
         .route("/health/live", get(health::live))
@@ -134,11 +141,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .merge(admin_router)
+        .route_layer(middleware::from_fn(crate::telemetry::route))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::cors::layer,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::telemetry::observe,
+        ))
         .with_state(state)
 }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub rates: RateLimiters,
     pub proxy: ProxyTrust,
     pub pages: crate::pages::Pages,
+    /// The metrics served on the management listener.
+    pub telemetry: crate::telemetry::Telemetry,
     ready: AtomicBool,
 }
 
@@ -83,6 +85,7 @@ impl AppState {
     /// ids this way).
     pub fn from_app(app: App, http: Http) -> Arc<Self> {
         Arc::new(AppState {
+            telemetry: crate::telemetry::Telemetry::new(&app),
             app,
             body: http.body,
             head: http.head,

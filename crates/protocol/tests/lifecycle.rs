@@ -49,15 +49,16 @@ fn payload(token: &str) -> Value {
 async fn identifiers_come_from_the_injected_source() {
     let s = Server::start("10").await;
     let rt = s.login().await;
-    // A login draws the session, its family and the refresh token's id, in that order.
+    // A login draws its event's id, then the session, its family and the refresh token's id,
+    // in that order.
     let claims = payload(&rt);
-    assert_eq!(claims["sid"], "id-1");
-    assert_eq!(claims["jti"], "id-3");
+    assert_eq!(claims["sid"], "id-2");
+    assert_eq!(claims["jti"], "id-4");
     let (_, body) = s.refresh(&rt).await;
     let successor = payload(body["refresh_token"].as_str().unwrap());
     assert_eq!(
-        successor["jti"], "id-5",
-        "after the first access token's id-4"
+        successor["jti"], "id-7",
+        "after the first access token's id-5 and the refresh's event id-6"
     );
 }
 

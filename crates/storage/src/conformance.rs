@@ -4,8 +4,8 @@
 //! so; in CI it is a failure.
 
 use crate::{
-    CodeDecision, CodeState, DecideCode, Event, NewGrant, NewRealm, RefreshOutcome, Store,
-    StoredKey, UserWithCredential,
+    AdminEvent, CodeDecision, CodeState, DecideCode, Event, NewGrant, NewRealm, RefreshOutcome,
+    Store, StoredKey, UserEvent, UserEventQuery, UserWithCredential,
 };
 use latchkey_domain::keycloak::{ClientRepresentation, RealmRepresentation};
 use latchkey_domain::policy::{decide_refresh, RefreshDecision, RefreshRequest, Rejection};
@@ -147,6 +147,7 @@ pub(crate) fn grant(sid: &str, cs: &str, jti: &str, expires_at: Option<i64>) -> 
             revoked_at: None,
             revoke_reason: None,
         },
+        event: None,
         refresh: Some(RefreshRecord {
             jti: jti.into(),
             client_session_id: cs.into(),
@@ -201,7 +202,11 @@ async fn refresh(store: &dyn Store, realm: &Realm, jti: &str, new_jti: &str) -> 
             scope: "profile".into(),
             outages: &[],
         };
-        decide_refresh(&req, st)
+        let decision = decide_refresh(&req, st);
+        // The event a rejection is recorded by, in the same transaction.
+        let event = matches!(decision, RefreshDecision::Reject(_))
+            .then(|| user_event("REFRESH_TOKEN_ERROR", &format!("rt-{}", req.new_jti)));
+        (decision, event)
     });
     match store
         .refresh(jti, now, decide)
@@ -283,8 +288,8 @@ async fn without_grace_exactly_one_succeeds_and_the_family_is_revoked(store: Arc
     )));
     let st = store.refresh_state("t1").await.unwrap().unwrap();
     assert!(st.client_session.revoked_at.is_some());
-    let events = store.events(Some("r1"), 100).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == "REFRESH_TOKEN_REUSE"));
+    let events = store.user_events(&user_query(&[])).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "REFRESH_TOKEN_ERROR"));
 }
 
 fn code(hash: &str) -> AuthCode {
@@ -313,6 +318,7 @@ fn redeem_as_grant() -> DecideCode {
             return CodeDecision::Refuse {
                 error: OAuthError::invalid_grant("used twice"),
                 revoke_family: Some("authorization code was used twice".into()),
+                event: Some(user_event("CODE_TO_TOKEN_ERROR", "replay")),
             };
         }
         assert!(st.session.is_some() && st.user.as_ref().is_some_and(|u| u.enabled));
@@ -350,8 +356,8 @@ async fn a_code_is_redeemed_once_and_a_replay_revokes_its_family(store: Arc<dyn 
         family.client_session.revoked_at.is_some(),
         "the replay revoked the family"
     );
-    let events = store.events(Some("r1"), 10).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == "CODE_REUSE"));
+    let events = store.user_events(&user_query(&[])).await.unwrap();
+    assert!(events.iter().any(|e| e.id == "replay"));
     // The other family of the session is untouched.
     let other = store.refresh_state("t1").await.unwrap().unwrap();
     assert!(other.client_session.revoked_at.is_none());
@@ -369,6 +375,7 @@ async fn a_refused_code_is_used_up_and_starts_nothing(store: Arc<dyn Store>) {
     let refuse: DecideCode = Box::new(|_| CodeDecision::Refuse {
         error: OAuthError::invalid_grant("wrong client"),
         revoke_family: None,
+        event: None,
     });
     store
         .redeem_code("k2", now(), refuse)
@@ -397,6 +404,7 @@ async fn a_disabled_or_deleted_user_is_read_with_the_code(store: Arc<dyn Store>)
         CodeDecision::Refuse {
             error: OAuthError::invalid_grant("disabled"),
             revoke_family: None,
+            event: None,
         }
     });
     store.redeem_code("k3", now(), seen).await.unwrap().unwrap();
@@ -404,32 +412,22 @@ async fn a_disabled_or_deleted_user_is_read_with_the_code(store: Arc<dyn Store>)
 
 async fn ending_a_session_revokes_its_families_once(store: Arc<dyn Store>) {
     with_login(&*store, &realm("10")).await;
-    let logout = Event::new(
-        latchkey_domain::EventKind::Logout,
-        "r1",
-        now(),
-        serde_json::json!({"sid": "s1"}),
-    );
+    let logout = user_event("LOGOUT", "first");
     assert!(store
         .end_session("s1", now(), "logout", Some(logout))
         .await
         .unwrap());
-    let again = Event::new(
-        latchkey_domain::EventKind::Logout,
-        "r1",
-        now(),
-        serde_json::json!({"sid": "s1", "again": true}),
-    );
+    let again = user_event("LOGOUT", "again");
     assert!(!store
         .end_session("s1", now(), "logout", Some(again))
         .await
         .unwrap());
-    let events = store.events(Some("r1"), 10).await.unwrap();
-    assert_eq!(events[0].kind, "LOGOUT", "recorded with the change");
+    let events = store.user_events(&user_query(&[])).await.unwrap();
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(
-        events[0].detail,
-        serde_json::json!({"sid": "s1"}),
-        "no event for a session already ended"
+        ids,
+        ["first"],
+        "recorded with the change; none for a session already ended"
     );
     let st = store.refresh_state("t1").await.unwrap().unwrap();
     assert_eq!(st.client_session.revoke_reason.as_deref(), Some("logout"));
@@ -458,17 +456,118 @@ async fn revoked_access_tokens_are_remembered(store: Arc<dyn Store>) {
     store.revoke_access_token("a1", now() + 60).await.unwrap();
     store.revoke_access_token("a1", now() + 60).await.unwrap();
     assert!(store.is_access_token_revoked("a1").await.unwrap());
+}
+
+/// A user event of realm `r1` with id `id`, at a time after the previous one made here.
+pub(crate) fn user_event(kind: &str, id: &str) -> Event {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static CLOCK: AtomicI64 = AtomicI64::new(1_700_000_000_000);
+    let mut e = UserEvent::new(id.into(), CLOCK.fetch_add(1, Ordering::SeqCst), kind, "r1");
+    e.client_id = Some("spa".into());
+    e.user_id = Some("u1".into());
+    e.detail("grant_type", "refresh_token");
+    Event::User(e)
+}
+
+fn user_query(pairs: &[(&str, &str)]) -> UserEventQuery {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    latchkey_domain::event::query::user_query("r1", &pairs).unwrap()
+}
+
+async fn events_are_listed_filtered_paged_and_cleared(store: Arc<dyn Store>) {
+    with_login(&*store, &realm("10")).await;
+    let mut batch = Vec::new();
+    for (i, kind) in ["LOGIN", "REFRESH_TOKEN", "REFRESH_TOKEN_ERROR", "LOGOUT"]
+        .iter()
+        .enumerate()
+    {
+        batch.push(user_event(kind, &format!("e{i}")));
+    }
+    let Event::User(mut other) = user_event("LOGIN", "other-realm") else {
+        unreachable!()
+    };
+    other.realm_id = "r2".into();
+    batch.push(Event::User(other));
+    store.record_events(batch).await.unwrap();
+    let ids = |list: Vec<UserEvent>| list.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.user_events(&user_query(&[])).await.unwrap()),
+        ["e3", "e2", "e1", "e0"]
+    );
+    let q = user_query(&[
+        ("type", "REFRESH_TOKEN"),
+        ("type", "LOGOUT"),
+        ("direction", "asc"),
+    ]);
+    assert_eq!(ids(store.user_events(&q).await.unwrap()), ["e1", "e3"]);
+    let q = user_query(&[("first", "1"), ("max", "2")]);
+    assert_eq!(ids(store.user_events(&q).await.unwrap()), ["e2", "e1"]);
+    let all = store.user_events(&user_query(&[])).await.unwrap();
+    assert_eq!(
+        all[0].details.get("grant_type").map(String::as_str),
+        Some("refresh_token")
+    );
+    let q = user_query(&[
+        ("dateFrom", &all[1].time.to_string()),
+        ("user", "u1"),
+        ("client", "spa"),
+    ]);
+    assert_eq!(ids(store.user_events(&q).await.unwrap()), ["e3", "e2"]);
+    assert_eq!(
+        store
+            .expire_events("r1", false, all[2].time, 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.clear_events("r1", false).await.unwrap(), 3);
+    assert!(store
+        .user_events(&user_query(&[]))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let admin = AdminEvent {
+        id: "a1".into(),
+        time: 5,
+        realm_id: "r1".into(),
+        auth_details: latchkey_domain::AuthDetails {
+            user_id: Some("admin-id".into()),
+            ..Default::default()
+        },
+        operation_type: "CREATE".into(),
+        resource_type: "USER".into(),
+        resource_path: "users/u9".into(),
+        representation: Some("{}".into()),
+        error: None,
+    };
     store
-        .record_event(Event {
-            realm_id: Some("r1".into()),
-            at: now(),
-            kind: "LOGOUT".into(),
-            detail: serde_json::json!({"sid": "s1"}),
-        })
+        .record_events(vec![Event::Admin(admin.clone())])
         .await
         .unwrap();
-    let events = store.events(None, 1).await.unwrap();
-    assert_eq!(events[0].detail["sid"], "s1");
+    let q = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        latchkey_domain::event::query::admin_query("r1", &pairs).unwrap()
+    };
+    assert_eq!(
+        store
+            .admin_events(&q(&[("resourcePath", "users/*"), ("authUser", "admin-id")]))
+            .await
+            .unwrap(),
+        [admin]
+    );
+    assert!(store
+        .admin_events(&q(&[("operationTypes", "DELETE")]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.clear_events("r1", true).await.unwrap(), 1);
 }
 
 async fn purge_removes_only_what_can_no_longer_be_used(store: Arc<dyn Store>) {
@@ -662,6 +761,7 @@ on_both_stores!(
     ending_a_session_revokes_its_families_once,
     sessions_list_with_their_user_and_families,
     revoked_access_tokens_are_remembered,
+    events_are_listed_filtered_paged_and_cleared,
     purge_removes_only_what_can_no_longer_be_used,
     sessions_that_idled_out_or_ran_out_are_purged_page_by_page,
     a_clear_key_is_sealed_once,

@@ -74,6 +74,8 @@ pub struct NewGrant {
     pub session_is_new: bool,
     pub client_session: ClientSession,
     pub refresh: Option<RefreshRecord>,
+    /// The login's event, recorded in the same transaction.
+    pub event: Option<Event>,
 }
 
 /// What a refresh did.
@@ -126,8 +128,9 @@ pub(crate) fn lost_write() -> StoreError {
     StoreError::Backend("the write failed inside the store (see the server log)".into())
 }
 
-/// The decision the store runs inside its transaction.
-pub type Decide = Box<dyn FnOnce(&RefreshState) -> RefreshDecision + Send>;
+/// The decision the store runs inside its transaction, with the event that records it (written
+/// in the same transaction).
+pub type Decide = Box<dyn FnOnce(&RefreshState) -> (RefreshDecision, Option<Event>) + Send>;
 
 /// What redeeming an authorization code reads, in the transaction that redeems it: the code
 /// as it was before this presentation (`used_at` set means a replay), its session and its user.
@@ -147,13 +150,16 @@ pub enum CodeDecision {
     Refuse {
         error: OAuthError,
         revoke_family: Option<String>,
+        /// The refusal's event, recorded in the same transaction.
+        event: Option<Event>,
     },
 }
 
 /// The decision the store runs inside a code's redemption.
 pub type DecideCode = Box<dyn FnOnce(&CodeState) -> CodeDecision + Send>;
 
-pub use latchkey_domain::Event;
+pub use latchkey_domain::event::query::{AdminEventQuery, UserEventQuery};
+pub use latchkey_domain::{AdminEvent, Event, UserEvent};
 
 /// A user search, as Keycloak's `GET /users` takes it.
 #[derive(Debug, Clone, Default)]
@@ -284,11 +290,25 @@ pub trait CodeRepository: Send + Sync + 'static {
     ) -> Result<Option<(CodeState, CodeDecision)>>;
 }
 
-/// Audit events.
+/// User and admin events.
 #[async_trait]
 pub trait EventRepository: Send + Sync + 'static {
-    async fn record_event(&self, event: Event) -> Result<()>;
-    async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>>;
+    /// Records events whose occasion changed nothing else (a refused sign-in, a userinfo
+    /// request), in one transaction of their own.
+    async fn record_events(&self, events: Vec<Event>) -> Result<()>;
+    async fn user_events(&self, q: &UserEventQuery) -> Result<Vec<UserEvent>>;
+    async fn admin_events(&self, q: &AdminEventQuery) -> Result<Vec<AdminEvent>>;
+    /// Deletes every user (or admin) event of a realm; how many.
+    async fn clear_events(&self, realm_id: &str, admin: bool) -> Result<u64>;
+    /// Deletes up to `limit` of a realm's user (or admin) events older than `before` (epoch
+    /// ms); how many, so a caller repeats while that is `limit`.
+    async fn expire_events(
+        &self,
+        realm_id: &str,
+        admin: bool,
+        before: i64,
+        limit: usize,
+    ) -> Result<u64>;
 }
 
 /// When the store's servers ran: the grace period of a rotated refresh token does not run while
@@ -341,6 +361,8 @@ pub trait Store:
 {
     /// True once the store is open and migrated.
     async fn ping(&self) -> Result<()>;
+    /// Registers the store's own metrics (the group commit's, the pool's) where they are served.
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
     /// Configuration changes made by any node sharing this store, as they happen (realm names,
     /// or "*" for "anything may have changed"). `None` when the store has a single node.
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {

@@ -118,6 +118,38 @@ const TABLES: &[Table] = &[
         ],
     ),
     (
+        "user_events",
+        &[
+            ("id", Text),
+            ("realm_id", Text),
+            ("time", Int),
+            ("type", Text),
+            ("client_id", OptText),
+            ("user_id", OptText),
+            ("session_id", OptText),
+            ("ip_address", OptText),
+            ("error", OptText),
+            ("details", OptText),
+        ],
+    ),
+    (
+        "admin_events",
+        &[
+            ("id", Text),
+            ("realm_id", Text),
+            ("time", Int),
+            ("operation_type", Text),
+            ("resource_type", Text),
+            ("resource_path", Text),
+            ("auth_realm_id", OptText),
+            ("auth_client_id", OptText),
+            ("auth_user_id", OptText),
+            ("auth_ip_address", OptText),
+            ("representation", OptText),
+            ("error", OptText),
+        ],
+    ),
+    (
         "auth_codes",
         &[
             ("code_hash", Text),

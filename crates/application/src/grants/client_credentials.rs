@@ -5,10 +5,12 @@
 use super::start_login;
 use crate::app::App;
 use crate::error::Result;
+use crate::events::Draft;
 use crate::params::Params;
 use crate::provision;
 use crate::realms::RealmContext;
 use crate::tokens::{self, Grant, TokenResponse};
+use latchkey_domain::event::types::error as errors;
 use latchkey_domain::model::apply::Notes;
 use latchkey_domain::{scope, Client, OAuthError};
 
@@ -18,6 +20,7 @@ pub async fn grant(
     client: &Client,
     params: &Params,
     addr: Option<std::net::IpAddr>,
+    draft: &mut Draft,
 ) -> Result<TokenResponse> {
     // §4.4: only confidential clients; Keycloak also requires a service account.
     if client.public_client {
@@ -25,6 +28,7 @@ pub async fn grant(
             "client '{}' is public: the client_credentials grant needs a confidential client",
             client.client_id
         ))
+        .event_error(errors::INVALID_CLIENT)
         .into());
     }
     if !client.service_accounts_enabled {
@@ -32,6 +36,7 @@ pub async fn grant(
             "client '{}' may not use the client_credentials grant: enable 'serviceAccountsEnabled' (Service accounts) for it",
             client.client_id
         ))
+        .event_error(errors::INVALID_CLIENT)
         .into());
     }
     let scopes = scope::resolve(client, params.get("scope"))?;
@@ -43,11 +48,14 @@ pub async fn grant(
         |_| {},
     )
     .await?;
+    draft.event.user_id = Some(user.id.clone());
+    draft.detail("username", user.username.as_str());
     if !user.enabled {
         return Err(OAuthError::invalid_grant(format!(
             "service-account user '{}' is disabled",
             user.username
         ))
+        .event_error(errors::USER_DISABLED)
         .into());
     }
     let now = app.now();
@@ -61,6 +69,7 @@ pub async fn grant(
     let wants_refresh = client.use_refresh_tokens()
         && (client.client_credentials_use_refresh_token() || scopes.offline());
     if !wants_refresh {
+        draft.detail("scope", scopes.to_scope_string());
         return tokens::mint(
             ctx,
             &Grant {
@@ -78,7 +87,7 @@ pub async fn grant(
         );
     }
     // §4.4.3 allows no refresh token; Keycloak issues one on request, bound to a session.
-    let started = start_login(app, ctx, client, &user, &scopes, true, now).await?;
+    let started = start_login(app, ctx, client, &user, &scopes, true, now, draft).await?;
     tokens::mint(
         ctx,
         &Grant {

@@ -7,10 +7,11 @@ pub mod refresh_token;
 
 use crate::app::App;
 use crate::error::Result;
+use crate::events::Draft;
 use crate::ids::Ids;
 use crate::realms::RealmContext;
 use latchkey_domain::scope::Scopes;
-use latchkey_domain::{policy, Client, ClientSession, RefreshRecord, Session, User};
+use latchkey_domain::{policy, Client, ClientSession, RefreshRecord, Session, User, UserEvent};
 use latchkey_storage::NewGrant;
 
 /// A login that was just persisted.
@@ -23,7 +24,8 @@ pub struct Started {
 
 /// Persists a new login of `user` at `client`: a session (offline when `offline_access` was
 /// granted), its client session (the refresh-token family) and the first refresh token when
-/// the client gets one.
+/// the client gets one, with the request's event.
+#[allow(clippy::too_many_arguments)]
 pub async fn start_login(
     app: &App,
     ctx: &RealmContext,
@@ -32,9 +34,49 @@ pub async fn start_login(
     scopes: &Scopes,
     issue_refresh: bool,
     now: i64,
+    draft: &mut Draft,
 ) -> Result<Started> {
     let session = new_session(&*app.ids, ctx, user, scopes.offline(), now, now);
-    start_family(app, ctx, client, session, true, scopes, issue_refresh, now).await
+    let mut grant = new_grant(
+        &*app.ids,
+        ctx,
+        client,
+        session,
+        true,
+        scopes,
+        issue_refresh,
+        now,
+    );
+    describe_login(&mut draft.event, &grant, scopes);
+    grant.event = draft.with_change(app, ctx);
+    let started = Started {
+        session: grant.session.clone(),
+        refresh: grant.refresh.clone(),
+        family: grant.client_session.id.clone(),
+    };
+    app.store.start_grant(grant).await?;
+    Ok(started)
+}
+
+/// What Keycloak's events say of a login just started: its user and session, the refresh
+/// token's id and type, and the scope granted.
+pub fn describe_login(e: &mut UserEvent, g: &NewGrant, scopes: &Scopes) {
+    e.user_id = Some(g.session.user_id.clone());
+    e.session_id = Some(g.session.id.clone());
+    if let Some(r) = &g.refresh {
+        e.detail("refresh_token_id", r.jti.as_str());
+        e.detail("refresh_token_type", refresh_token_type(r.offline));
+    }
+    e.detail("scope", scopes.to_scope_string());
+}
+
+/// Keycloak's `refresh_token_type` detail.
+pub fn refresh_token_type(offline: bool) -> &'static str {
+    if offline {
+        "Offline"
+    } else {
+        "Refresh"
+    }
 }
 
 pub fn new_session(
@@ -100,36 +142,6 @@ pub fn new_grant(
         session_is_new: is_new,
         client_session: cs,
         refresh,
+        event: None,
     }
-}
-
-/// Persists a new family ([`new_grant`]).
-#[allow(clippy::too_many_arguments)]
-pub async fn start_family(
-    app: &App,
-    ctx: &RealmContext,
-    client: &Client,
-    session: Session,
-    is_new: bool,
-    scopes: &Scopes,
-    issue_refresh: bool,
-    now: i64,
-) -> Result<Started> {
-    let grant = new_grant(
-        &*app.ids,
-        ctx,
-        client,
-        session,
-        is_new,
-        scopes,
-        issue_refresh,
-        now,
-    );
-    let started = Started {
-        session: grant.session.clone(),
-        refresh: grant.refresh.clone(),
-        family: grant.client_session.id.clone(),
-    };
-    app.store.start_grant(grant).await?;
-    Ok(started)
 }

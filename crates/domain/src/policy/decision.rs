@@ -111,6 +111,8 @@ impl Rejection {
         } else {
             self.reason.clone()
         })
+        .check(self.check.name())
+        .event_error(crate::event::types::error::INVALID_TOKEN)
     }
 
     /// What presenting the token would do, said before anything has happened.

@@ -146,6 +146,20 @@ impl FromRequestParts<Arc<AppState>> for Admin {
                 "the user of this token no longer exists or is disabled".to_string(),
             ));
         };
+        // Who made a change, for its admin event (Keycloak records the client's internal id).
+        if let Some(slot) = parts.extensions.get::<super::events::Caller>() {
+            let azp = claims.get("azp").and_then(Value::as_str).unwrap_or("");
+            let ip = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| state.proxy.client(c.0.ip(), &parts.headers).to_string());
+            let _ = slot.0.set(latchkey_domain::AuthDetails {
+                realm_id: Some(ctx.realm.id.clone()),
+                client_id: ctx.client(azp).map(|c| c.id.clone()),
+                user_id: Some(user.id.clone()),
+                ip_address: ip,
+            });
+        }
         // Roles held through groups and composites count, as in Keycloak.
         let user = super::model::effective(&ctx, &user);
         Ok(Admin { realm, user })

@@ -2,7 +2,7 @@
 
 use super::auth::Admin;
 use super::paths::{RealmIdPath, RealmPath};
-use super::shared::{audit, body, client_of, find, representation, session_rep};
+use super::shared::{body, client_of, find, representation, session_rep};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -13,7 +13,6 @@ use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::client::StoredSecret;
 use latchkey_domain::keycloak::ClientRepresentation;
-use latchkey_domain::AdminOperation;
 use latchkey_domain::Client;
 use serde_json::json;
 use std::collections::HashMap;
@@ -76,15 +75,6 @@ pub async fn create(
         ensure_service_account(&state, &ctx, &client).await?;
     }
     state.realms.invalidate(&realm);
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Create,
-        "client",
-        &client.client_id,
-    )
-    .await;
     Ok(created(format!(
         "{}/admin/realms/{realm}/clients/{id}",
         state.public_url
@@ -181,15 +171,6 @@ pub async fn update(
         ensure_service_account(&state, &ctx, &client).await?;
     }
     state.realms.invalidate(&realm);
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Update,
-        "client",
-        &client.client_id,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -230,15 +211,6 @@ pub async fn delete(
     state.store.delete_client(&ctx.realm.id, &id).await?;
     super::role_mappings::retarget_client(&state, &ctx, &client.client_id, None).await?;
     state.realms.invalidate(&realm);
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Delete,
-        "client",
-        &client.client_id,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -272,15 +244,6 @@ pub async fn get_secret(
                 "the stored secret cannot be decrypted with this master key",
             )
         })?;
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::ReadSecret,
-        "client",
-        &client.client_id,
-    )
-    .await;
     Ok(secret_response(&plain))
 }
 
@@ -303,15 +266,6 @@ pub async fn regenerate_secret(
     updated.secret = Some(seal(&state, &secret));
     state.store.update_client(updated).await?;
     state.realms.invalidate(&realm);
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::RegenerateSecret,
-        "client",
-        &client.client_id,
-    )
-    .await;
     Ok(secret_response(&secret))
 }
 

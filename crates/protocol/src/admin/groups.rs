@@ -4,7 +4,7 @@
 
 use super::auth::Admin;
 use super::model::{all_users, change, realm, Segs};
-use super::shared::{audit, body, representation, user_of};
+use super::shared::{body, representation, user_of};
 use super::{created, no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -14,7 +14,6 @@ use latchkey_application::realm_model::ChangeError;
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::GroupRepresentation;
-use latchkey_domain::AdminOperation;
 use serde_json::{json, Value};
 
 /// A group's id: its own, or (stored without one) derived from its path.
@@ -163,39 +162,31 @@ pub async fn create(
     g.path = None;
     g.sub_groups.clear();
     let parent = child.then(|| segs.get(1).to_string());
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Create,
-        "group",
-        &id,
-        |access, _| {
-            let siblings = match &parent {
-                None => &mut access.groups,
-                Some(pid) => {
-                    &mut find_group_mut(&mut access.groups, pid, "")
-                        .ok_or_else(|| {
-                            ChangeError::NotFound("Could not find parent group by id".into())
-                        })?
-                        .sub_groups
-                }
-            };
-            if siblings.iter().any(|s| s.name == g.name) {
-                return Err(ChangeError::Conflict(format!(
-                    "{} group named '{}' already exists.",
-                    if parent.is_none() {
-                        "Top level"
-                    } else {
-                        "Sibling"
-                    },
-                    g.name
-                )));
+    change(state, &ctx, |access, _| {
+        let siblings = match &parent {
+            None => &mut access.groups,
+            Some(pid) => {
+                &mut find_group_mut(&mut access.groups, pid, "")
+                    .ok_or_else(|| {
+                        ChangeError::NotFound("Could not find parent group by id".into())
+                    })?
+                    .sub_groups
             }
-            siblings.push(g.clone());
-            Ok(())
-        },
-    )
+        };
+        if siblings.iter().any(|s| s.name == g.name) {
+            return Err(ChangeError::Conflict(format!(
+                "{} group named '{}' already exists.",
+                if parent.is_none() {
+                    "Top level"
+                } else {
+                    "Sibling"
+                },
+                g.name
+            )));
+        }
+        siblings.push(g.clone());
+        Ok(())
+    })
     .await?;
     Ok(created(format!(
         "{}/admin/realms/{}/groups/{id}",
@@ -221,22 +212,14 @@ pub async fn update(
         old_path.rsplit_once('/').map_or("", |p| p.0),
         rep.name
     );
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Update,
-        "group",
-        &id,
-        |access, _| {
-            let g = find_group_mut(&mut access.groups, &id, "")
-                .ok_or_else(|| ChangeError::NotFound("Could not find group by id".into()))?;
-            g.id = Some(id.clone());
-            g.name = rep.name.clone();
-            g.attributes = rep.attributes.clone();
-            Ok(())
-        },
-    )
+    change(state, &ctx, |access, _| {
+        let g = find_group_mut(&mut access.groups, &id, "")
+            .ok_or_else(|| ChangeError::NotFound("Could not find group by id".into()))?;
+        g.id = Some(id.clone());
+        g.name = rep.name.clone();
+        g.attributes = rep.attributes.clone();
+        Ok(())
+    })
     .await?;
     if old.name != rep.name {
         move_members(state, &ctx, &old_path, Some(&new_path)).await?;
@@ -248,29 +231,21 @@ pub async fn delete(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<R
     let ctx = realm(state, &admin, &segs, Permission::ManageUsers).await?;
     let (_, path) = lookup(&ctx, segs.get(1))?;
     let id = segs.get(1).to_string();
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Delete,
-        "group",
-        &id,
-        |access, _| {
-            fn remove(list: &mut Vec<GroupRepresentation>, id: &str, parent: &str) -> bool {
-                let before = list.len();
-                list.retain(|g| group_id(g, &format!("{parent}/{}", g.name)) != id);
-                before != list.len()
-                    || list
-                        .iter_mut()
-                        .any(|g| remove(&mut g.sub_groups, id, &format!("{parent}/{}", g.name)))
-            }
-            if remove(&mut access.groups, &id, "") {
-                Ok(())
-            } else {
-                Err(ChangeError::NotFound("Could not find group by id".into()))
-            }
-        },
-    )
+    change(state, &ctx, |access, _| {
+        fn remove(list: &mut Vec<GroupRepresentation>, id: &str, parent: &str) -> bool {
+            let before = list.len();
+            list.retain(|g| group_id(g, &format!("{parent}/{}", g.name)) != id);
+            before != list.len()
+                || list
+                    .iter_mut()
+                    .any(|g| remove(&mut g.sub_groups, id, &format!("{parent}/{}", g.name)))
+        }
+        if remove(&mut access.groups, &id, "") {
+            Ok(())
+        } else {
+            Err(ChangeError::NotFound("Could not find group by id".into()))
+        }
+    })
     .await?;
     move_members(state, &ctx, &path, None).await?;
     Ok(no_content())
@@ -376,17 +351,7 @@ pub async fn membership(
         u.groups.retain(|p| *p != path);
     }
     if join != had {
-        let id = u.id.clone();
         state.store.update_user(u).await?;
-        audit(
-            state,
-            &admin,
-            Some(&ctx.realm.id),
-            AdminOperation::Update,
-            "user",
-            &id,
-        )
-        .await;
     }
     Ok(no_content())
 }

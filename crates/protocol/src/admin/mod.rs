@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod events;
 pub mod groups;
 pub mod keys;
 pub mod model;
@@ -81,6 +82,7 @@ impl IntoResponse for AdminError {
             415 => "unsupported_media_type",
             _ => "server_error",
         };
+        crate::telemetry::note_error(code, None);
         let msg = sanitize(&self.message);
         let mut r = (
             self.status,

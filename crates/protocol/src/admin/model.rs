@@ -2,7 +2,7 @@
 //! path segments, one change of the realm's model, and role references.
 
 use super::auth::Admin;
-use super::shared::{audit, find};
+use super::shared::find;
 use super::{AdminError, AdminResult};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path};
@@ -13,7 +13,7 @@ use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::RoleRepresentation;
 use latchkey_domain::model::apply::user_roles;
 use latchkey_domain::model::RealmAccess;
-use latchkey_domain::{AdminOperation, Client, User};
+use latchkey_domain::{Client, User};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -98,21 +98,14 @@ pub async fn realm(
     find(state, admin, segs.get(0), need).await
 }
 
-/// Changes the realm's model in one compare-and-swap, records the audit event and drops the
-/// cached realm.
-#[allow(clippy::too_many_arguments)]
+/// Changes the realm's model in one compare-and-swap and drops the cached realm.
 pub async fn change<T>(
     state: &AppState,
-    admin: &Admin,
     ctx: &RealmContext,
-    op: AdminOperation,
-    resource: &str,
-    what: &str,
     f: impl FnMut(&mut RealmAccess, &[Client]) -> Result<T, ChangeError>,
 ) -> AdminResult<T> {
     let out = realm_model::change(state.store.as_ref(), &ctx.realm.id, f).await?;
     state.realms.invalidate(&ctx.realm.name);
-    audit(state, admin, Some(&ctx.realm.id), op, resource, what).await;
     Ok(out)
 }
 

@@ -62,6 +62,30 @@ pub fn document(ops: &[Op], server: &str) -> Value {
         "start": {"type": "integer"}, "lastAccess": {"type": "integer"}, "offline": {"type": "boolean"},
         "clients": {"type": "object", "additionalProperties": {"type": "string"}}}}));
     schemas.insert("SessionList".into(), list("Session"));
+    let text = json!({"type": "string"});
+    schemas.insert(
+        "Event".into(),
+        json!({"type": "object", "properties": {
+        "id": text, "time": {"type": "integer"}, "type": text, "realmId": text, "clientId": text,
+        "userId": text, "sessionId": text, "ipAddress": text, "error": text,
+        "details": {"type": "object", "additionalProperties": text}}}),
+    );
+    schemas.insert("EventList".into(), list("Event"));
+    schemas.insert(
+        "AdminEvent".into(),
+        json!({"type": "object", "properties": {
+        "id": text, "time": {"type": "integer"}, "realmId": text,
+        "authDetails": {"type": "object", "properties": {
+            "realmId": text, "clientId": text, "userId": text, "ipAddress": text}},
+        "operationType": text, "resourceType": text, "resourcePath": text,
+        "representation": text, "error": text}}),
+    );
+    schemas.insert("AdminEventList".into(), list("AdminEvent"));
+    schemas.insert("EventsConfig".into(), json!({"type": "object", "properties": {
+        "eventsEnabled": {"type": "boolean"}, "eventsExpiration": {"type": "integer"},
+        "eventsListeners": {"type": "array", "items": text},
+        "enabledEventTypes": {"type": "array", "items": text},
+        "adminEventsEnabled": {"type": "boolean"}, "adminEventsDetailsEnabled": {"type": "boolean"}}}));
     schemas.insert("GlobalRequestResult".into(), json!({"type": "object"}));
     schemas.insert(
         "BruteForceStatus".into(),

@@ -1,7 +1,7 @@
 //! `/admin/realms` and `/admin/realms/{realm}`.
 
 use super::auth::Admin;
-use super::shared::{audit, body, find};
+use super::shared::{body, find};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::provision::report;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::RealmRepresentation;
-use latchkey_domain::AdminOperation;
 use latchkey_domain::Realm;
 use serde_json::json;
 use std::sync::Arc;
@@ -77,18 +76,8 @@ pub async fn create(
         tracing::info!(realm = %rep.realm, "{line}");
     }
     let new = new.new;
-    let id = new.realm.id.clone();
     state.store.create_realm(new).await?;
     state.realms.invalidate(&rep.realm);
-    audit(
-        &state,
-        &admin,
-        Some(&id),
-        AdminOperation::Create,
-        "realm",
-        &rep.realm,
-    )
-    .await;
     Ok(created(format!(
         "{}/admin/realms/{}",
         state.public_url, rep.realm
@@ -145,15 +134,6 @@ pub async fn update(
     state.store.update_realm(realm.clone()).await?;
     state.realms.invalidate(&name);
     state.realms.invalidate(&realm.name);
-    audit(
-        &state,
-        &admin,
-        Some(&realm.id),
-        AdminOperation::Update,
-        "realm",
-        &realm.name,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -168,6 +148,5 @@ pub async fn delete(
     }
     state.store.delete_realm(&ctx.realm.id).await?;
     state.realms.invalidate(&name);
-    audit(&state, &admin, None, AdminOperation::Delete, "realm", &name).await;
     Ok(no_content())
 }

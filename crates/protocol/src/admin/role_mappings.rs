@@ -6,7 +6,7 @@ use super::groups::{find_group, find_group_mut};
 use super::model::{
     all_users, change, effective, grants, realm, refs_of, role_json, Container, Segs,
 };
-use super::shared::{audit, body, client_of, user_of};
+use super::shared::{body, client_of, user_of};
 use super::{no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -17,7 +17,7 @@ use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::ScopeMappingRepresentation;
 use latchkey_domain::model::apply::user_roles;
-use latchkey_domain::{AdminOperation, User};
+use latchkey_domain::User;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -200,15 +200,6 @@ pub async fn set(
                 &effective(&ctx, &after),
             )?;
             state.store.update_user(after).await?;
-            audit(
-                state,
-                &admin,
-                Some(&ctx.realm.id),
-                AdminOperation::Update,
-                "user",
-                &before.id,
-            )
-            .await;
         }
         Holder::Group => {
             if add {
@@ -216,21 +207,12 @@ pub async fn set(
                 admin.require_may_hold(&ctx.realm.name, &grants(&ctx, &admin.user, &refs))?;
             }
             let id = segs.get(1).to_string();
-            change(
-                state,
-                &admin,
-                &ctx,
-                AdminOperation::Update,
-                "group",
-                &id,
-                |access, _| {
-                    let g = find_group_mut(&mut access.groups, &id, "").ok_or_else(|| {
-                        ChangeError::NotFound("Could not find group by id".into())
-                    })?;
-                    apply(&mut g.realm_roles, &mut g.client_roles);
-                    Ok(())
-                },
-            )
+            change(state, &ctx, |access, _| {
+                let g = find_group_mut(&mut access.groups, &id, "")
+                    .ok_or_else(|| ChangeError::NotFound("Could not find group by id".into()))?;
+                apply(&mut g.realm_roles, &mut g.client_roles);
+                Ok(())
+            })
             .await?;
         }
     }

@@ -13,7 +13,6 @@ use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::{CompositesRepresentation, RoleRepresentation};
 use latchkey_domain::model::RealmAccess;
-use latchkey_domain::AdminOperation;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -114,25 +113,17 @@ pub async fn create(
     rep.client_role = None;
     rep.container_id = None;
     let container = a.container.clone();
-    change(
-        state,
-        &admin,
-        &a.ctx,
-        AdminOperation::Create,
-        "role",
-        &name,
-        |access, _| {
-            let list = container.roles_mut(access);
-            if list.iter().any(|r| r.name == rep.name) {
-                return Err(ChangeError::Conflict(format!(
-                    "Role with name {} already exists",
-                    rep.name
-                )));
-            }
-            list.push(rep.clone());
-            Ok(())
-        },
-    )
+    change(state, &a.ctx, |access, _| {
+        let list = container.roles_mut(access);
+        if list.iter().any(|r| r.name == rep.name) {
+            return Err(ChangeError::Conflict(format!(
+                "Role with name {} already exists",
+                rep.name
+            )));
+        }
+        list.push(rep.clone());
+        Ok(())
+    })
     .await?;
     let base = format!("{}/admin/realms/{}", state.public_url, a.ctx.realm.name);
     Ok(created(match &a.container {
@@ -160,24 +151,16 @@ pub async fn update(
         ));
     }
     let container = a.container.clone();
-    change(
-        state,
-        &admin,
-        &a.ctx,
-        AdminOperation::Update,
-        "role",
-        &name,
-        |access, _| {
-            let r = container
-                .roles_mut(access)
-                .iter_mut()
-                .find(|r| r.name == name)
-                .ok_or_else(|| ChangeError::NotFound(container.describe(&name)))?;
-            r.description = rep.description.clone();
-            r.attributes = rep.attributes.clone();
-            Ok(())
-        },
-    )
+    change(state, &a.ctx, |access, _| {
+        let r = container
+            .roles_mut(access)
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| ChangeError::NotFound(container.describe(&name)))?;
+        r.description = rep.description.clone();
+        r.attributes = rep.attributes.clone();
+        Ok(())
+    })
     .await?;
     Ok(no_content())
 }
@@ -197,18 +180,10 @@ pub async fn delete(
         ));
     }
     let container = a.container.clone();
-    change(
-        state,
-        &admin,
-        &a.ctx,
-        AdminOperation::Delete,
-        "role",
-        &name,
-        |access, _| {
-            forget_role(access, &container, &name);
-            Ok(())
-        },
-    )
+    change(state, &a.ctx, |access, _| {
+        forget_role(access, &container, &name);
+        Ok(())
+    })
     .await?;
     super::role_mappings::forget_in_users(state, &a.ctx, &a.container, &name).await?;
     Ok(no_content())
@@ -329,36 +304,28 @@ pub async fn set_composites(
         )?;
     }
     let container = a.container.clone();
-    change(
-        state,
-        &admin,
-        &a.ctx,
-        AdminOperation::Update,
-        "role",
-        &name,
-        |access, _| {
-            let r = container
-                .roles_mut(access)
-                .iter_mut()
-                .find(|r| r.name == name)
-                .ok_or_else(|| ChangeError::NotFound(container.describe(&name)))?;
-            let comps = r.composites.get_or_insert_with(Default::default);
-            for (c, n) in &refs {
-                let list = match c {
-                    Container::Realm => &mut comps.realm,
-                    Container::Client(id) => comps.client.entry(id.clone()).or_default(),
-                };
-                if add && !list.contains(n) {
-                    list.push(n.clone());
-                } else if !add {
-                    list.retain(|x| x != n);
-                }
+    change(state, &a.ctx, |access, _| {
+        let r = container
+            .roles_mut(access)
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| ChangeError::NotFound(container.describe(&name)))?;
+        let comps = r.composites.get_or_insert_with(Default::default);
+        for (c, n) in &refs {
+            let list = match c {
+                Container::Realm => &mut comps.realm,
+                Container::Client(id) => comps.client.entry(id.clone()).or_default(),
+            };
+            if add && !list.contains(n) {
+                list.push(n.clone());
+            } else if !add {
+                list.retain(|x| x != n);
             }
-            comps.client.retain(|_, l| !l.is_empty());
-            r.composite = Some(!comps.is_empty());
-            Ok(())
-        },
-    )
+        }
+        comps.client.retain(|_, l| !l.is_empty());
+        r.composite = Some(!comps.is_empty());
+        Ok(())
+    })
     .await?;
     Ok(no_content())
 }

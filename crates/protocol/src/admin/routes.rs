@@ -411,4 +411,101 @@ pub fn build() -> Builder {
         sessions::brute_force_reset_all,
     )
     .pipe(super::model_routes::add)
+    .pipe(events_routes)
+}
+
+/// Keycloak's event endpoints.
+fn events_routes(b: Builder) -> Builder {
+    use super::events;
+    const USER_QUERY: &[&str] = &[
+        "type",
+        "client",
+        "user",
+        "ipAddress",
+        "dateFrom",
+        "dateTo",
+        "first",
+        "max",
+        "direction",
+    ];
+    const ADMIN_QUERY: &[&str] = &[
+        "operationTypes",
+        "resourceTypes",
+        "resourcePath",
+        "authRealm",
+        "authClient",
+        "authUser",
+        "authIpAddress",
+        "dateFrom",
+        "dateTo",
+        "first",
+        "max",
+        "direction",
+    ];
+    b.add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/events",
+            "The realm's stored user events, newest first",
+            None,
+            (200, Some("EventList")),
+            USER_QUERY,
+        ),
+        events::list_user_events,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/events",
+            "Delete every stored user event of the realm",
+            None,
+            (204, None),
+            &[],
+        ),
+        events::clear_user_events,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/admin-events",
+            "The realm's stored admin events, newest first",
+            None,
+            (200, Some("AdminEventList")),
+            ADMIN_QUERY,
+        ),
+        events::list_admin_events,
+    )
+    .add(
+        op(
+            "DELETE",
+            "/admin/realms/{realm}/admin-events",
+            "Delete every stored admin event of the realm",
+            None,
+            (204, None),
+            &[],
+        ),
+        events::clear_admin_events,
+    )
+    .add(
+        op(
+            "GET",
+            "/admin/realms/{realm}/events/config",
+            "The realm's event settings",
+            None,
+            (200, Some("EventsConfig")),
+            &[],
+        ),
+        events::get_config,
+    )
+    .add(
+        op(
+            "PUT",
+            "/admin/realms/{realm}/events/config",
+            "Change the realm's event settings",
+            Some("EventsConfig"),
+            (204, None),
+            &[],
+        ),
+        events::put_config,
+    )
 }

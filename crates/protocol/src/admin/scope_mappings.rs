@@ -15,7 +15,6 @@ use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::ScopeMappingRepresentation;
 use latchkey_domain::model::RealmAccess;
-use latchkey_domain::AdminOperation;
 use serde_json::{json, Value};
 
 /// Whose scope mappings: a client (by clientId) or a client scope (by name).
@@ -158,35 +157,27 @@ pub async fn set(
     let c = container(&ctx, &segs, client)?;
     let bytes = body(state, &headers, b).await?;
     let refs = refs_of(&ctx, &bytes, &c)?;
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Update,
-        "scope-mapping",
-        segs.get(1),
-        |a, _| {
-            let list = match &c {
-                Container::Realm => &mut a.scope_mappings,
-                Container::Client(id) => a.client_scope_mappings.entry(id.clone()).or_default(),
-            };
-            if !list.iter().any(|m| who.holds(m)) {
-                list.push(who.blank());
-            }
-            for m in list.iter_mut().filter(|m| who.holds(m)) {
-                for (_, n) in &refs {
-                    if add && !m.roles.contains(n) {
-                        m.roles.push(n.clone());
-                    } else if !add {
-                        m.roles.retain(|x| x != n);
-                    }
+    change(state, &ctx, |a, _| {
+        let list = match &c {
+            Container::Realm => &mut a.scope_mappings,
+            Container::Client(id) => a.client_scope_mappings.entry(id.clone()).or_default(),
+        };
+        if !list.iter().any(|m| who.holds(m)) {
+            list.push(who.blank());
+        }
+        for m in list.iter_mut().filter(|m| who.holds(m)) {
+            for (_, n) in &refs {
+                if add && !m.roles.contains(n) {
+                    m.roles.push(n.clone());
+                } else if !add {
+                    m.roles.retain(|x| x != n);
                 }
             }
-            list.retain(|m| !m.roles.is_empty());
-            a.client_scope_mappings.retain(|_, l| !l.is_empty());
-            Ok(())
-        },
-    )
+        }
+        list.retain(|m| !m.roles.is_empty());
+        a.client_scope_mappings.retain(|_, l| !l.is_empty());
+        Ok(())
+    })
     .await?;
     Ok(no_content())
 }

@@ -3,7 +3,7 @@
 
 use super::auth::Admin;
 use super::model::{change, realm, role_id, Container, Segs};
-use super::shared::{audit, body, client_of};
+use super::shared::{body, client_of};
 use super::{created, no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -15,7 +15,7 @@ use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::{ClientScopeRepresentation, ProtocolMapperRepresentation};
 use latchkey_domain::model::mappers::Mapper;
 use latchkey_domain::model::RealmAccess;
-use latchkey_domain::{AdminOperation, Client};
+use latchkey_domain::Client;
 use serde_json::{json, Value};
 
 fn derived(kind: &str, name: &str) -> String {
@@ -121,24 +121,16 @@ pub async fn create(
     checked_mappers(rep.protocol_mappers.get_or_insert_with(Vec::new))?;
     let id = latchkey_application::provision::new_id();
     rep.id = Some(id.clone());
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Create,
-        "client-scope",
-        &id,
-        |a, _| {
-            if a.client_scopes.iter().any(|s| s.name == rep.name) {
-                return Err(ChangeError::Conflict(format!(
-                    "Client Scope {} already exists",
-                    rep.name
-                )));
-            }
-            a.client_scopes.push(rep.clone());
-            Ok(())
-        },
-    )
+    change(state, &ctx, |a, _| {
+        if a.client_scopes.iter().any(|s| s.name == rep.name) {
+            return Err(ChangeError::Conflict(format!(
+                "Client Scope {} already exists",
+                rep.name
+            )));
+        }
+        a.client_scopes.push(rep.clone());
+        Ok(())
+    })
     .await?;
     Ok(created(format!(
         "{}/admin/realms/{}/client-scopes/{id}",
@@ -163,22 +155,14 @@ pub async fn update(
         ));
     }
     let id = segs.get(1).to_string();
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Update,
-        "client-scope",
-        &id,
-        |a, _| {
-            let s = scope_mut(a, &id)?;
-            s.id = Some(id.clone());
-            s.description = rep.description.clone();
-            s.attributes = rep.attributes.clone();
-            s.protocol = rep.protocol.clone().or(s.protocol.take());
-            Ok(())
-        },
-    )
+    change(state, &ctx, |a, _| {
+        let s = scope_mut(a, &id)?;
+        s.id = Some(id.clone());
+        s.description = rep.description.clone();
+        s.attributes = rep.attributes.clone();
+        s.protocol = rep.protocol.clone().or(s.protocol.take());
+        Ok(())
+    })
     .await?;
     Ok(no_content())
 }
@@ -200,25 +184,17 @@ pub async fn delete(state: &AppState, admin: Admin, segs: Segs) -> AdminResult<R
         {
             list.retain(|s| *s != name);
         }
-        save_client(state, &admin, &ctx, c, &rep).await?;
+        save_client(state, &ctx, c, &rep).await?;
     }
     let id = segs.get(1).to_string();
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Delete,
-        "client-scope",
-        &id,
-        |a, _| {
-            a.client_scopes.retain(|s| scope_id(s) != id);
-            a.default_default_client_scopes.retain(|s| *s != name);
-            a.default_optional_client_scopes.retain(|s| *s != name);
-            a.scope_mappings
-                .retain(|m| m.client_scope.as_deref() != Some(name.as_str()));
-            Ok(())
-        },
-    )
+    change(state, &ctx, |a, _| {
+        a.client_scopes.retain(|s| scope_id(s) != id);
+        a.default_default_client_scopes.retain(|s| *s != name);
+        a.default_optional_client_scopes.retain(|s| *s != name);
+        a.scope_mappings
+            .retain(|m| m.client_scope.as_deref() != Some(name.as_str()));
+        Ok(())
+    })
     .await?;
     Ok(no_content())
 }
@@ -258,28 +234,20 @@ pub async fn set_realm_default(
 ) -> AdminResult<Response> {
     let ctx = realm(state, &admin, &segs, Permission::ManageRealm).await?;
     let name = scope_by_id(&ctx.realm.access, segs.get(1))?.name.clone();
-    change(
-        state,
-        &admin,
-        &ctx,
-        AdminOperation::Update,
-        "realm",
-        &ctx.realm.name,
-        |a, _| {
-            // A scope is a default or an optional one of the realm, not both.
-            a.default_default_client_scopes.retain(|s| *s != name);
-            a.default_optional_client_scopes.retain(|s| *s != name);
-            if add {
-                let list = if optional {
-                    &mut a.default_optional_client_scopes
-                } else {
-                    &mut a.default_default_client_scopes
-                };
-                list.push(name.clone());
-            }
-            Ok(())
-        },
-    )
+    change(state, &ctx, |a, _| {
+        // A scope is a default or an optional one of the realm, not both.
+        a.default_default_client_scopes.retain(|s| *s != name);
+        a.default_optional_client_scopes.retain(|s| *s != name);
+        if add {
+            let list = if optional {
+                &mut a.default_optional_client_scopes
+            } else {
+                &mut a.default_default_client_scopes
+            };
+            list.push(name.clone());
+        }
+        Ok(())
+    })
     .await?;
     Ok(no_content())
 }
@@ -330,12 +298,11 @@ pub async fn set_client_scope(
         other.get_or_insert_with(Vec::new).retain(|s| *s != name);
         list.push(name);
     }
-    save_client(state, &admin, &ctx, &c, &rep).await
+    save_client(state, &ctx, &c, &rep).await
 }
 
 async fn save_client(
     state: &AppState,
-    admin: &Admin,
     ctx: &RealmContext,
     c: &Client,
     rep: &latchkey_domain::keycloak::ClientRepresentation,
@@ -350,15 +317,6 @@ async fn save_client(
     new.secret = c.secret.clone();
     state.store.update_client(new).await?;
     state.realms.invalidate(&ctx.realm.name);
-    audit(
-        state,
-        admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Update,
-        "client",
-        &c.id,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -469,25 +427,17 @@ pub async fn set_mapper(
     match owner {
         Owner::Scope => {
             let id = segs.get(1).to_string();
-            change(
-                state,
-                &admin,
-                &ctx,
-                AdminOperation::Update,
-                "client-scope",
-                &id,
-                |a, _| {
-                    scope_mut(a, &id)?.protocol_mappers = Some(list.clone());
-                    Ok(())
-                },
-            )
+            change(state, &ctx, |a, _| {
+                scope_mut(a, &id)?.protocol_mappers = Some(list.clone());
+                Ok(())
+            })
             .await?;
         }
         Owner::Client => {
             let c = client_of(&ctx, segs.get(1))?;
             let mut rep = c.to_representation();
             rep.protocol_mappers = Some(list);
-            save_client(state, &admin, &ctx, &c, &rep).await?;
+            save_client(state, &ctx, &c, &rep).await?;
         }
     }
     Ok(match new_id {

@@ -2,13 +2,12 @@
 
 use super::auth::Admin;
 use super::paths::{RealmIdPath, RealmPath};
-use super::shared::{audit, find, session_rep, user_of};
+use super::shared::{find, session_rep, user_of};
 use super::{no_content, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use latchkey_domain::admin_access::Permission;
-use latchkey_domain::AdminOperation;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,15 +48,6 @@ pub async fn logout_all(
             )
             .await?;
     }
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::LogoutAll,
-        "realm",
-        &realm,
-    )
-    .await;
     Ok(axum::Json(json!({"successRequests": [], "failedRequests": []})).into_response())
 }
 
@@ -73,15 +63,6 @@ pub async fn delete(
                 .store
                 .end_session(&id, state.now(), "ended by an administrator", None)
                 .await?;
-            audit(
-                &state,
-                &admin,
-                Some(&ctx.realm.id),
-                AdminOperation::Delete,
-                "session",
-                &id,
-            )
-            .await;
             Ok(no_content())
         }
         _ => Err(AdminError::not_found(format!(
@@ -110,15 +91,6 @@ pub async fn brute_force_reset(
     let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     let user = user_of(&state, &ctx, &id).await?;
     state.throttle.success(&ctx.realm.name, &user.username);
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::ClearLoginFailures,
-        "user",
-        &user.username,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -129,14 +101,5 @@ pub async fn brute_force_reset_all(
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
     state.throttle.reset_realm(&ctx.realm.name);
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::ClearLoginFailures,
-        "realm",
-        &realm,
-    )
-    .await;
     Ok(no_content())
 }

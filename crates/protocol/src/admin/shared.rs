@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
-use latchkey_domain::{AdminOperation, Client, Event, EventKind, User};
+use latchkey_domain::{Client, User};
 use latchkey_storage::SessionInfo;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -85,26 +85,6 @@ pub async fn find(
                 crate::error::sanitize(name)
             ))
         })
-}
-
-/// Records an admin action as an audit event.
-pub async fn audit(
-    state: &AppState,
-    admin: &Admin,
-    realm_id: Option<&str>,
-    op: AdminOperation,
-    resource: &str,
-    id: &str,
-) {
-    let event = Event {
-        realm_id: realm_id.map(str::to_string),
-        at: state.now(),
-        kind: EventKind::Admin(op).name().to_string(),
-        detail: json!({"admin": admin.user.username, "adminId": admin.user.id, "adminRealm": admin.realm, "resource": resource, "id": id}),
-    };
-    if let Err(e) = state.store.record_event(event).await {
-        tracing::warn!(error = %e, "could not record admin event");
-    }
 }
 
 /// Keycloak's user representation, with the fields its admin clients expect.

@@ -2,7 +2,7 @@
 
 use super::auth::Admin;
 use super::paths::{RealmIdClientPath, RealmIdPath, RealmPath};
-use super::shared::{audit, body, client_of, find, representation, session_rep, user_of};
+use super::shared::{body, client_of, find, representation, session_rep, user_of};
 use super::{created, merge, no_content, parse_json, AdminError, AdminResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::admin_access::Permission;
 use latchkey_domain::keycloak::{CredentialRepresentation, UserRepresentation};
-use latchkey_domain::AdminOperation;
 use latchkey_domain::User;
 use latchkey_storage::UserQuery;
 use serde_json::Value;
@@ -112,17 +111,7 @@ pub async fn create(
     latchkey_application::provision::grant_default_role(&ctx.realm, &mut user.user);
     admin.require_may_hold(&realm, &super::model::effective(&ctx, &user.user))?;
     let id = user.user.id.clone();
-    let name = user.user.username.clone();
     state.store.create_user(user).await?;
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Create,
-        "user",
-        &name,
-    )
-    .await;
     Ok(created(format!(
         "{}/admin/realms/{realm}/users/{id}",
         state.public_url
@@ -199,15 +188,6 @@ pub async fn update(
     if disabled_now {
         end_sessions(&state, &ctx, &id, None, "user disabled by an administrator").await?;
     }
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Update,
-        "user",
-        &user.username,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -217,17 +197,8 @@ pub async fn delete(
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
-    let user = user_of(&state, &ctx, &id).await?;
+    user_of(&state, &ctx, &id).await?;
     state.store.delete_user(&ctx.realm.id, &id).await?;
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Delete,
-        "user",
-        &user.username,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -239,7 +210,7 @@ pub async fn reset_password(
     b: Body,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
-    let user = user_of(&state, &ctx, &id).await?;
+    user_of(&state, &ctx, &id).await?;
     let bytes = body(&state, &headers, b).await?;
     let cred: CredentialRepresentation = parse_json(&bytes)?;
     if cred.kind.as_deref().is_some_and(|k| k != "password") {
@@ -258,15 +229,6 @@ pub async fn reset_password(
         .await
         .map_err(|e| AdminError::bad_request(e.to_string()))?;
     state.store.set_password_hash(&id, &hash).await?;
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::ResetPassword,
-        "user",
-        &user.username,
-    )
-    .await;
     Ok(no_content())
 }
 
@@ -303,17 +265,8 @@ pub async fn logout(
     RealmIdPath(realm, id): RealmIdPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageUsers).await?;
-    let user = user_of(&state, &ctx, &id).await?;
+    user_of(&state, &ctx, &id).await?;
     end_sessions(&state, &ctx, &id, None, "logged out by an administrator").await?;
-    audit(
-        &state,
-        &admin,
-        Some(&ctx.realm.id),
-        AdminOperation::Logout,
-        "user",
-        &user.username,
-    )
-    .await;
     Ok(no_content())
 }
 

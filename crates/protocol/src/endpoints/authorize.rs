@@ -17,6 +17,7 @@ use latchkey_application::realms::RealmContext;
 use latchkey_application::sign_in::{self, Refusal};
 use latchkey_domain::authorize::{self, AuthRequest, Rejection, ResponseMode};
 use latchkey_domain::client::origin_of;
+use latchkey_domain::event::types::{error as errors, kind};
 use latchkey_domain::{scope, Client, ErrorCode, OAuthError, Session};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
@@ -235,14 +236,29 @@ pub async fn login_action(
             Some(username.clone()),
         )
     };
+    // Keycloak's LOGIN event of a browser sign-in.
+    let mut event = state.user_event(&ctx, kind::LOGIN);
+    event.client_id = Some(client.client_id.clone());
+    event.ip_address = addr.map(|a| a.to_string());
+    event.detail("auth_method", "openid-connect");
+    event.detail("auth_type", "code");
+    event.detail("redirect_uri", req.redirect_uri.as_str());
+    event.detail("username", username.as_str());
     let user = match sign_in::check(&state, &ctx.realm, &username, &password, addr).await {
         Ok(user) => user,
-        Err(Refusal::Locked(message)) => return refused(message, StatusCode::TOO_MANY_REQUESTS),
-        Err(Refusal::BadCredentials) => {
+        Err(Refusal::Locked(message)) => {
+            event.fail(errors::USER_TEMPORARILY_DISABLED);
+            state.emit(&ctx, event).await;
+            return refused(message, StatusCode::TOO_MANY_REQUESTS);
+        }
+        Err(Refusal::BadCredentials { why, user_id }) => {
+            event.user_id = user_id;
+            event.fail(why);
+            state.emit(&ctx, event).await;
             return refused(
                 "Invalid username or password.".into(),
                 StatusCode::UNAUTHORIZED,
-            )
+            );
         }
         Err(Refusal::Store(e)) => return ApiError::from(e).into_response(),
     };
@@ -250,6 +266,9 @@ pub async fn login_action(
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    event.user_id = Some(user.id.clone());
+    event.session_id = Some(session.id.clone());
+    state.emit(&ctx, event).await;
     let mut r = after_sign_in(&state, &ctx, &client, req, session.clone(), &headers, true).await;
     for c in cookies::set_identity(&state, &ctx.realm.name, &session.id) {
         r.headers_mut().append(header::SET_COOKIE, c);

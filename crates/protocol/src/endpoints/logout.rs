@@ -2,10 +2,10 @@
 //! `client_id` (+ secret) and `refresh_token` → 204 (`latchkey_application::actions::logout`)
 //! — or the browser's RP-initiated logout.
 
-use super::{realm, RealmName};
+use super::{realm, ClientAddr, RealmName};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::{client_auth, form};
+use crate::{events, form};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -17,6 +17,7 @@ use std::sync::Arc;
 pub async fn logout(
     State(state): State<Arc<AppState>>,
     RealmName(realm_name): RealmName,
+    ClientAddr(addr): ClientAddr,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -34,7 +35,7 @@ pub async fn logout(
     if method != Method::POST || !params.contains("refresh_token") {
         return super::rp_logout::logout(&state, &realm_name, &headers, &params).await;
     }
-    match handle(&state, &realm_name, &headers, &params).await {
+    match handle(&state, &realm_name, &headers, &params, addr).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     }
@@ -45,13 +46,23 @@ async fn handle(
     realm_name: &str,
     headers: &HeaderMap,
     params: &form::Params,
+    addr: Option<std::net::IpAddr>,
 ) -> ApiResult<()> {
     let ctx = realm(state, realm_name).await?;
-    let client = client_auth::authenticate(&ctx, headers, params)?;
+    let kind = latchkey_domain::event::types::kind::LOGOUT;
+    let mut draft = events::draft(state, &ctx, kind, headers, params, addr);
+    let client = events::authenticate(state, &ctx, &mut draft, headers, params).await?;
     let token = params.require(
         "refresh_token",
         "send the refresh_token of the session to end",
-    )?;
-    latchkey_application::actions::logout::logout(state, &ctx, &client, token).await?;
-    Ok(())
+    );
+    let done = match token {
+        Ok(token) => {
+            latchkey_application::actions::logout::logout(state, &ctx, &client, token, &mut draft)
+                .await
+                .map_err(ApiError::from)
+        }
+        Err(e) => Err(ApiError::from(e)),
+    };
+    events::settle(state, &ctx, &mut draft, done).await
 }

@@ -14,9 +14,8 @@ use axum::response::{IntoResponse, Response};
 use latchkey_application::realms::RealmContext;
 use latchkey_domain::authorize::{redirect_uri_matches, registered_redirects};
 use latchkey_domain::Client;
-use latchkey_domain::{Event, EventKind};
 use minijinja::context;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn title(ctx: &RealmContext) -> String {
     ctx.realm
@@ -141,14 +140,18 @@ pub async fn logout(
         .or_else(|| cookies::identity(state, headers, &ctx.realm.name).map(|i| i.sid));
     let now = state.now();
     if let Some(sid) = &sid {
-        let event = Event::new(
-            EventKind::Logout,
-            &ctx.realm.id,
-            now,
-            json!({"sid": sid, "client_id": client_id, "rp_initiated": true}),
-        );
+        let mut event = state.user_event(&ctx, latchkey_domain::event::types::kind::LOGOUT);
+        event.session_id = Some(sid.clone());
+        event.client_id = client_id.map(|c| c.to_string());
+        event.user_id = hint
+            .as_ref()
+            .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_string));
+        if let Some(uri) = &redirect {
+            event.detail("redirect_uri", uri.as_str());
+        }
+        let event = latchkey_application::events::Draft::new(event).with_change(state, &ctx);
         let reason = "logged out (RP-initiated logout)";
-        if let Err(e) = state.store.end_session(sid, now, reason, Some(event)).await {
+        if let Err(e) = state.store.end_session(sid, now, reason, event).await {
             return crate::error::ApiError::from(e).into_response();
         }
     }

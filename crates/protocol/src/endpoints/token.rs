@@ -3,8 +3,9 @@
 
 use super::{realm, ClientAddr, RealmName};
 use crate::error::{ApiError, ApiResult};
+use crate::events;
+use crate::form;
 use crate::state::AppState;
-use crate::{client_auth, form};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -30,6 +31,17 @@ enum GrantType {
 }
 
 impl GrantType {
+    /// Keycloak's event type for a request of this grant.
+    fn event_kind(self) -> &'static str {
+        use latchkey_domain::event::types::kind;
+        match self {
+            GrantType::AuthorizationCode => kind::CODE_TO_TOKEN,
+            GrantType::Password => kind::LOGIN,
+            GrantType::ClientCredentials => kind::CLIENT_LOGIN,
+            GrantType::RefreshToken => kind::REFRESH_TOKEN,
+        }
+    }
+
     fn parse(name: &str) -> Option<GrantType> {
         Some(match name {
             "authorization_code" => GrantType::AuthorizationCode,
@@ -97,19 +109,26 @@ async fn handle(
             ),
         )));
     };
-    let client = client_auth::authenticate(&ctx, headers, &params)?;
+    // Keycloak's event for this request: the grant's type, the client as presented.
+    let mut draft = events::draft(state, &ctx, grant.event_kind(), headers, &params, addr);
+    draft.detail("grant_type", grant_type.as_str());
+    let client = events::authenticate(state, &ctx, &mut draft, headers, &params).await?;
+    let d = &mut draft;
     let resp = match grant {
         GrantType::AuthorizationCode => {
-            grants::authorization_code::grant(state, &ctx, &client, &params).await?
+            grants::authorization_code::grant(state, &ctx, &client, &params, d).await
         }
-        GrantType::Password => grants::password::grant(state, &ctx, &client, &params, addr).await?,
+        GrantType::Password => {
+            grants::password::grant(state, &ctx, &client, &params, addr, d).await
+        }
         GrantType::ClientCredentials => {
-            grants::client_credentials::grant(state, &ctx, &client, &params, addr).await?
+            grants::client_credentials::grant(state, &ctx, &client, &params, addr, d).await
         }
         GrantType::RefreshToken => {
-            grants::refresh_token::grant(state, &ctx, &client, &params).await?
+            grants::refresh_token::grant(state, &ctx, &client, &params, d).await
         }
     };
+    let resp = events::settle_app(state, &ctx, &mut draft, resp).await?;
     Ok(token_response(&resp))
 }
 

@@ -2,7 +2,7 @@
 //! `access_token` form parameter of §2.2). A bad token gets 401 with
 //! `WWW-Authenticate: Bearer error="invalid_token"`.
 
-use super::{realm, RealmName};
+use super::{realm, ClientAddr, RealmName};
 use crate::error::{sanitize, ApiError, ApiResult};
 use crate::form;
 use crate::state::AppState;
@@ -11,6 +11,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use latchkey_application::actions::userinfo::{self, Failure, UserInfo};
+use latchkey_application::events::Draft;
+use latchkey_application::realms::RealmContext;
+use latchkey_domain::event::types::kind;
 use latchkey_domain::OAuthError;
 use std::sync::Arc;
 
@@ -24,11 +27,12 @@ fn invalid_token(realm: &str, why: &str) -> ApiError {
 pub async fn userinfo(
     State(state): State<Arc<AppState>>,
     RealmName(realm_name): RealmName,
+    ClientAddr(addr): ClientAddr,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, &realm_name, method, &headers, body).await {
+    match handle(&state, &realm_name, method, &headers, body, addr).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -73,10 +77,43 @@ async fn handle(
     method: Method,
     headers: &HeaderMap,
     body: Body,
+    addr: Option<std::net::IpAddr>,
 ) -> ApiResult<Response> {
     let ctx = realm(state, realm_name).await?;
+    let mut event = state.user_event(&ctx, kind::USER_INFO_REQUEST);
+    event.ip_address = addr.map(|a| a.to_string());
+    event.detail("auth_method", "validate_access_token");
+    let mut draft = Draft::new(event);
+    let answer = answer(state, &ctx, method, headers, body, &mut draft).await;
+    crate::events::settle(state, &ctx, &mut draft, answer).await
+}
+
+async fn answer(
+    state: &AppState,
+    ctx: &RealmContext,
+    method: Method,
+    headers: &HeaderMap,
+    body: Body,
+    draft: &mut Draft,
+) -> ApiResult<Response> {
     let token = bearer(state, &method, headers, body, &ctx.realm.name).await?;
-    let mut r = match userinfo::userinfo(state, &ctx, &token).await {
+    let result = userinfo::userinfo(state, ctx, &token).await;
+    if result.is_ok() {
+        // The token passed every check: what it says of its client, user and session.
+        if let Ok(parsed) = latchkey_crypto::jws::parse(&token) {
+            let claim = |k: &str| {
+                parsed
+                    .claims
+                    .get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+            };
+            draft.event.client_id = claim("azp");
+            draft.event.user_id = claim("sub");
+            draft.event.session_id = claim("sid");
+        }
+    }
+    let mut r = match result {
         Ok(UserInfo::Json(json)) => (
             [(
                 header::CONTENT_TYPE,

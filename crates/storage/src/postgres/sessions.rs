@@ -3,8 +3,8 @@
 //! lock and the read of its state; then the decision's writes and COMMIT.
 
 use super::{backend, config, exec};
-use crate::sql::{rows, sessions as q, Columns, Value};
-use crate::{CodeDecision, CodeState, Event, RefreshOutcome, Result, SessionInfo};
+use crate::sql::{rows, sessions as q, Columns};
+use crate::{CodeDecision, CodeState, RefreshOutcome, Result, SessionInfo};
 use deadpool_postgres::GenericClient;
 use latchkey_domain::policy::{RefreshDecision, RefreshState};
 use latchkey_domain::{ClientSession, Session, Timestamp};
@@ -89,8 +89,8 @@ pub async fn refresh<'c, C: GenericClient>(
             },
         });
     };
-    let decision: RefreshDecision = decide(&state);
-    let plan = q::refresh_effects(&state, &decision, now);
+    let (decision, event): (RefreshDecision, _) = decide(&state);
+    let plan = q::refresh_effects(&state, &decision, event.as_ref(), now);
     Ok(Decided {
         outcome: RefreshOutcome::Decided {
             state: Box::new(state),
@@ -139,15 +139,6 @@ pub async fn sessions<C: GenericClient>(
         });
     }
     Ok(out)
-}
-
-pub async fn events<C: GenericClient>(
-    c: &C,
-    realm_id: Option<&str>,
-    limit: usize,
-) -> Result<Vec<Event>> {
-    let params = [realm_id.into(), Value::Int(limit as i64)];
-    exec::query(c, q::EVENTS, &params, rows::event).await
 }
 
 pub async fn is_access_token_revoked<C: GenericClient>(c: &C, jti: &str) -> Result<bool> {

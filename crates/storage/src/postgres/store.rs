@@ -61,9 +61,9 @@ impl crate::RealmRepository for PgStore {
         Ok(n == 1)
     }
     async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
-        let n = exec::execute(&self.client().await?, &sqlc::delete_realm(realm_id)).await?;
+        let counts = exec::transact(&self.client().await?, &sqlc::delete_realm(realm_id)).await?;
         self.notify("*").await;
-        Ok(n > 0)
+        Ok(counts.last() > Some(&0))
     }
     async fn client_by_id(&self, realm_id: &str, id: &str) -> Result<Option<Client>> {
         config::client_by_id(&self.client().await?, realm_id, id).await
@@ -251,13 +251,40 @@ impl crate::CodeRepository for PgStore {
 
 #[async_trait::async_trait]
 impl crate::EventRepository for PgStore {
-    async fn record_event(&self, event: Event) -> Result<()> {
-        exec::execute(&self.client().await?, &sql::insert_event(&event))
-            .await
-            .map(drop)
+    async fn record_events(&self, events: Vec<Event>) -> Result<()> {
+        let plan: Vec<_> = events.iter().map(crate::sql::events::insert).collect();
+        exec::transact(&self.client().await?, &plan).await.map(drop)
     }
-    async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>> {
-        sessions::events(&self.client().await?, realm_id, limit).await
+    async fn user_events(&self, q: &crate::UserEventQuery) -> Result<Vec<crate::UserEvent>> {
+        let (sql, params) = crate::sql::events::user_query(q);
+        exec::query(&self.client().await?, &sql, &params, |r| {
+            crate::sql::events::user_row(r)
+        })
+        .await
+    }
+    async fn admin_events(&self, q: &crate::AdminEventQuery) -> Result<Vec<crate::AdminEvent>> {
+        let (sql, params) = crate::sql::events::admin_query(q);
+        exec::query(&self.client().await?, &sql, &params, |r| {
+            crate::sql::events::admin_row(r)
+        })
+        .await
+    }
+    async fn clear_events(&self, realm_id: &str, admin: bool) -> Result<u64> {
+        exec::execute(
+            &self.client().await?,
+            &crate::sql::events::clear(realm_id, admin),
+        )
+        .await
+    }
+    async fn expire_events(
+        &self,
+        realm_id: &str,
+        admin: bool,
+        before: i64,
+        limit: usize,
+    ) -> Result<u64> {
+        let plan = crate::sql::events::expire(realm_id, admin, before, limit as i64);
+        exec::execute(&self.client().await?, &plan).await
     }
 }
 
@@ -300,6 +327,9 @@ impl crate::PurgeRepository for PgStore {
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register_collector(Box::new(PoolGauges(self.pool.clone())));
+    }
     async fn ping(&self) -> Result<()> {
         self.client()
             .await?
@@ -310,5 +340,53 @@ impl crate::Store for PgStore {
     }
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
         Some(self.subscribe())
+    }
+}
+
+/// The connection pool as it is when scraped: its connections, the idle ones, and the
+/// requests waiting for one.
+struct PoolGauges(deadpool_postgres::Pool);
+
+impl std::fmt::Debug for PoolGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolGauges")
+    }
+}
+
+impl prometheus_client::collector::Collector for PoolGauges {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> std::result::Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let s = self.0.status();
+        for (name, help, value) in [
+            (
+                "latchkey_store_pool_connections",
+                "PostgreSQL connections open",
+                s.size,
+            ),
+            (
+                "latchkey_store_pool_idle",
+                "PostgreSQL connections idle",
+                s.available,
+            ),
+            (
+                "latchkey_store_pool_waiting",
+                "Requests waiting for a PostgreSQL connection",
+                s.waiting,
+            ),
+            (
+                "latchkey_store_pool_max",
+                "PostgreSQL connections at most",
+                s.max_size,
+            ),
+        ] {
+            let g = ConstGauge::new(value as i64);
+            let m = encoder.encode_descriptor(name, help, None, g.metric_type())?;
+            g.encode(m)?;
+        }
+        Ok(())
     }
 }

@@ -199,8 +199,14 @@ pub fn replace_realm(before: &Realm, after: &Realm) -> Statement {
     )
 }
 
-pub fn delete_realm(id: &str) -> Statement {
-    stmt!(DELETE_REALM, id)
+/// Deletes a realm, its events with it (they have no key to it); the last statement counts 1
+/// when the realm was there.
+pub fn delete_realm(id: &str) -> Vec<Statement> {
+    vec![
+        super::events::clear(id, false),
+        super::events::clear(id, true),
+        stmt!(DELETE_REALM, id),
+    ]
 }
 
 fn secret_parts(c: &Client) -> (Option<Vec<u8>>, Option<Vec<u8>>) {

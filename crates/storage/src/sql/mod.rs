@@ -8,6 +8,7 @@
 //! numbers named parameters by first appearance. The tests below check every statement.
 
 pub mod config;
+pub mod events;
 pub mod rows;
 pub mod schema;
 pub mod sessions;
@@ -155,7 +156,7 @@ mod tests {
         for m in schema::MIGRATIONS {
             conn.execute_batch(m.sqlite).unwrap();
         }
-        for sql in sessions::ALL.iter().chain(config::ALL) {
+        for sql in sessions::ALL.iter().chain(config::ALL).chain(events::ALL) {
             let st = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             for n in 1..=st.parameter_count() {
                 assert_eq!(

@@ -1,7 +1,7 @@
 //! The columns of each row type, in the order the mappers read them, and the mappers.
 
 use super::Columns;
-use crate::{Event, Result, StoreError};
+use crate::{Result, StoreError};
 use latchkey_domain::keycloak::UserRepresentation;
 use latchkey_domain::policy::RefreshState;
 use latchkey_domain::{AuthCode, ClientSession, RefreshRecord, Session, User};
@@ -185,16 +185,5 @@ pub fn code(r: &impl Columns) -> Result<AuthCode> {
         expires_at: r.int(11)?,
         used_at: r.opt_int(12)?,
         family_id: r.opt_text(13)?,
-    })
-}
-
-/// An [`Event`]: realm, time, kind, detail (JSON text).
-pub fn event(r: &impl Columns) -> Result<Event> {
-    let detail = r.text(3)?;
-    Ok(Event {
-        realm_id: r.opt_text(0)?,
-        at: r.int(1)?,
-        kind: r.text(2)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
     })
 }

@@ -313,4 +313,37 @@ CREATE TABLE outages (
 );
 "#,
     ),
+    // Events in Keycloak's shape (sql/events.rs). Events recorded before stay in `events`.
+    both(
+        r#"
+CREATE TABLE user_events (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    client_id TEXT,
+    user_id TEXT,
+    session_id TEXT,
+    ip_address TEXT,
+    error TEXT,
+    details TEXT
+);
+CREATE INDEX user_events_time ON user_events(realm_id, time);
+CREATE TABLE admin_events (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    operation_type TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_path TEXT NOT NULL,
+    auth_realm_id TEXT,
+    auth_client_id TEXT,
+    auth_user_id TEXT,
+    auth_ip_address TEXT,
+    representation TEXT,
+    error TEXT
+);
+CREATE INDEX admin_events_time ON admin_events(realm_id, time);
+"#,
+    ),
 ];

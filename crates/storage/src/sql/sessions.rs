@@ -1,6 +1,7 @@
 //! Sessions, refresh-token families, refresh-token records, codes and events: the statements
 //! and the write plans, once for both backends.
 
+use super::events::{self, While};
 use super::rows::{code_columns, cs_columns, rt_columns, session_columns};
 use super::{stmt, Statement};
 use crate::{CodeDecision, CodeState, Event, NewGrant};
@@ -49,7 +50,6 @@ pub const REFRESH_STATE: &str = concat!(
 pub const LOCK_FAMILY: &str = "SELECT 1 FROM client_sessions WHERE id = (SELECT client_session_id FROM refresh_tokens WHERE jti = $1) FOR UPDATE";
 
 pub const IS_ACCESS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = $1";
-pub const EVENTS: &str = "SELECT realm_id, at, kind, detail FROM events WHERE (CAST($1 AS TEXT) IS NULL OR realm_id = $1) ORDER BY id DESC LIMIT $2";
 pub const CODE_BY_HASH: &str = concat!(
     "SELECT ",
     code_columns!(),
@@ -80,16 +80,6 @@ const END_SESSION: &str =
 const REVOKE_SESSION_FAMILIES: &str = "UPDATE client_sessions SET revoked_at = $1, revoke_reason = $2 WHERE session_id = $3 AND revoked_at IS NULL";
 const REVOKE_ACCESS_TOKEN: &str =
     "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
-/// The event of ending a session, written (just before the change) only while it is active.
-const INSERT_EVENT_IF_ACTIVE: &str = "INSERT INTO events (realm_id, at, kind, detail)
-     SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT)
-     WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $5 AND ended_at IS NULL)";
-/// The event of revoking a family, written (just before the change) only while it is not.
-const INSERT_EVENT_IF_UNREVOKED: &str = "INSERT INTO events (realm_id, at, kind, detail)
-     SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT)
-     WHERE EXISTS (SELECT 1 FROM client_sessions WHERE id = $5 AND revoked_at IS NULL)";
-const INSERT_EVENT: &str =
-    "INSERT INTO events (realm_id, at, kind, detail) VALUES ($1, $2, $3, $4)";
 const INSERT_CODE: &str = concat!(
     "INSERT INTO auth_codes (",
     code_columns!(),
@@ -108,7 +98,6 @@ pub const ALL: &[&str] = &[
     USERNAME_OF,
     REFRESH_STATE,
     IS_ACCESS_TOKEN_REVOKED,
-    EVENTS,
     CODE_BY_HASH,
     INSERT_SESSION,
     TOUCH_SESSION,
@@ -120,9 +109,6 @@ pub const ALL: &[&str] = &[
     END_SESSION,
     REVOKE_SESSION_FAMILIES,
     REVOKE_ACCESS_TOKEN,
-    INSERT_EVENT,
-    INSERT_EVENT_IF_ACTIVE,
-    INSERT_EVENT_IF_UNREVOKED,
     INSERT_CODE,
     SWEEP_CODES,
     MARK_CODE_USED,
@@ -182,13 +168,26 @@ pub fn start_grant(g: &NewGrant) -> Vec<Statement> {
         &cs.current_jti
     ));
     plan.extend(g.refresh.as_ref().map(insert_record));
+    plan.extend(g.event.as_ref().map(events::insert));
     plan
 }
 
 /// What a refresh decision changes: an issued successor is inserted, the presented record marked
 /// rotated, the family pointed at the successor and both idle windows slid; a rejection that
-/// revokes ends the family and records why. A replay and a plain rejection change nothing.
+/// revokes ends the family and records why. A replay and a plain rejection change nothing but
+/// the event they are recorded by, when there is one.
 pub fn refresh_effects(
+    state: &RefreshState,
+    decision: &RefreshDecision,
+    event: Option<&Event>,
+    now: Timestamp,
+) -> Vec<Statement> {
+    let mut plan = refresh_changes(state, decision, now);
+    plan.extend(event.map(events::insert));
+    plan
+}
+
+fn refresh_changes(
     state: &RefreshState,
     decision: &RefreshDecision,
     now: Timestamp,
@@ -214,10 +213,7 @@ pub fn refresh_effects(
         RefreshDecision::Reject(Rejection {
             revoke_family: Some(reason),
             ..
-        }) => vec![
-            revoke_family(&state.client_session.id, now, reason),
-            insert_event(&Event::refresh_token_reuse(state, now, reason)),
-        ],
+        }) => vec![revoke_family(&state.client_session.id, now, reason)],
         RefreshDecision::Replay { .. } | RefreshDecision::Reject(_) => Vec::new(),
     }
 }
@@ -236,17 +232,12 @@ pub fn end_session(
     event: Option<&Event>,
 ) -> Vec<Statement> {
     let mut plan: Vec<Statement> = event
-        .map(|e| event_if(INSERT_EVENT_IF_ACTIVE, e, id))
+        .map(|e| events::insert_while(e, While::SessionActive(id)))
         .into_iter()
         .collect();
     plan.push(stmt!(END_SESSION, now, reason, id));
     plan.push(stmt!(REVOKE_SESSION_FAMILIES, now, reason, id));
     plan
-}
-
-/// `e`, written only while the row it is about has not changed yet (it runs just before).
-fn event_if(sql: &'static str, e: &Event, id: &str) -> Statement {
-    stmt!(sql, &e.realm_id, e.at, &e.kind, e.detail.to_string(), id)
 }
 
 /// Revokes a family unless it already is, recording the event when it was not; the last
@@ -258,7 +249,7 @@ pub fn revoke_family_recording(
     event: Option<&Event>,
 ) -> Vec<Statement> {
     let mut plan: Vec<Statement> = event
-        .map(|e| event_if(INSERT_EVENT_IF_UNREVOKED, e, id))
+        .map(|e| events::insert_while(e, While::FamilyUnrevoked(id)))
         .into_iter()
         .collect();
     plan.push(revoke_family(id, now, reason));
@@ -267,16 +258,6 @@ pub fn revoke_family_recording(
 
 pub fn revoke_access_token(jti: &str, expires_at: Timestamp) -> Statement {
     stmt!(REVOKE_ACCESS_TOKEN, jti, expires_at)
-}
-
-pub fn insert_event(e: &Event) -> Statement {
-    stmt!(
-        INSERT_EVENT,
-        &e.realm_id,
-        e.at,
-        &e.kind,
-        e.detail.to_string()
-    )
 }
 
 /// Stores a new code; codes live for seconds, so the long expired ones are swept as new ones
@@ -332,16 +313,15 @@ pub fn redeem_effects(
         } => {
             if let Some(family) = &code.family_id {
                 plan.push(revoke_family(family, now, reason));
-                plan.push(insert_event(&Event::code_reuse(
-                    &code.realm_id,
-                    now,
-                    &code.client_id,
-                    family,
-                    &code.session_id,
-                )));
             }
         }
         CodeDecision::Refuse { .. } => {}
+    }
+    if let CodeDecision::Refuse {
+        event: Some(event), ..
+    } = decision
+    {
+        plan.push(events::insert(event));
     }
     plan
 }

@@ -261,7 +261,10 @@ impl crate::RealmRepository for SqliteStore {
     async fn delete_realm(&self, realm_id: &str) -> Result<bool> {
         let id = realm_id.to_string();
         let r = self
-            .write(move |tx| Ok(exec::execute(tx, &crate::sql::config::delete_realm(&id))? > 0))
+            .write(move |tx| {
+                let counts = exec::run(tx, &crate::sql::config::delete_realm(&id))?;
+                Ok(counts.last() > Some(&0))
+            })
             .await;
         self.users.clear();
         r
@@ -511,15 +514,33 @@ impl crate::UptimeRepository for SqliteStore {
 
 #[async_trait::async_trait]
 impl crate::EventRepository for SqliteStore {
-    async fn record_event(&self, event: crate::Event) -> Result<()> {
-        let plan = sql::insert_event(&event);
-        self.write(move |tx| exec::execute(tx, &plan).map(drop))
+    async fn record_events(&self, events: Vec<crate::Event>) -> Result<()> {
+        let plan: Vec<_> = events.iter().map(crate::sql::events::insert).collect();
+        self.write(move |tx| exec::run(tx, &plan).map(drop)).await
+    }
+    async fn user_events(&self, q: &crate::UserEventQuery) -> Result<Vec<crate::UserEvent>> {
+        let (sql, params) = crate::sql::events::user_query(q);
+        self.read(move |c| exec::query(c, &sql, &params, |r| crate::sql::events::user_row(r)))
             .await
     }
-    async fn events(&self, realm_id: Option<&str>, limit: usize) -> Result<Vec<crate::Event>> {
-        let r = realm_id.map(str::to_string);
-        self.read(move |c| sessions::events(c, r.as_deref(), limit))
+    async fn admin_events(&self, q: &crate::AdminEventQuery) -> Result<Vec<crate::AdminEvent>> {
+        let (sql, params) = crate::sql::events::admin_query(q);
+        self.read(move |c| exec::query(c, &sql, &params, |r| crate::sql::events::admin_row(r)))
             .await
+    }
+    async fn clear_events(&self, realm_id: &str, admin: bool) -> Result<u64> {
+        let plan = crate::sql::events::clear(realm_id, admin);
+        self.write(move |tx| exec::execute(tx, &plan)).await
+    }
+    async fn expire_events(
+        &self,
+        realm_id: &str,
+        admin: bool,
+        before: i64,
+        limit: usize,
+    ) -> Result<u64> {
+        let plan = crate::sql::events::expire(realm_id, admin, before, limit as i64);
+        self.write(move |tx| exec::execute(tx, &plan)).await
     }
 }
 
@@ -546,6 +567,19 @@ impl crate::Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await
+    }
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let stats = &self.writer.stats;
+        registry.register(
+            "latchkey_store_commit_batch_size",
+            "Writes committed together by one SQLite group commit",
+            stats.batch_size.clone(),
+        );
+        registry.register(
+            "latchkey_store_commit_seconds",
+            "Time of one SQLite group commit, from its first write to durable on disk",
+            stats.commit_seconds.clone(),
+        );
     }
 }
 

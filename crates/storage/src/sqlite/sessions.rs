@@ -2,7 +2,7 @@
 //! ([`crate::sql::sessions`]) run on a reader, or on the writer inside its group commit.
 
 use super::{config, exec};
-use crate::sql::{rows, sessions as q, Value};
+use crate::sql::{rows, sessions as q};
 use crate::{CodeDecision, CodeState, Event, NewGrant, RefreshOutcome, Result, SessionInfo};
 use latchkey_domain::policy::RefreshState;
 use latchkey_domain::{AuthCode, ClientSession, Session, Timestamp};
@@ -40,8 +40,11 @@ pub fn refresh(
     let Some(state) = refresh_state(tx, jti)? else {
         return Ok(RefreshOutcome::Unknown);
     };
-    let decision = decide(&state);
-    exec::run(tx, &q::refresh_effects(&state, &decision, now))?;
+    let (decision, event) = decide(&state);
+    exec::run(
+        tx,
+        &q::refresh_effects(&state, &decision, event.as_ref(), now),
+    )?;
     Ok(RefreshOutcome::Decided {
         state: Box::new(state),
         decision,
@@ -118,11 +121,6 @@ pub fn sessions(
             })
         })
         .collect()
-}
-
-pub fn events(conn: &Connection, realm_id: Option<&str>, limit: usize) -> Result<Vec<Event>> {
-    let params = [realm_id.into(), Value::Int(limit as i64)];
-    exec::query(conn, q::EVENTS, &params, |r| rows::event(r))
 }
 
 pub fn insert_code(tx: &Connection, c: &AuthCode) -> Result<()> {

@@ -11,9 +11,11 @@
 
 use super::backend;
 use crate::{lost_write, Pending, Result, StoreError};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Jobs committed together at most; enough to amortise an fsync, small enough to keep latency.
@@ -32,17 +34,36 @@ type Job = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
 
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    pub stats: Arc<Stats>,
+}
+
+/// How the group commit goes: jobs per batch, and how long each batch took to run and reach
+/// the disk.
+pub(crate) struct Stats {
+    pub batch_size: Histogram,
+    pub commit_seconds: Histogram,
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats {
+            batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            commit_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 14)),
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writer thread; it stops when the `Writer` (the sender) is dropped.
     pub fn start(conn: Connection) -> Writer {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let stats = Arc::new(Stats::default());
+        let s = stats.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, &s))
             .expect("spawn the SQLite writer thread");
-        Writer { jobs }
+        Writer { jobs, stats }
     }
 
     /// Runs `f` in the next batch; resolves after the batch is durably committed.
@@ -94,11 +115,16 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, queue: mpsc::Receiver<Job>, stats: &Stats) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         gather(&queue, &mut batch);
+        let (size, started) = (batch.len(), Instant::now());
         commit_batch(&mut conn, batch);
+        stats.batch_size.observe(size as f64);
+        stats
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 

@@ -1,0 +1,108 @@
+//! Recording user events: made with the request's realm, client and address, filled in by the
+//! use case, counted in the metrics always and stored when the realm's event settings say so —
+//! in the transaction of the change they record when there is one, else in a write of their
+//! own (a refused sign-in changes nothing else).
+
+use crate::app::App;
+use crate::realms::RealmContext;
+use latchkey_domain::{Event, OAuthError, UserEvent};
+
+/// An event under way: the use case fills it in and settles it (with its change, or alone);
+/// what is left unsettled when the request ends is recorded then, as a success or as the
+/// request's error.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub event: UserEvent,
+    settled: bool,
+}
+
+impl Draft {
+    pub fn new(event: UserEvent) -> Draft {
+        Draft {
+            event,
+            settled: false,
+        }
+    }
+
+    pub fn detail(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.event.detail(key, value);
+        self
+    }
+
+    /// The event to write with the change it records, when the realm stores it; counted now
+    /// and settled.
+    pub fn with_change(&mut self, app: &App, ctx: &RealmContext) -> Option<Event> {
+        self.settled = true;
+        app.count_event(ctx, &self.event);
+        ctx.realm
+            .events
+            .stores(&self.event.kind)
+            .then(|| Event::User(self.event.clone()))
+    }
+
+    /// Marks the event recorded by the use case itself (counted and stored its own way).
+    pub fn settle(&mut self) {
+        self.settled = true;
+    }
+
+    pub fn is_settled(&self) -> bool {
+        self.settled
+    }
+
+    /// Records the event as a success, unless it was settled already.
+    pub async fn succeed(&mut self, app: &App, ctx: &RealmContext) {
+        if !self.settled {
+            self.settled = true;
+            app.emit(ctx, self.event.clone()).await;
+        }
+    }
+
+    /// Records the event as its `_ERROR` twin with `error`'s Keycloak error string and
+    /// description (`reason`) and the check that failed, unless it was settled already.
+    pub async fn fail(&mut self, app: &App, ctx: &RealmContext, error: &OAuthError) {
+        if self.settled {
+            return;
+        }
+        self.settled = true;
+        let mut event = self.event.clone();
+        failed(&mut event, error);
+        app.emit(ctx, event).await;
+    }
+}
+
+/// Makes `event` the `_ERROR` twin `error` makes of it.
+pub fn failed(event: &mut UserEvent, error: &OAuthError) {
+    event.fail(error.event_error_str());
+    event.detail("reason", error.description.clone());
+    if let Some(check) = error.check {
+        event.detail("check", check);
+    }
+}
+
+impl App {
+    /// A new event of `kind` in this realm, timed now.
+    pub fn user_event(&self, ctx: &RealmContext, kind: &str) -> UserEvent {
+        UserEvent::new(self.ids.new_id(), self.clock.now_ms(), kind, &ctx.realm.id)
+    }
+
+    pub fn count_event(&self, ctx: &RealmContext, e: &UserEvent) {
+        self.metrics.user_event(
+            &ctx.realm.name,
+            e.client_id.as_deref(),
+            &e.kind,
+            e.error.as_deref(),
+        );
+    }
+
+    /// Counts `event` and stores it, when the realm stores its type, in a write of its own. A
+    /// store failure is logged, not answered: the request's own outcome stands.
+    pub async fn emit(&self, ctx: &RealmContext, event: UserEvent) {
+        self.count_event(ctx, &event);
+        if !ctx.realm.events.stores(&event.kind) {
+            return;
+        }
+        if let Err(e) = self.store.record_events(vec![Event::User(event)]).await {
+            tracing::warn!(error = %e, realm = %ctx.realm.name, "could not record an event");
+        }
+    }
+}
