@@ -110,7 +110,7 @@ async fn serve(
             async move { Ok::<_, std::convert::Infallible>(gw.handle(req, remote).await) }
         })
     };
-    latchkey_listener::serve(listener, limits, service, stop).await;
+    latchkey_listener::serve(listener, limits, service, stop, None).await;
 }
 
 /// SIGHUP: the file is read and checked again; a good one replaces the configuration in force

@@ -34,6 +34,10 @@ pub struct Cli {
         value_name = "FORMAT"
     )]
     pub log_format: String,
+    /// A TOML file of settings, keyed by their long flag names (`listen = "…"`, `db = "…"`);
+    /// flags win over the environment, which wins over the file.
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG_FILE", value_name = "PATH")]
+    pub config_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -162,6 +166,22 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Ask a server whether it is ready (exit 0) or not (exit 1, saying why): a container's
+    /// health check, with no store opened and nothing written.
+    Health {
+        /// The URL to ask; default: /health/ready on the management listener
+        /// (LATCHKEY_MANAGEMENT_LISTEN, or 127.0.0.1:9000).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
+    /// The effective configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Stored user and admin events.
     Events {
         #[command(subcommand)]
@@ -218,6 +238,13 @@ pub enum KeysCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print every setting of `latchkey serve` with its value and where it comes from (flag
+    /// file, environment or default), secrets masked.
+    Show,
 }
 
 #[derive(Subcommand, Debug)]
@@ -287,8 +314,11 @@ pub enum SessionsCommand {
     },
 }
 
-pub async fn run(cli: Cli) -> Result<ExitCode> {
+pub async fn run(cli: Cli, config: crate::config_file::Applied) -> Result<ExitCode> {
     match cli.command {
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => crate::config_file::show(&config),
         Command::Serve(args) => crate::serve::serve(args).await,
         Command::Gateway(args) => gateway(args).await,
         Command::Realm { conn, command } => crate::admin_cli::realm(conn, command).await,
@@ -342,6 +372,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command } => crate::keys_cli::run(command).await,
+        Command::Health { url, timeout } => {
+            let url = url.unwrap_or_else(|| {
+                crate::health::default_url(
+                    &std::env::var("LATCHKEY_MANAGEMENT_LISTEN")
+                        .unwrap_or_else(|_| "127.0.0.1:9000".into()),
+                )
+            });
+            let timeout = std::time::Duration::try_from_secs_f64(timeout)
+                .map_err(|_| anyhow::anyhow!("--timeout must be a positive number of seconds"))?;
+            crate::health::probe(&url, timeout).await
+        }
         Command::Events {
             command:
                 EventsCommand::Tail {

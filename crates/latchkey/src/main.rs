@@ -3,9 +3,11 @@
 mod admin_cli;
 mod bootstrap;
 mod cli;
+mod config_file;
 mod events_cli;
 mod explain;
 mod export;
+mod health;
 mod import;
 mod keys_cli;
 mod limits;
@@ -79,7 +81,15 @@ fn main() -> std::process::ExitCode {
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_MAX_OBJECT_SIZE, LARGEST_ARENA_OBJECT_KIB)
     };
     no_transparent_huge_pages();
-    let cli = cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let config = match config_file::apply(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latchkey: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let cli = cli::Cli::parse_from(args);
     if !matches!(cli.command, cli::Command::Serve(_)) {
         quiet_on_closed_pipe();
     }
@@ -120,7 +130,7 @@ fn main() -> std::process::ExitCode {
         .thread_stack_size(8 * 1024 * 1024)
         .build()
         .expect("tokio runtime");
-    match rt.block_on(cli::run(cli)) {
+    match rt.block_on(cli::run(cli, config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("latchkey: {e:#}");

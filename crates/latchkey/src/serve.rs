@@ -35,10 +35,23 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             )
         })?;
     let management_addr = management.local_addr()?;
+    let tls = match (
+        &args.https_certificate_file,
+        &args.https_certificate_key_file,
+    ) {
+        (Some(cert), Some(key)) => {
+            let tls = latchkey_listener::tls::Tls::load(cert, key).map_err(|e| {
+                anyhow::anyhow!("--https-certificate-file/--https-certificate-key-file: {e}")
+            })?;
+            Some(Arc::new(tls))
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{local}"))
+        .unwrap_or_else(|| format!("{scheme}://{local}"))
         .trim_end_matches('/')
         .to_string();
     let master = Arc::new(args.db.master_key()?);
@@ -128,7 +141,11 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             })
         },
         mgmt_stop,
+        None,
     ));
+    if let Some(tls) = &tls {
+        tls.clone().watch(std::time::Duration::from_secs(5));
+    }
     tracing::info!(listen = %local, management = %management_addr, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
     // Each request learns its peer's address (the brute-force throttle and the rate limits
     // count per address).
@@ -159,6 +176,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         args.limits.listener(),
         service,
         stop_when(stopped),
+        tls,
     )
     .await;
     // The last sign of life: a planned stop's outage starts now, not at the last heartbeat.
@@ -191,6 +209,24 @@ pub struct ServeArgs {
     /// How many password hashes may run at once (default: the number of CPUs).
     #[arg(long, env = "LATCHKEY_HASH_WORKERS", value_name = "N")]
     pub hash_workers: Option<usize>,
+    /// PEM file with the server's certificate chain: --listen then serves HTTPS (HTTP/2 and
+    /// HTTP/1.1), cookies are `Secure`, and the default public URL is https://. Reloaded on
+    /// SIGHUP and when the file changes. Keycloak's name.
+    #[arg(
+        long,
+        env = "LATCHKEY_HTTPS_CERTIFICATE_FILE",
+        value_name = "PATH",
+        requires = "https_certificate_key_file"
+    )]
+    pub https_certificate_file: Option<std::path::PathBuf>,
+    /// PEM file with the private key of --https-certificate-file (PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "LATCHKEY_HTTPS_CERTIFICATE_KEY_FILE",
+        value_name = "PATH",
+        requires = "https_certificate_file"
+    )]
+    pub https_certificate_key_file: Option<std::path::PathBuf>,
     /// Address of the management listener (host:port): `/metrics` (Prometheus) and
     /// `/health/*`, apart from the public port, as Keycloak's management port 9000. Port 0
     /// picks a free port (the log says which).

@@ -3,8 +3,11 @@
 //! headers (a slow client cannot hold a connection forever), serves HTTP/1.1, and on shutdown
 //! stops accepting and lets the requests in flight finish for a bounded time. HTTP/2 in the
 //! clear (prior knowledge) is not served: hyper has no idle limit for it, so a silent HTTP/2
-//! connection would hold its slot for ever; it comes with TLS.
-//! Hyper parses HTTP; this only sets its limits and runs the loop.
+//! connection would hold its slot for ever. With TLS ([`tls`]) HTTP/2 is offered by ALPN, its
+//! connections pinged and closed when the pings go unanswered.
+//! Hyper parses HTTP, rustls speaks TLS; this only sets their limits and runs the loop.
+
+pub mod tls;
 
 use hyper::body::Incoming;
 use hyper::service::Service;
@@ -46,12 +49,13 @@ impl Default for Limits {
 }
 
 /// Serves `listener` until `shutdown` completes, then drains. `service(peer)` makes the
-/// service for one connection. `on_accept` runs on each accepted socket (e.g. TCP_NODELAY).
+/// service for one connection. With `tls`, every connection is HTTPS (HTTP/2 or HTTP/1.1).
 pub async fn serve<S, B>(
     listener: TcpListener,
     limits: Limits,
     service: impl Fn(SocketAddr) -> S,
     shutdown: impl Future<Output = ()>,
+    tls: Option<Arc<tls::Tls>>,
 ) where
     S: Service<hyper::Request<Incoming>, Response = hyper::Response<B>> + Send + 'static,
     S::Future: Send + 'static,
@@ -69,6 +73,22 @@ pub async fn serve<S, B>(
         .max_headers(limits.parser_max_headers)
         .max_buf_size(limits.parser_max_head_bytes)
         .keep_alive(true);
+    // Over TLS, HTTP/2 too: a peer that stops answering pings loses its connection.
+    let mut secure = auto::Builder::new(TokioExecutor::new());
+    secure
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.parser_max_headers)
+        .max_buf_size(limits.parser_max_head_bytes)
+        .keep_alive(true);
+    secure
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .max_concurrent_streams(256)
+        .max_header_list_size(limits.parser_max_head_bytes as u32);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
@@ -91,8 +111,9 @@ pub async fn serve<S, B>(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
         }
-        let (builder, watcher, service) = (builder.clone(), graceful.watcher(), service(peer));
+        let (watcher, service) = (graceful.watcher(), service(peer));
         let first_byte = limits.header_read_timeout;
+        let (plain, secure, tls) = (builder.clone(), secure.clone(), tls.clone());
         tokio::spawn(async move {
             // Hyper's header timeout runs once a request has begun; a connection that sends
             // nothing at all would hold its slot for ever without this.
@@ -101,8 +122,27 @@ pub async fn serve<S, B>(
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return, // silent, closed or failed: nothing to serve
             }
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
+            let result = match tls {
+                None => {
+                    let conn = plain.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+                    let stream =
+                        match tokio::time::timeout(first_byte, acceptor.accept(stream)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                    let conn = secure.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);

@@ -318,7 +318,7 @@ fn redeem_as_grant() -> DecideCode {
             return CodeDecision::Refuse {
                 error: OAuthError::invalid_grant("used twice"),
                 revoke_family: Some("authorization code was used twice".into()),
-                event: Some(user_event("CODE_TO_TOKEN_ERROR", "replay")),
+                event: Some(Box::new(user_event("CODE_TO_TOKEN_ERROR", "replay"))),
             };
         }
         assert!(st.session.is_some() && st.user.as_ref().is_some_and(|u| u.enabled));

@@ -151,7 +151,7 @@ pub enum CodeDecision {
         error: OAuthError,
         revoke_family: Option<String>,
         /// The refusal's event, recorded in the same transaction.
-        event: Option<Event>,
+        event: Option<Box<Event>>,
     },
 }
 

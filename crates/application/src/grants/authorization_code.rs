@@ -62,7 +62,7 @@ pub async fn grant(
             }) => {
                 describe_code(&mut event, st);
                 crate::events::failed(&mut event, &error);
-                let event = stored(&c, event);
+                let event = stored(&c, event).map(Box::new);
                 CodeDecision::Refuse {
                     error,
                     revoke_family,
