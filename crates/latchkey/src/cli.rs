@@ -177,6 +177,27 @@ pub enum Command {
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
     },
+    /// Write a consistent copy of the store to a new file while servers run on it (a SQLite
+    /// file, whatever the store). The master key is not in it: keep it apart.
+    Backup {
+        /// The new file.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Write a backup into the store `--db` names, in one transaction: into an empty store, or
+    /// with --replace in place of everything in it. Stop the servers of the store first.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace whatever the store holds.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// The effective configuration.
     Config {
         #[command(subcommand)]
@@ -319,6 +340,10 @@ pub async fn run(cli: Cli, config: crate::config_file::Applied) -> Result<ExitCo
         Command::Config {
             command: ConfigCommand::Show,
         } => crate::config_file::show(&config),
+        Command::Backup { to, db } => crate::backup_cli::backup(&db, &to).await,
+        Command::Restore { from, replace, db } => {
+            crate::backup_cli::restore(&db, &from, replace).await
+        }
         Command::Serve(args) => crate::serve::serve(args).await,
         Command::Gateway(args) => gateway(args).await,
         Command::Realm { conn, command } => crate::admin_cli::realm(conn, command).await,

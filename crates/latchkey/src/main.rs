@@ -1,6 +1,7 @@
 //! The `latchkey` binary: command line, configuration and start-up.
 
 mod admin_cli;
+mod backup_cli;
 mod bootstrap;
 mod cli;
 mod config_file;

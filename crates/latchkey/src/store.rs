@@ -25,6 +25,21 @@ impl DbArgs {
     }
 }
 
+/// Where the key file of a SQLite store is (or would be made); `None` for other stores.
+pub fn key_file_path(db_url: &str) -> Option<PathBuf> {
+    let store = Path::new(db_url.strip_prefix("sqlite://")?);
+    let dir = match store.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let stem = store
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("latchkey");
+    Some(dir.join(format!("{stem}.master.key")))
+}
+
 /// The key file of a SQLite store: `<store name>.master.key` in the store's folder
 /// (`latchkey.master.key` for the default `latchkey.db`), so that stores side by side in one
 /// folder each have their own. A store that already exists without a key file of its name, made

@@ -4,6 +4,7 @@
 //! refresh decision), the store calls the domain's pure function there, so that check and
 //! rotation are one atomic step on every backend.
 
+pub mod backup;
 #[cfg(test)]
 mod conformance;
 pub mod migrate;

@@ -171,7 +171,7 @@ const TABLES: &[Table] = &[
 ];
 
 /// Every table's rows, in `TABLES` order.
-type Dump = Vec<(&'static str, Vec<Vec<Value>>)>;
+pub(crate) type Dump = Vec<(&'static str, Vec<Vec<Value>>)>;
 
 fn select_sql(table: &str, cols: &[(&str, Kind)]) -> String {
     let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
@@ -226,7 +226,7 @@ fn not_empty() -> StoreError {
 
 const COUNT_REALMS: &str = "SELECT count(*) FROM realms";
 
-fn read_sqlite(path: &str) -> Result<Dump> {
+pub(crate) fn read_sqlite(path: &str) -> Result<Dump> {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| StoreError::Backend(format!("cannot open {path}: {e}")))?;
@@ -239,41 +239,87 @@ fn read_sqlite(path: &str) -> Result<Dump> {
         .collect()
 }
 
-async fn read_postgres(url: &str) -> Result<Dump> {
+/// Every table as of one moment: read in one repeatable-read transaction, so that a store in
+/// use is copied consistently.
+pub(crate) async fn read_postgres(url: &str) -> Result<Dump> {
     let store = crate::postgres::PgStore::open(url).await?;
     let client = store.client().await?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(postgres::backend)?;
     let mut out = Vec::new();
     for (table, cols) in TABLES {
         let rows =
-            postgres::exec::query(&client, &select_sql(table, cols), &[], |r| row(r, cols)).await?;
-        out.push((*table, rows));
+            postgres::exec::query(&client, &select_sql(table, cols), &[], |r| row(r, cols)).await;
+        match rows {
+            Ok(rows) => out.push((*table, rows)),
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
+        }
     }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(postgres::backend)?;
     Ok(out)
 }
 
-async fn write_postgres(url: &str, data: &Dump) -> Result<()> {
+/// Deletes every row of every table, children first: what `restore --replace` does before
+/// writing the backup in, in the same transaction.
+fn clear_all() -> Vec<Statement> {
+    TABLES
+        .iter()
+        .rev()
+        .map(|(table, _)| Statement {
+            sql: format!("DELETE FROM {table}").into(),
+            params: Vec::new(),
+            names: None,
+        })
+        .collect()
+}
+
+/// Writes `data` into the store at `url` in one transaction: into an empty store, or with
+/// `replace` in place of everything it holds.
+pub(crate) async fn write_postgres(url: &str, data: &Dump, replace: bool) -> Result<()> {
     // Opening the store applies the migrations.
     let store = crate::postgres::PgStore::open(url).await?;
     let client = store.client().await?;
     let existing = postgres::exec::query_opt(&client, COUNT_REALMS, &[], |r| r.int(0)).await?;
-    if existing.unwrap_or(0) > 0 {
+    if existing.unwrap_or(0) > 0 && !replace {
         return Err(not_empty());
     }
-    postgres::exec::transact(&client, &inserts(data))
-        .await
-        .map(drop)
+    let mut plan = if replace { clear_all() } else { Vec::new() };
+    plan.extend(inserts(data));
+    postgres::exec::transact(&client, &plan).await.map(drop)
 }
 
-async fn write_sqlite(path: &str, data: &Dump) -> Result<()> {
+pub(crate) async fn write_sqlite(path: &str, data: &Dump, replace: bool) -> Result<()> {
     drop(crate::sqlite::SqliteStore::open(path).await?);
     let mut conn = rusqlite::Connection::open(path).map_err(sqlite::backend)?;
     let tx = conn.transaction().map_err(sqlite::backend)?;
     let existing = sqlite::exec::query_opt(&tx, COUNT_REALMS, &[], |r| r.int(0))?;
-    if existing.unwrap_or(0) > 0 {
+    if existing.unwrap_or(0) > 0 && !replace {
         return Err(not_empty());
+    }
+    if replace {
+        sqlite::exec::run(&tx, &clear_all())?;
     }
     sqlite::exec::run(&tx, &inserts(data))?;
     tx.commit().map_err(sqlite::backend)
+}
+
+/// Writes `data` into the store a URL names.
+pub(crate) async fn write(to: &str, data: &Dump, replace: bool) -> Result<()> {
+    if let Some(p) = to.strip_prefix("sqlite://") {
+        write_sqlite(p, data, replace).await
+    } else if to.starts_with("postgres") {
+        write_postgres(to, data, replace).await
+    } else {
+        Err(StoreError::Backend(format!("unsupported store URL '{to}'")))
+    }
 }
 
 /// Copies everything from `from` to `to` (an empty store). Returns rows copied per table.
@@ -290,13 +336,7 @@ pub async fn migrate(from: &str, to: &str) -> Result<Vec<(&'static str, usize)>>
             "--from: unsupported URL '{from}'"
         )));
     };
-    if let Some(p) = to.strip_prefix("sqlite://") {
-        write_sqlite(p, &data).await?;
-    } else if to.starts_with("postgres") {
-        write_postgres(to, &data).await?;
-    } else {
-        return Err(StoreError::Backend(format!("--to: unsupported URL '{to}'")));
-    }
+    write(to, &data, false).await?;
     Ok(data.iter().map(|(t, rows)| (*t, rows.len())).collect())
 }
 
