@@ -239,3 +239,45 @@ fn in_realm(realm: &str, e: StoreError) -> StoreError {
         other => other,
     }
 }
+
+/// Makes the keys the realm's rotation schedule wants now (`latchkey.keyRotationPeriod`): for
+/// each algorithm it signs with (the refresh-token HMAC key included, the published-only
+/// encryption key not), a successor that is published now and starts signing later. Returns
+/// the keys added.
+pub async fn rotate_on_schedule(
+    store: &dyn latchkey_storage::Store,
+    realm: &latchkey_domain::Realm,
+    now: i64,
+    master: &MasterKey,
+) -> Result<Vec<StoredKey>, StoreError> {
+    use latchkey_domain::key_schedule::{due, KeyStamp, Schedule};
+    let Some(schedule) = Schedule::of(realm) else {
+        return Ok(Vec::new());
+    };
+    let stored = store.realm_keys(&realm.id).await?;
+    let stamps: Vec<KeyStamp> = stored
+        .iter()
+        .map(|k| KeyStamp {
+            alg: k.alg.clone(),
+            created_at: k.created_at,
+            active: k.active,
+        })
+        .collect();
+    let mut algs: Vec<&str> = Vec::new();
+    for k in &stored {
+        if k.active && k.alg != ENCRYPTION_ALG && !algs.contains(&k.alg.as_str()) {
+            algs.push(&k.alg);
+        }
+    }
+    let mut added = Vec::new();
+    for (alg, starts) in due(schedule, &stamps, &algs, now) {
+        let keys = generate(vec![alg], starts, master)
+            .await
+            .map_err(StoreError::Corrupt)?;
+        for k in keys {
+            store.add_key(&realm.id, k.clone()).await?;
+            added.push(k);
+        }
+    }
+    Ok(added)
+}

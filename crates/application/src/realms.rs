@@ -21,6 +21,8 @@ pub struct RealmKeys {
     pub encryption: Vec<Arc<SigningKey>>,
     pub hmac_active: Arc<HmacKey>,
     pub hmac_all: Vec<Arc<HmacKey>>,
+    /// When a key made ahead of its time starts signing: the cache reloads the realm then.
+    pub next_activation: Option<i64>,
 }
 
 impl RealmKeys {
@@ -100,6 +102,7 @@ impl RealmCache {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .filter(|c| c.loaded.elapsed() < CACHE_TTL)
+            .filter(|c| c.keys.next_activation.is_none_or(|t| self.clock.now() < t))
         {
             return Ok(Some(ctx.clone()));
         }
@@ -205,11 +208,22 @@ fn load_keys(
     let mut active = HashMap::new();
     let mut all = Vec::new();
     let mut hmac_all: Vec<Arc<HmacKey>> = Vec::new();
+    // A key made ahead of its time is published (it verifies) but signs only from then.
+    let mut hmac_active = None;
+    let mut next_activation: Option<i64> = None;
     let mut encryption = Vec::new();
     for k in stored {
         let material = crate::keys::open(master, &k)?;
+        let in_force = k.created_at <= now;
+        if !in_force && k.active {
+            next_activation = Some(next_activation.map_or(k.created_at, |t| t.min(k.created_at)));
+        }
         if k.alg == crate::keys::HMAC_ALG {
-            hmac_all.push(Arc::new(HmacKey::from_secret(k.kid, &material)));
+            let key = Arc::new(HmacKey::from_secret(k.kid, &material));
+            if in_force || hmac_active.is_none() {
+                hmac_active = Some(key.clone());
+            }
+            hmac_all.push(key);
             continue;
         }
         let corrupt = |e: latchkey_crypto::KeyError| StoreError::Corrupt(e.to_string());
@@ -224,21 +238,20 @@ fn load_keys(
                 .map_err(corrupt)?
                 .with_kid(k.kid),
         );
-        if k.active {
-            // Stored oldest first: the newest active key of each algorithm wins.
+        if k.active && (in_force || !active.contains_key(&alg)) {
+            // Stored oldest first: the newest active key in force of each algorithm wins.
             active.insert(alg, key.clone());
         }
         all.push(key);
     }
-    let hmac_active = hmac_all
-        .last()
-        .cloned()
-        .ok_or_else(|| StoreError::Corrupt("realm has no HMAC key".into()))?;
+    let hmac_active =
+        hmac_active.ok_or_else(|| StoreError::Corrupt("realm has no HMAC key".into()))?;
     Ok(RealmKeys {
         active,
         all,
         encryption,
         hmac_active,
         hmac_all,
+        next_activation,
     })
 }

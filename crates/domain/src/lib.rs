@@ -9,6 +9,7 @@ pub mod claims;
 pub mod client;
 pub mod error;
 pub mod event;
+pub mod key_schedule;
 pub mod keycloak;
 pub mod model;
 pub mod policy;

@@ -49,16 +49,21 @@ pub async fn run(command: KeysCommand) -> Result<ExitCode> {
                 .realm_keys(&realm_id)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
+            let now = latchkey_application::SystemClock.now();
+            // In force: signing from its creation on (a scheduled successor is made ahead).
+            let in_force = |i: usize| keys[i].created_at <= now;
             let signs = |i: usize| {
                 keys[i].active
+                    && in_force(i)
                     && !keys[i + 1..]
                         .iter()
-                        .any(|k| k.active && k.alg == keys[i].alg)
+                        .any(|k| k.active && k.alg == keys[i].alg && k.created_at <= now)
             };
-            let status = |i: usize| match (signs(i), keys[i].active) {
-                (true, _) => "signing",
-                (false, true) => "published",
-                (false, false) => "retired",
+            let status = |i: usize| match (signs(i), keys[i].active, in_force(i)) {
+                (true, _, _) => "signing",
+                (false, true, false) => "next",
+                (false, true, true) => "published",
+                (false, false, _) => "retired",
             };
             if output == "json" {
                 let list: Vec<_> = keys

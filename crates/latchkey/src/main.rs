@@ -10,6 +10,7 @@ mod explain;
 mod export;
 mod health;
 mod import;
+mod key_rotation;
 mod keys_cli;
 mod limits;
 mod model_cli;

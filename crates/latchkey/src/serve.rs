@@ -110,6 +110,10 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         state.store.clone(),
         std::time::Duration::from_secs(args.purge_interval),
     );
+    crate::key_rotation::spawn(
+        state.clone(),
+        std::time::Duration::from_secs(args.purge_interval),
+    );
     state.set_ready();
 
     let app = latchkey_protocol::router(state.clone());
