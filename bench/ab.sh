@@ -4,20 +4,23 @@
 # with the load generator on core 1, so that the machine's drift falls on both alike. Prints each
 # round and the median of B's rate over A's. Not part of the test command.
 #
-#   bench/ab.sh BIN_A BIN_B [rounds] [seconds] [realm.json]
+#   bench/ab.sh BIN_A BIN_B [rounds] [seconds] [realm.json] [realm-for-B.json]
+#
+# With a sixth argument B runs on a realm of its own: one binary against itself with events
+# stored and not, say (bench/realm-bench-events.json stores every refresh's event).
 #
 # A base to compare with: git worktree add /tmp/base <commit> &&
 #   (cd /tmp/base && CARGO_TARGET_DIR=/tmp/base-target cargo build --release -p latchkey)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-A=$1; B=$2; rounds=${3:-5}; secs=${4:-10}; realm=${5:-bench/realm-bench.json}
+A=$1; B=$2; rounds=${3:-5}; secs=${4:-10}; realm=${5:-bench/realm-bench.json}; realm_b=${6:-$realm}
 port=${PORT:-8391}
 cargo build --release --quiet -p latchkey-loadgen
 loadgen=./target/release/latchkey-loadgen
-run() { # bin scenario client
+run() { # bin scenario client realm
   local dir pid r
   dir=$(mktemp -d)
-  taskset -c 0 "$1" serve --db "sqlite://$dir/db.sqlite" --listen "127.0.0.1:$port" --import-realm "$realm" >"$dir/log" 2>&1 &
+  taskset -c 0 "$1" serve --db "sqlite://$dir/db.sqlite" --listen "127.0.0.1:$port" --import-realm "$4" >"$dir/log" 2>&1 &
   pid=$!
   until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.05; done
   r=$(taskset -c 1 "$loadgen" --url "http://127.0.0.1:$port/realms/bench/protocol/openid-connect/token" \
@@ -30,7 +33,7 @@ out=$(mktemp)
 for i in $(seq 1 "$rounds"); do
   for sc in "S4 refresh bench-es256" "S1 client-credentials bench"; do
     set -- $sc
-    a=$(run "$A" "$2" "$3"); b=$(run "$B" "$2" "$3")
+    a=$(run "$A" "$2" "$3" "$realm"); b=$(run "$B" "$2" "$3" "$realm_b")
     echo "$1 round $i: A=$a B=$b" | tee -a "$out"
   done
 done

@@ -309,6 +309,7 @@ def test_events_tail_prints_the_last_events_then_follows(srv, kc):
     enable_all(kc)
     login(srv)
     login(srv, password="wrong")
+    assert len(kc.get_events()) == 2  # (an admin read waits for the events handed in before it)
     env = srv.env()
     out = subprocess.run([BIN, "events", "tail", "--realm", "shop", "--no-follow", "--db", srv.db],
                          capture_output=True, text=True, timeout=30, env=env)

@@ -14,7 +14,8 @@ from conftest import decode_jwt
 def scrape(s):
     r = requests.get(s.management + "/metrics", timeout=10)
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/plain")
+    assert r.headers["content-type"].startswith("application/openmetrics-text"), r.headers
+    assert r.text.rstrip().endswith("# EOF")
     samples = []
     for family in text_string_to_metric_families(r.text):
         samples.extend(family.samples)

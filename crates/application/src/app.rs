@@ -22,6 +22,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Events written apart from any change, started at the first one.
+    pub(crate) events: std::sync::OnceLock<crate::events::EventQueue>,
     /// When no server of the store ran, read at start: a grace period does not run then.
     outages: RwLock<Arc<[Outage]>>,
 }
@@ -59,6 +61,7 @@ impl App {
             clock,
             ids: Arc::new(UuidIds),
             metrics: Default::default(),
+            events: Default::default(),
             outages: RwLock::new(Arc::from([])),
         }
     }

@@ -79,7 +79,59 @@ pub fn failed(event: &mut UserEvent, error: &OAuthError) {
     }
 }
 
+/// Events that ride no change of their own (a refused sign-in, a client login, a userinfo
+/// call), written by one task in batches: a request does not wait for its event's commit, and
+/// a burst of them is one write, not one each. Reads through the admin API first wait for what
+/// was handed in before them ([`App::events_flushed`]); a server that stops writes what is left.
+pub struct EventQueue {
+    tx: tokio::sync::mpsc::UnboundedSender<Event>,
+    handed: std::sync::atomic::AtomicU64,
+    written: tokio::sync::watch::Receiver<u64>,
+}
+
+impl EventQueue {
+    fn start(store: std::sync::Arc<dyn latchkey_storage::Store>) -> EventQueue {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let (done, written) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            let mut count = 0u64;
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                count += batch.len() as u64;
+                if let Err(e) = store.record_events(batch).await {
+                    tracing::warn!(error = %e, "could not record events");
+                }
+                let _ = done.send(count);
+            }
+        });
+        EventQueue {
+            tx,
+            handed: Default::default(),
+            written,
+        }
+    }
+}
+
 impl App {
+    fn event_queue(&self) -> &EventQueue {
+        self.events
+            .get_or_init(|| EventQueue::start(self.store.clone()))
+    }
+
+    /// Waits until every event handed to the queue before this call is written.
+    pub async fn events_flushed(&self) {
+        let Some(q) = self.events.get() else { return };
+        let target = q.handed.load(std::sync::atomic::Ordering::SeqCst);
+        let mut written = q.written.clone();
+        let _ = written.wait_for(|n| *n >= target).await;
+    }
+
     /// A new event of `kind` in this realm, timed now.
     pub fn user_event(&self, ctx: &RealmContext, kind: &str) -> UserEvent {
         UserEvent::new(self.ids.new_id(), self.clock.now_ms(), kind, &ctx.realm.id)
@@ -94,15 +146,21 @@ impl App {
         );
     }
 
-    /// Counts `event` and stores it, when the realm stores its type, in a write of its own. A
+    /// Counts `event` and, when the realm stores its type, hands it to the [`EventQueue`]. A
     /// store failure is logged, not answered: the request's own outcome stands.
     pub async fn emit(&self, ctx: &RealmContext, event: UserEvent) {
         self.count_event(ctx, &event);
-        if !ctx.realm.events.stores(&event.kind) {
-            return;
+        if ctx.realm.events.stores(&event.kind) {
+            self.record_later(Event::User(event));
         }
-        if let Err(e) = self.store.record_events(vec![Event::User(event)]).await {
-            tracing::warn!(error = %e, realm = %ctx.realm.name, "could not record an event");
+    }
+
+    /// Hands an event that rides no change to the [`EventQueue`].
+    pub fn record_later(&self, event: Event) {
+        let q = self.event_queue();
+        q.handed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if q.tx.send(event).is_err() {
+            tracing::warn!("the event queue has stopped; an event was not recorded");
         }
     }
 }

@@ -183,6 +183,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         tls,
     )
     .await;
+    // Events handed in by the last requests are written before the process ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), state.events_flushed()).await;
     // The last sign of life: a planned stop's outage starts now, not at the last heartbeat.
     let _ = state.store.heartbeat(state.now()).await;
     tracing::info!("stopped");

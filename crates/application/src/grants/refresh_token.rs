@@ -48,9 +48,9 @@ pub async fn grant(
         .await
         .map_err(|e| match e {
             Error::OAuth(o) => {
-                if !draft.is_settled() {
-                    app.metrics
-                        .refresh(&ctx.realm.name, "rejected", o.check.unwrap_or(""));
+                // Only a token that was read is counted: a request without one decided nothing.
+                if let (false, Some(check)) = (draft.is_settled(), o.check) {
+                    app.metrics.refresh(&ctx.realm.name, "rejected", check);
                 }
                 Error::OAuth(o.event_error(errors::INVALID_TOKEN))
             }

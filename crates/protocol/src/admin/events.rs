@@ -46,6 +46,8 @@ pub async fn list_user_events(
         Ok(q) => q,
         Err(m) => return Ok(bad_query(m)),
     };
+    // What this server recorded before the request is listed.
+    state.events_flushed().await;
     let list = state.store.user_events(&q).await?;
     Ok(axum::Json(list).into_response())
 }
@@ -61,6 +63,7 @@ pub async fn list_admin_events(
         Ok(q) => q,
         Err(m) => return Ok(bad_query(m)),
     };
+    state.events_flushed().await;
     let list = state.store.admin_events(&q).await?;
     Ok(axum::Json(list).into_response())
 }
@@ -71,6 +74,7 @@ pub async fn clear_user_events(
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageEvents).await?;
+    state.events_flushed().await;
     state.store.clear_events(&ctx.realm.id, false).await?;
     Ok(no_content())
 }
@@ -81,6 +85,7 @@ pub async fn clear_admin_events(
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
     let ctx = find(&state, &admin, &realm, Permission::ManageEvents).await?;
+    state.events_flushed().await;
     state.store.clear_events(&ctx.realm.id, true).await?;
     Ok(no_content())
 }
@@ -205,9 +210,7 @@ pub async fn record(State(state): State<Arc<AppState>>, mut req: Request, next: 
         representation: sent.as_deref().and_then(masked),
         error: None,
     };
-    if let Err(e) = state.store.record_events(vec![Event::Admin(event)]).await {
-        tracing::warn!(error = %e, realm = %ctx.realm.name, "could not record an admin event");
-    }
+    state.record_later(Event::Admin(event));
     resp
 }
 

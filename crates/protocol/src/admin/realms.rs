@@ -146,6 +146,8 @@ pub async fn delete(
     if name == "master" {
         return Err(AdminError::bad_request("realm 'master' cannot be deleted"));
     }
+    // Its events go with it, those still on their way included.
+    state.events_flushed().await;
     state.store.delete_realm(&ctx.realm.id).await?;
     state.realms.invalidate(&name);
     Ok(no_content())

@@ -22,6 +22,7 @@ const INSERT_USER_IF_UNREVOKED: &str = "INSERT INTO user_events (id, realm_id, t
      SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS TEXT), CAST($5 AS TEXT), CAST($6 AS TEXT), CAST($7 AS TEXT), CAST($8 AS TEXT), CAST($9 AS TEXT), CAST($10 AS TEXT)
      WHERE EXISTS (SELECT 1 FROM client_sessions WHERE id = $11 AND revoked_at IS NULL)";
 const CLEAR_USER: &str = "DELETE FROM user_events WHERE realm_id = $1";
+// (The expiry below deletes by (realm_id, time): the table's own order.)
 const CLEAR_ADMIN: &str = "DELETE FROM admin_events WHERE realm_id = $1";
 
 /// Every fixed statement, for the tests.
@@ -117,7 +118,7 @@ pub fn expire(realm_id: &str, admin: bool, before: i64, limit: i64) -> Statement
     let table = if admin { "admin_events" } else { "user_events" };
     Statement {
         sql: Cow::Owned(format!(
-            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE realm_id = $1 AND time < $2 LIMIT $3)"
+            "DELETE FROM {table} WHERE realm_id = $1 AND time < $2 AND id IN (SELECT id FROM {table} WHERE realm_id = $1 AND time < $2 ORDER BY time LIMIT $3)"
         )),
         params: vec![realm_id.into(), before.into(), limit.into()],
         names: None,
