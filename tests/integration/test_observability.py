@@ -79,6 +79,9 @@ def test_keycloaks_metrics_count_what_happened(fresh_server):
     assert any(s.name == "http_server_requests_seconds_bucket" for s in samples)
     assert any(s.name == "http_server_active_requests" for s in samples)
     assert value(samples, "latchkey_password_hashing_queued") == 0
+    # One login's session is live (its family was revoked by the reuse), and one sweep's work.
+    assert value(samples, "latchkey_sessions", realm="demo", offline="false") == 1
+    assert value(samples, "latchkey_refresh_families", realm="demo", offline="false") == 0
     if s.db.startswith("sqlite"):
         assert value(samples, "latchkey_store_commit_batch_size_count") >= 4
     else:
@@ -130,3 +133,15 @@ def test_an_unknown_log_format_is_refused(fresh_server, fmt):
     with pytest.raises(RuntimeError) as e:
         s.start(timeout=10)
     assert "log-format" in str(e.value)
+
+
+def test_the_purge_reports_its_sweeps(fresh_server):
+    s = fresh_server(args=["--purge-interval", "1"]).start()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        _, samples = scrape(s)
+        if value(samples, "latchkey_purge_sweeps_total") >= 2:
+            break
+        time.sleep(0.3)
+    assert value(samples, "latchkey_purge_sweeps_total") >= 2
+    assert any(x.name == "latchkey_purged_rows_total" and x.labels.get("what") == "sessions" for x in samples)

@@ -89,6 +89,9 @@ pub struct EventQueue {
     written: tokio::sync::watch::Receiver<u64>,
 }
 
+/// How long the queue waits after an event for others to write with it.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl EventQueue {
     fn start(store: std::sync::Arc<dyn latchkey_storage::Store>) -> EventQueue {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
@@ -96,6 +99,9 @@ impl EventQueue {
         tokio::spawn(async move {
             let mut count = 0u64;
             while let Some(first) = rx.recv().await {
+                // A moment for company: each write is a commit that reaches the disk, and a
+                // busy server's events share one instead of taking one each.
+                tokio::time::sleep(GATHER).await;
                 let mut batch = vec![first];
                 while batch.len() < 1024 {
                     match rx.try_recv() {

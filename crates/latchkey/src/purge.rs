@@ -6,6 +6,7 @@
 
 use latchkey_application::Clock as _;
 use latchkey_domain::policy::session_bounds;
+use latchkey_protocol::telemetry::{Gauges, PurgeLabels};
 use latchkey_storage::{DeadSessions, Store, EXPIRED_RETENTION};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ const BATCH: usize = 500;
 /// backlog drains at up to 20,000 rows/s, above the rate a busy server creates records.
 const PAUSE: Duration = Duration::from_millis(25);
 
-pub fn spawn(store: Arc<dyn Store>, every: Duration) {
+pub fn spawn(store: Arc<dyn Store>, every: Duration, counted: Gauges) {
     if every.is_zero() {
         return;
     }
@@ -28,11 +29,22 @@ pub fn spawn(store: Arc<dyn Store>, every: Duration) {
             tick.tick().await;
             // Side by side, each pausing between its steps: a backlog of expired records
             // (after downtime, say) does not hold back the sessions' sweep.
-            tokio::join!(
+            let (expired, sessions, events) = tokio::join!(
                 sweep(store.as_ref()),
                 sweep_sessions(store.as_ref()),
                 sweep_events(store.as_ref())
             );
+            for (what, n) in [
+                ("expired", expired),
+                ("sessions", sessions),
+                ("events", events),
+            ] {
+                counted
+                    .purged
+                    .get_or_create(&PurgeLabels { what })
+                    .inc_by(n);
+            }
+            counted.purge_sweeps.inc();
         }
     });
 }

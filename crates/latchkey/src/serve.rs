@@ -109,7 +109,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     crate::purge::spawn(
         state.store.clone(),
         std::time::Duration::from_secs(args.purge_interval),
+        state.telemetry.gauges.clone(),
     );
+
     crate::key_rotation::spawn(
         state.clone(),
         std::time::Duration::from_secs(args.purge_interval),

@@ -21,6 +21,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.telemetry.refresh_store_gauges(&state).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -197,6 +197,20 @@ pub struct Telemetry {
     pub registry: Registry,
     pub http: HttpMetrics,
     pub gauges: Gauges,
+    /// When the store's gauges were last read (seconds).
+    store_read_at: std::sync::atomic::AtomicI64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SessionLabels {
+    pub realm: String,
+    pub offline: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PurgeLabels {
+    /// `expired` (records, codes, revocations), `sessions` or `events`.
+    pub what: &'static str,
 }
 
 /// Gauges read off the running server when scraped or refreshed.
@@ -204,6 +218,10 @@ pub struct Telemetry {
 pub struct Gauges {
     pub hash_queue: Gauge,
     pub hash_busy: Gauge,
+    pub sessions: Family<SessionLabels, Gauge>,
+    pub families: Family<SessionLabels, Gauge>,
+    pub purged: Family<PurgeLabels, prometheus_client::metrics::counter::Counter>,
+    pub purge_sweeps: prometheus_client::metrics::counter::Counter,
 }
 
 impl Telemetry {
@@ -223,10 +241,79 @@ impl Telemetry {
             "Password hashes being computed",
             gauges.hash_busy.clone(),
         );
+        registry.register(
+            "latchkey_sessions",
+            "Sessions not ended, by realm and kind (read at most every 10 s)",
+            gauges.sessions.clone(),
+        );
+        registry.register(
+            "latchkey_refresh_families",
+            "Refresh-token families (logins of a client) not revoked in sessions not ended",
+            gauges.families.clone(),
+        );
+        registry.register(
+            "latchkey_purged_rows",
+            "Rows the purge deleted: expired records, dead sessions, expired events",
+            gauges.purged.clone(),
+        );
+        registry.register(
+            "latchkey_purge_sweeps",
+            "Purge sweeps completed",
+            gauges.purge_sweeps.clone(),
+        );
         Telemetry {
             registry,
             http,
             gauges,
+            store_read_at: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+        }
+    }
+
+    /// Reads the live sessions and families from the store into their gauges, at most every
+    /// ten seconds (a scrape reads them; one scan of the sessions).
+    pub async fn refresh_store_gauges(&self, app: &latchkey_application::App) {
+        let now = app.now();
+        let last = self.store_read_at.load(std::sync::atomic::Ordering::SeqCst);
+        if now < last + 10
+            || self
+                .store_read_at
+                .compare_exchange(
+                    last,
+                    now,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let counts = match app.store.live_counts().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "reading the live sessions for the metrics failed");
+                return;
+            }
+        };
+        let mut names = std::collections::HashMap::new();
+        for c in &counts {
+            if !names.contains_key(&c.realm_id) {
+                if let Ok(Some(r)) = app.store.realm_by_id(&c.realm_id).await {
+                    names.insert(c.realm_id.clone(), r.name);
+                }
+            }
+        }
+        self.gauges.sessions.clear();
+        self.gauges.families.clear();
+        for c in counts {
+            let Some(realm) = names.get(&c.realm_id) else {
+                continue;
+            };
+            let labels = SessionLabels {
+                realm: realm.clone(),
+                offline: if c.offline { "true" } else { "false" },
+            };
+            self.gauges.sessions.get_or_create(&labels).set(c.sessions);
+            self.gauges.families.get_or_create(&labels).set(c.families);
         }
     }
 

@@ -441,6 +441,16 @@ async fn ending_a_session_revokes_its_families_once(store: Arc<dyn Store>) {
 
 async fn sessions_list_with_their_user_and_families(store: Arc<dyn Store>) {
     with_login(&*store, &realm("10")).await;
+    let live = store.live_counts().await.unwrap();
+    assert_eq!(
+        live,
+        [crate::LiveCount {
+            realm_id: "r1".into(),
+            offline: false,
+            sessions: 1,
+            families: 1
+        }]
+    );
     store.touch_session("s1", now() + 5).await.unwrap();
     let list = store.sessions("r1", Some(false)).await.unwrap();
     assert_eq!(list.len(), 1);

@@ -177,6 +177,15 @@ pub struct UserQuery {
     pub service_accounts: bool,
 }
 
+/// Sessions not ended, and their families not revoked, of one realm and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCount {
+    pub realm_id: String,
+    pub offline: bool,
+    pub sessions: i64,
+    pub families: i64,
+}
+
 /// A session with what it holds, for listing.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
@@ -274,6 +283,9 @@ pub trait SessionRepository: Send + Sync + 'static {
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool>;
     async fn sessions(&self, realm_id: &str, offline: Option<bool>) -> Result<Vec<SessionInfo>>;
+    /// Per realm and kind (offline or not): the sessions not ended and their families not
+    /// revoked, for the metrics. One scan of the sessions.
+    async fn live_counts(&self) -> Result<Vec<LiveCount>>;
 }
 
 /// Authorization codes.

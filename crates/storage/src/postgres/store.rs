@@ -213,6 +213,15 @@ impl crate::SessionRepository for PgStore {
         let plan = sql::revoke_family_recording(id, now, reason, event.as_ref());
         Ok(exec::transact(&self.client().await?, &plan).await?.last() > Some(&0))
     }
+    async fn live_counts(&self) -> Result<Vec<crate::LiveCount>> {
+        exec::query(
+            &self.client().await?,
+            crate::sql::sessions::LIVE_COUNTS,
+            &[],
+            crate::sql::sessions::live_count,
+        )
+        .await
+    }
     async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<()> {
         exec::execute(
             &self.client().await?,

@@ -23,6 +23,19 @@ pub const SESSIONS_OF_REALM: &str = concat!(
     " FROM sessions WHERE realm_id = $1 AND ended_at IS NULL AND (CAST($2 AS BOOLEAN) IS NULL OR offline = $2) ORDER BY started_at, id"
 );
 pub const USERNAME_OF: &str = "SELECT username FROM users WHERE id = $1";
+pub const LIVE_COUNTS: &str = "SELECT s.realm_id, s.offline, COUNT(DISTINCT s.id), COUNT(cs.id)
+     FROM sessions s LEFT JOIN client_sessions cs ON cs.session_id = s.id AND cs.revoked_at IS NULL
+     WHERE s.ended_at IS NULL GROUP BY s.realm_id, s.offline";
+
+/// A row of [`LIVE_COUNTS`].
+pub fn live_count(r: &impl super::Columns) -> crate::Result<crate::LiveCount> {
+    Ok(crate::LiveCount {
+        realm_id: r.text(0)?,
+        offline: r.flag(1)?,
+        sessions: r.int(2)?,
+        families: r.int(3)?,
+    })
+}
 
 /// Everything a refresh decision reads — the record, its family, the family's session, the
 /// family's current record when that is another one, and the session's user — in one statement.
@@ -96,6 +109,7 @@ pub const ALL: &[&str] = &[
     CLIENT_SESSIONS_OF,
     SESSIONS_OF_REALM,
     USERNAME_OF,
+    LIVE_COUNTS,
     REFRESH_STATE,
     IS_ACCESS_TOKEN_REVOKED,
     CODE_BY_HASH,

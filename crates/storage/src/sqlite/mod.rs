@@ -453,6 +453,14 @@ impl crate::SessionRepository for SqliteStore {
         self.write(move |tx| sessions::revoke_family(tx, &id, now, &reason, event.as_ref()))
             .await
     }
+    async fn live_counts(&self) -> Result<Vec<crate::LiveCount>> {
+        self.read(|c| {
+            exec::query(c, crate::sql::sessions::LIVE_COUNTS, &[], |r| {
+                crate::sql::sessions::live_count(r)
+            })
+        })
+        .await
+    }
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<()> {
         let plan = sql::revoke_access_token(jti, expires_at);
         self.write(move |tx| exec::execute(tx, &plan).map(drop))
