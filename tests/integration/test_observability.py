@@ -102,7 +102,7 @@ def test_unmatched_paths_share_one_label(fresh_server):
 
 
 def test_json_logs_have_one_line_per_request_with_the_failed_check(fresh_server):
-    s = fresh_server(env={"LATCHKEY_LOG_FORMAT": "json"}).start()
+    s = fresh_server(env={"LATCHKEY_LOG_FORMAT": "json", "LATCHKEY_HTTP_ACCESS_LOG_ENABLED": "true"}).start()
     t1 = login(s).json()
     t2 = token(s, grant_type="refresh_token", client_id="spa", refresh_token=t1["refresh_token"]).json()
     token(s, grant_type="refresh_token", client_id="spa", refresh_token=t2["refresh_token"])
@@ -145,3 +145,18 @@ def test_the_purge_reports_its_sweeps(fresh_server):
         time.sleep(0.3)
     assert value(samples, "latchkey_purge_sweeps_total") >= 2
     assert any(x.name == "latchkey_purged_rows_total" and x.labels.get("what") == "sessions" for x in samples)
+
+
+def test_request_lines_are_off_unless_enabled(fresh_server):
+    s = fresh_server().start()
+    login(s)
+    r = requests.get(s.management + "/metrics", timeout=10)  # the server has handled the login
+    assert r.status_code == 200
+    time.sleep(0.2)
+    assert "latchkey::access" not in s.read_log()
+    s2 = fresh_server(args=["--http-access-log-enabled"]).start()
+    login(s2)
+    deadline = time.time() + 5
+    while "latchkey::access" not in s2.read_log():
+        assert time.time() < deadline, s2.read_log()
+        time.sleep(0.05)

@@ -34,6 +34,20 @@ pub struct Cli {
         value_name = "FORMAT"
     )]
     pub log_format: String,
+    /// One log line per request (target `latchkey::access`): route, status, latency, realm,
+    /// client and the check that failed. Off by default, as Keycloak's access log: a line per
+    /// request costs a busy server a few percent.
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_HTTP_ACCESS_LOG_ENABLED",
+        default_value_t = false,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub http_access_log_enabled: bool,
     /// A TOML file of settings, keyed by their long flag names (`listen = "…"`, `db = "…"`);
     /// flags win over the environment, which wins over the file.
     #[arg(long, global = true, env = "LATCHKEY_CONFIG_FILE", value_name = "PATH")]

@@ -97,6 +97,13 @@ fn main() -> std::process::ExitCode {
     }
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .map(|f| f.add_directive("tokio_postgres=warn".parse().expect("a valid directive")))
+        .map(|f| {
+            if cli.http_access_log_enabled {
+                f
+            } else {
+                f.add_directive("latchkey::access=off".parse().expect("a valid directive"))
+            }
+        })
         .unwrap_or_else(|e| {
             eprintln!(
                 "latchkey: --log / LATCHKEY_LOG '{}': {e}; logging at info",
@@ -104,9 +111,14 @@ fn main() -> std::process::ExitCode {
             );
             tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")
         });
+    // Lines are written by a thread of their own (a request does not wait for the write to
+    // standard error); none is dropped, and what is queued is written before the process ends.
+    let (writer, _flush_at_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if cli.log_format == "json" {
         log.json()
             .flatten_event(true)

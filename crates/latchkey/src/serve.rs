@@ -136,16 +136,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             max_connections: 64,
             ..Default::default()
         },
-        move |_| {
-            let mgmt = mgmt.clone();
-            hyper::service::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
-                let mut mgmt = mgmt.clone();
-                async move {
-                    use tower::Service;
-                    mgmt.call(req.map(axum::body::Body::new)).await
-                }
-            })
-        },
+        move |peer| connection(mgmt.clone(), peer),
         mgmt_stop,
         None,
     ));
@@ -153,22 +144,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         tls.clone().watch(std::time::Duration::from_secs(5));
     }
     tracing::info!(listen = %local, management = %management_addr, public_url = %public_url, ready_ms = started.elapsed().as_millis() as u64, "latchkey is ready");
-    // Each request learns its peer's address (the brute-force throttle and the rate limits
-    // count per address).
-    let service = move |peer: std::net::SocketAddr| {
-        let app = app.clone();
-        hyper::service::service_fn(
-            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                let mut app = app.clone();
-                async move {
-                    use tower::Service;
-                    app.call(req.map(axum::body::Body::new)).await
-                }
-            },
-        )
-    };
+    let service = move |peer| connection(app.clone(), peer);
     let rates = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -191,6 +167,32 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let _ = state.store.heartbeat(state.now()).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service of one connection from `peer` to `router`: each request learns its peer's
+/// address (the brute-force throttle and the rate limits count per address).
+fn connection(
+    router: axum::Router,
+    peer: std::net::SocketAddr,
+) -> impl hyper::service::Service<
+    axum::extract::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<
+        Output = Result<axum::response::Response, std::convert::Infallible>,
+    > + Send,
+> {
+    hyper::service::service_fn(
+        move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let mut router = router.clone();
+            async move {
+                use tower::Service;
+                router.call(req.map(axum::body::Body::new)).await
+            }
+        },
+    )
 }
 
 #[derive(Args, Debug, Clone)]

@@ -46,20 +46,12 @@ pub fn key_file_path(db_url: &str) -> Option<PathBuf> {
 /// when every store's key was `latchkey.master.key`, keeps using that one. Called before the
 /// store is opened (opening creates it).
 fn key_file(db_url: &str) -> Result<MasterKey> {
-    let Some(store) = db_url.strip_prefix("sqlite://") else {
+    let (Some(store), Some(path)) = (db_url.strip_prefix("sqlite://"), key_file_path(db_url))
+    else {
         anyhow::bail!("set LATCHKEY_MASTER_KEY: a store other than SQLite has no folder to keep a key file in")
     };
     let store = Path::new(store);
-    let dir = match store.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let stem = store
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("latchkey");
-    let path = dir.join(format!("{stem}.master.key"));
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let shared = dir.join("latchkey.master.key");
     if path != shared && !path.exists() && shared.exists() && store.exists() {
         tracing::warn!(

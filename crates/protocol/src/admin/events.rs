@@ -35,21 +35,54 @@ fn pairs(req_query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// User events or admin events.
+#[derive(Clone, Copy)]
+enum Kind {
+    User,
+    Admin,
+}
+
+async fn list(
+    state: &AppState,
+    admin: &Admin,
+    realm: &str,
+    query: Option<&str>,
+    kind: Kind,
+) -> AdminResult<Response> {
+    let ctx = find(state, admin, realm, Permission::ViewEvents).await?;
+    let (pairs, id) = (pairs(query), &ctx.realm.id);
+    // What this server recorded before the request is listed.
+    state.events_flushed().await;
+    let found = match kind {
+        Kind::User => match query::user_query(id, &pairs) {
+            Ok(q) => serde_json::to_value(state.store.user_events(&q).await?),
+            Err(m) => return Ok(bad_query(m)),
+        },
+        Kind::Admin => match query::admin_query(id, &pairs) {
+            Ok(q) => serde_json::to_value(state.store.admin_events(&q).await?),
+            Err(m) => return Ok(bad_query(m)),
+        },
+    };
+    Ok(axum::Json(found.unwrap_or_default()).into_response())
+}
+
+async fn clear(state: &AppState, admin: &Admin, realm: &str, kind: Kind) -> AdminResult<Response> {
+    let ctx = find(state, admin, realm, Permission::ManageEvents).await?;
+    state.events_flushed().await;
+    state
+        .store
+        .clear_events(&ctx.realm.id, matches!(kind, Kind::Admin))
+        .await?;
+    Ok(no_content())
+}
+
 pub async fn list_user_events(
     State(state): State<Arc<AppState>>,
     admin: Admin,
     RealmPath(realm): RealmPath,
     uri: axum::http::Uri,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &admin, &realm, Permission::ViewEvents).await?;
-    let q = match query::user_query(&ctx.realm.id, &pairs(uri.query())) {
-        Ok(q) => q,
-        Err(m) => return Ok(bad_query(m)),
-    };
-    // What this server recorded before the request is listed.
-    state.events_flushed().await;
-    let list = state.store.user_events(&q).await?;
-    Ok(axum::Json(list).into_response())
+    list(&state, &admin, &realm, uri.query(), Kind::User).await
 }
 
 pub async fn list_admin_events(
@@ -58,14 +91,7 @@ pub async fn list_admin_events(
     RealmPath(realm): RealmPath,
     uri: axum::http::Uri,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &admin, &realm, Permission::ViewEvents).await?;
-    let q = match query::admin_query(&ctx.realm.id, &pairs(uri.query())) {
-        Ok(q) => q,
-        Err(m) => return Ok(bad_query(m)),
-    };
-    state.events_flushed().await;
-    let list = state.store.admin_events(&q).await?;
-    Ok(axum::Json(list).into_response())
+    list(&state, &admin, &realm, uri.query(), Kind::Admin).await
 }
 
 pub async fn clear_user_events(
@@ -73,10 +99,7 @@ pub async fn clear_user_events(
     admin: Admin,
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &admin, &realm, Permission::ManageEvents).await?;
-    state.events_flushed().await;
-    state.store.clear_events(&ctx.realm.id, false).await?;
-    Ok(no_content())
+    clear(&state, &admin, &realm, Kind::User).await
 }
 
 pub async fn clear_admin_events(
@@ -84,10 +107,7 @@ pub async fn clear_admin_events(
     admin: Admin,
     RealmPath(realm): RealmPath,
 ) -> AdminResult<Response> {
-    let ctx = find(&state, &admin, &realm, Permission::ManageEvents).await?;
-    state.events_flushed().await;
-    state.store.clear_events(&ctx.realm.id, true).await?;
-    Ok(no_content())
+    clear(&state, &admin, &realm, Kind::Admin).await
 }
 
 pub async fn get_config(
