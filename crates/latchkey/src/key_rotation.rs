@@ -8,14 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn spawn(state: Arc<AppState>, every: Duration) {
-    if every.is_zero() {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+    crate::purge::periodic(every, move || {
+        let state = state.clone();
+        async move {
             if let Err(e) = sweep(&state).await {
                 tracing::warn!(error = %e, "scheduled key rotation failed; will retry at the next sweep");
             }

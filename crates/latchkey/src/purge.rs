@@ -18,7 +18,13 @@ const BATCH: usize = 500;
 /// backlog drains at up to 20,000 rows/s, above the rate a busy server creates records.
 const PAUSE: Duration = Duration::from_millis(25);
 
-pub fn spawn(store: Arc<dyn Store>, every: Duration, counted: Gauges) {
+/// Runs `step` every `every` (never when it is zero); a late step delays the next rather than
+/// bunching them. The purge and the key schedule both run this way.
+pub fn periodic<F, Fut>(every: Duration, mut step: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     if every.is_zero() {
         return;
     }
@@ -27,6 +33,15 @@ pub fn spawn(store: Arc<dyn Store>, every: Duration, counted: Gauges) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            step().await;
+        }
+    });
+}
+
+pub fn spawn(store: Arc<dyn Store>, every: Duration, counted: Gauges) {
+    periodic(every, move || {
+        let (store, counted) = (store.clone(), counted.clone());
+        async move {
             // Side by side, each pausing between its steps: a backlog of expired records
             // (after downtime, say) does not hold back the sessions' sweep.
             let (expired, sessions, events) = tokio::join!(
